@@ -1,0 +1,1 @@
+"""The embedded demo cluster: Nomad's and Fabio's HTTP APIs and Nomad's rollout rules."""

@@ -1,0 +1,384 @@
+"""The demo cluster's client nodes: allocations start, report health, crash and stop.
+
+A job can make its allocations misbehave through the meta key `nomadtui_demo_fail` (job, group
+or task meta): `"unhealthy"` keeps the service checks failing, so the allocation turns unhealthy
+at its healthy_deadline; `"crash"` makes the task exit with an error a few seconds after start.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .scheduler import Placement, alloc_resources, update_strategy
+from .store import nanos, rfc3339
+
+if TYPE_CHECKING:
+    from .cluster import Cluster
+
+FAILURE_META_KEY = "nomadtui_demo_fail"
+START_SECONDS = 0.5     # placement -> tasks running
+KILL_SECONDS = 0.5      # stop requested -> tasks dead
+CRASH_SECONDS = 5.0     # "crash": tasks running -> task exits with code 1
+_PORT_RANGE = (20000, 32000)
+
+_DEFAULT_HEALTH = {"HealthCheck": "checks", "MinHealthyTime": 10_000_000_000,
+                   "HealthyDeadline": 300_000_000_000}
+
+_TASK_EVENT_FIELDS = {
+    "Details": {}, "DiskLimit": 0, "DisplayMessage": "", "DownloadError": "", "DriverError": "",
+    "DriverMessage": "", "ExitCode": 0, "FailedSibling": "", "FailsTask": False,
+    "GenericSource": "", "KillError": "", "KillReason": "", "KillTimeout": 0, "Message": "",
+    "RestartReason": "", "SetupError": "", "Signal": 0, "StartDelay": 0, "TaskSignal": "",
+    "TaskSignalReason": "", "Time": 0, "Type": "", "ValidationError": "", "VaultError": "",
+}
+
+
+def group_of(job: dict, name: str) -> dict:
+    return next(g for g in job["TaskGroups"] if g["Name"] == name)
+
+
+def failure_mode(job: dict, group: dict) -> str:
+    for task in group["Tasks"]:
+        meta = {**(job.get("Meta") or {}), **(group.get("Meta") or {}), **(task.get("Meta") or {})}
+        if meta.get(FAILURE_META_KEY) in ("unhealthy", "crash"):
+            return meta[FAILURE_META_KEY]
+    return ""
+
+
+def task_event(type_: str, when: float, message: str = "", **extra) -> dict:
+    event = dict(_TASK_EVENT_FIELDS, Type=type_, Time=nanos(when), DisplayMessage=message, Details={})
+    event.update(extra)
+    return event
+
+
+def _task_state(state: str, events: list[dict], started: float | None, finished: float | None = None,
+                failed: bool = False) -> dict:
+    return {"State": state, "Failed": failed, "Restarts": 0, "LastRestart": None,
+            "StartedAt": rfc3339(started), "FinishedAt": rfc3339(finished), "Events": events,
+            "TaskHandle": None, "Paused": ""}
+
+
+def _set_client_status(cluster: Cluster, alloc: dict, status: str, description: str) -> None:
+    """Client status transition, with the job summary's counters (nomad-api.md §5.14)."""
+    old = alloc["ClientStatus"]
+    alloc["ClientStatus"], alloc["ClientDescription"] = status, description
+    summary = cluster.store.summaries.get((alloc["Namespace"], alloc["JobID"]))
+    if summary is None or old == status:
+        return
+    bins = summary["Summary"].setdefault(alloc["TaskGroup"], {})
+    new_bin = _SUMMARY_BIN[status]
+    bins[new_bin] = bins.get(new_bin, 0) + 1
+    if old in ("running", "pending", "lost", "unknown"):
+        old_bin = _SUMMARY_BIN[old]
+        bins[old_bin] = max(0, bins.get(old_bin, 0) - 1)
+    cluster.store.put_summary(summary)
+
+
+_SUMMARY_BIN = {"pending": "Starting", "running": "Running", "complete": "Complete",
+                "failed": "Failed", "lost": "Lost", "unknown": "Unknown"}
+
+
+def _allocate_ports(cluster: Cluster, group: dict, node: dict) -> list[dict]:
+    ports = []
+    for network in group.get("Networks") or []:
+        for port in network.get("ReservedPorts") or []:
+            ports.append({"Label": port["Label"], "Value": port["Value"], "To": port.get("To", 0),
+                          "HostIP": node["Address"]})
+        for port in network.get("DynamicPorts") or []:
+            value = cluster.store.rng.randrange(*_PORT_RANGE)
+            while value in node["_ports"]:
+                value = cluster.store.rng.randrange(*_PORT_RANGE)
+            node["_ports"].add(value)
+            ports.append({"Label": port["Label"], "Value": value, "To": port.get("To", 0),
+                          "HostIP": node["Address"]})
+    return ports
+
+
+def _release_ports(cluster: Cluster, alloc: dict) -> None:
+    node = cluster.store.nodes.get(alloc["NodeID"])
+    if node is None:
+        return
+    for port in alloc["AllocatedResources"]["Shared"]["Ports"]:
+        node["_ports"].discard(port["Value"])
+
+
+def _allocated_resources(job: dict, group: dict, node: dict, ports: list[dict]) -> dict:
+    tasks = {
+        t["Name"]: {
+            "Cpu": {"CpuShares": (t.get("Resources") or {}).get("CPU") or 0, "ReservedCores": None},
+            "Memory": {"MemoryMB": (t.get("Resources") or {}).get("MemoryMB") or 0,
+                       "MemoryMaxMB": (t.get("Resources") or {}).get("MemoryMaxMB") or 0},
+            "Networks": None, "Devices": None,
+        }
+        for t in group["Tasks"]
+    }
+    dynamic = [{"Label": p["Label"], "Value": p["Value"], "To": p["To"], "HostNetwork": "default"}
+               for p in ports]
+    return {
+        "Tasks": tasks, "TaskLifecycles": {t["Name"]: None for t in group["Tasks"]},
+        "Shared": {
+            "Networks": [{"Mode": "host", "Device": "", "CIDR": "", "IP": node["Address"],
+                          "Hostname": "", "MBits": 0, "DNS": None, "ReservedPorts": None,
+                          "DynamicPorts": dynamic}],
+            "DiskMB": (group.get("EphemeralDisk") or {}).get("SizeMB", 300),
+            "Ports": ports,
+        },
+    }
+
+
+def place(cluster: Cluster, job: dict, p: Placement, node: dict, ev: dict, d: dict | None) -> dict:
+    """Create an allocation (inside the scheduler's write)."""
+    store = cluster.store
+    txn = store.txn
+    group = group_of(job, p.group)
+    ports = _allocate_ports(cluster, group, node)
+    cpu, mem = alloc_resources(job, p.group)
+    alloc = {
+        "ID": store.new_id(), "Namespace": job["Namespace"], "EvalID": ev["ID"], "Name": p.name,
+        "NodeID": node["ID"], "NodeName": node["Name"], "JobID": job["ID"], "JobType": job["Type"],
+        "JobVersion": job["Version"], "TaskGroup": p.group,
+        "AllocatedResources": _allocated_resources(job, group, node, ports),
+        "Metrics": {"NodesEvaluated": len(store.nodes), "NodesFiltered": 0,
+                    "NodesInPool": len(store.nodes), "NodesAvailable": {"dc1": len(store.nodes)},
+                    "ClassFiltered": None, "ConstraintFiltered": None, "NodesExhausted": 0,
+                    "ClassExhausted": None, "DimensionExhausted": None, "QuotaExhausted": None,
+                    "ResourcesExhausted": None, "Scores": None, "ScoreMetaData": None,
+                    "AllocationTime": 61_344, "CoalescedFailures": 0},
+        "DesiredStatus": "run", "DesiredDescription": "",
+        "DesiredTransition": {"Migrate": None, "Reschedule": None, "ForceReschedule": None,
+                              "NoShutdownDelay": None, "MigrateDisablePlacement": None},
+        "ClientStatus": "pending", "ClientDescription": "No tasks have started",
+        "TaskStates": None, "AllocStates": None, "DeploymentID": "", "DeploymentStatus": None,
+        "FollowupEvalID": "", "NextAllocation": "", "PreviousAllocation": "",
+        "RescheduleTracker": None, "PreemptedAllocations": None, "PreemptedByAllocation": "",
+        "NetworkStatus": None, "SigningKeyID": "", "CreateIndex": txn.index, "ModifyIndex": txn.index,
+        "AllocModifyIndex": txn.index, "CreateTime": nanos(txn.now), "ModifyTime": nanos(txn.now),
+        "_job": job, "_job_create_index": job["CreateIndex"], "_health_gen": 0,
+        "_finished_at": None, "_cpu": cpu, "_memory": mem,
+    }
+    prev = p.previous
+    if prev is not None:
+        alloc["PreviousAllocation"] = prev["ID"]
+        prev["NextAllocation"] = alloc["ID"]
+        store.put_alloc(prev)
+    if p.reschedule and prev is not None:
+        events = list((prev.get("RescheduleTracker") or {}).get("Events") or [])
+        events.append({"PrevAllocID": prev["ID"], "PrevNodeID": prev["NodeID"],
+                       "RescheduleTime": nanos(txn.now),
+                       "Delay": int((txn.now - prev["_finished_at"]) * 1e9)})
+        alloc["RescheduleTracker"] = {"Events": events, "LastReschedule": "ok"}
+    if d is not None and update_strategy(job, group) and p.group in d["TaskGroups"]:
+        alloc["DeploymentID"] = d["ID"]
+        dstate = d["TaskGroups"][p.group]
+        dstate["PlacedAllocs"] += 1
+        if p.canary:
+            dstate["PlacedCanaries"] = (dstate["PlacedCanaries"] or []) + [alloc["ID"]]
+            alloc["DeploymentStatus"] = {"Healthy": None, "Timestamp": None, "Canary": True,
+                                         "ModifyIndex": txn.index}
+        if dstate["RequireProgressBy"] is None and dstate["ProgressDeadline"]:
+            dstate["RequireProgressBy"] = rfc3339(
+                txn.now + cluster.clock.scaled(dstate["ProgressDeadline"] / 1e9))
+    store.put_alloc(alloc)
+    summary = store.summaries.get((job["Namespace"], job["ID"]))
+    if summary is not None:
+        bins = summary["Summary"].setdefault(p.group, {})
+        bins["Starting"] = bins.get("Starting", 0) + 1
+        bins["Queued"] = max(0, bins.get("Queued", 0) - 1)
+        store.put_summary(summary)
+    cluster.after(START_SECONDS, lambda: started(cluster, alloc["ID"]))
+    return alloc
+
+
+def stop(cluster: Cluster, alloc: dict, description: str) -> None:
+    """The scheduler stops an allocation (inside its write); the client kills it shortly."""
+    alloc["DesiredStatus"] = "stop"
+    alloc["DesiredDescription"] = description
+    cluster.store.put_alloc(alloc)
+    if alloc["ClientStatus"] in ("pending", "running"):
+        cluster.after(KILL_SECONDS, lambda: stopped(cluster, alloc["ID"]))
+
+
+def update_in_place(cluster: Cluster, job: dict, alloc: dict, d: dict | None) -> None:
+    """An in-place update: same allocation, new job version, health judged again."""
+    txn = cluster.store.txn
+    alloc["_job"] = job
+    alloc["JobVersion"] = job["Version"]
+    alloc["_health_gen"] += 1
+    group = group_of(job, alloc["TaskGroup"])
+    if d is not None and update_strategy(job, group) and alloc["TaskGroup"] in d["TaskGroups"]:
+        alloc["DeploymentID"] = d["ID"]
+        alloc["DeploymentStatus"] = None
+        dstate = d["TaskGroups"][alloc["TaskGroup"]]
+        dstate["PlacedAllocs"] += 1
+        if dstate["RequireProgressBy"] is None and dstate["ProgressDeadline"]:
+            dstate["RequireProgressBy"] = rfc3339(
+                txn.now + cluster.clock.scaled(dstate["ProgressDeadline"] / 1e9))
+    cluster.store.put_alloc(alloc)
+    if alloc["ClientStatus"] == "running":
+        begin_health(cluster, alloc)
+
+
+def started(cluster: Cluster, alloc_id: str) -> None:
+    alloc = cluster.store.allocs.get(alloc_id)
+    if alloc is None or alloc["ClientStatus"] != "pending" or alloc["DesiredStatus"] != "run":
+        return
+    group = group_of(alloc["_job"], alloc["TaskGroup"])
+    with cluster.store.write("AllocationUpdated") as txn:
+        now = txn.now
+        alloc["TaskStates"] = {
+            t["Name"]: _task_state("running", [
+                task_event("Received", now - 0.4, "Task received by client"),
+                task_event("Task Setup", now - 0.3, "Building Task Directory",
+                           Message="Building Task Directory",
+                           Details={"message": "Building Task Directory"}),
+                task_event("Driver", now - 0.2, f"Downloading image",
+                           DriverMessage="Downloading image",
+                           Details={"image": str((t.get("Config") or {}).get("image", ""))}),
+                task_event("Started", now, "Task started by client"),
+            ], started=now)
+            for t in group["Tasks"]
+        }
+        _set_client_status(cluster, alloc, "running", "Tasks are running")
+        cluster.store.put_alloc(alloc, client_update=True)
+        cluster.refresh_job_status(alloc["_job"])
+    begin_health(cluster, alloc)
+
+
+def health_settings(alloc: dict) -> dict:
+    """Allocations in a deployment are judged by the update block, others by migrate."""
+    group = group_of(alloc["_job"], alloc["TaskGroup"])
+    if alloc.get("DeploymentID"):
+        return group.get("Update") or _DEFAULT_HEALTH
+    return group.get("Migrate") or _DEFAULT_HEALTH
+
+
+def begin_health(cluster: Cluster, alloc: dict) -> None:
+    job = alloc["_job"]
+    if job["Type"] not in ("service", "system"):
+        return
+    settings = health_settings(alloc)
+    if settings.get("HealthCheck") == "manual" and alloc.get("DeploymentID"):
+        return
+    gen = alloc["_health_gen"]
+    mode = failure_mode(job, group_of(job, alloc["TaskGroup"]))
+    aid = alloc["ID"]
+    if mode == "crash":
+        cluster.after(CRASH_SECONDS, lambda: crash(cluster, aid, gen))
+    elif mode == "unhealthy":
+        services = [s["Name"] for t in group_of(job, alloc["TaskGroup"])["Tasks"] for s in t.get("Services") or []]
+        message = f"Services not healthy by deadline: {', '.join(services) or alloc['TaskGroup']}"
+        cluster.after(settings["HealthyDeadline"] / 1e9,
+                      lambda: report_health(cluster, aid, False, gen, message))
+    else:
+        cluster.after(settings["MinHealthyTime"] / 1e9, lambda: report_health(cluster, aid, True, gen))
+
+
+def report_health(cluster: Cluster, alloc_id: str, healthy: bool, gen: int, message: str = "") -> None:
+    from . import watcher
+
+    alloc = cluster.store.allocs.get(alloc_id)
+    if (alloc is None or alloc["_health_gen"] != gen or alloc["ClientStatus"] != "running"
+            or alloc["DesiredStatus"] != "run"):
+        return
+    with cluster.store.write("AllocationUpdated") as txn:
+        _record_health(cluster, alloc, healthy, txn.index, txn.now)
+        if not healthy:
+            for state in (alloc["TaskStates"] or {}).values():
+                state["Events"] = (state["Events"] + [task_event("Alloc Unhealthy", txn.now, message,
+                                                                 Message=message)])[-10:]
+        cluster.store.put_alloc(alloc, client_update=True)
+    watcher.after_alloc_update(cluster, alloc)
+
+
+def _record_health(cluster: Cluster, alloc: dict, healthy: bool, index: int, now: float) -> None:
+    from . import watcher
+
+    previous = (alloc.get("DeploymentStatus") or {})
+    alloc["DeploymentStatus"] = {"Healthy": healthy, "Timestamp": rfc3339(now),
+                                 "Canary": bool(previous.get("Canary")), "ModifyIndex": index}
+    watcher.record_health(cluster, alloc, healthy, previous.get("Healthy"))
+
+
+def crash(cluster: Cluster, alloc_id: str, gen: int) -> None:
+    from . import watcher
+
+    alloc = cluster.store.allocs.get(alloc_id)
+    if alloc is None or alloc["_health_gen"] != gen or alloc["ClientStatus"] != "running":
+        return
+    with cluster.store.write("AllocationUpdated") as txn:
+        now = txn.now
+        for state in (alloc["TaskStates"] or {}).values():
+            state.update(State="dead", Failed=True, FinishedAt=rfc3339(now))
+            state["Events"] = (state["Events"] + [
+                task_event("Terminated", now, "Exit Code: 1", ExitCode=1,
+                           Details={"exit_code": "1", "signal": "0", "oom_killed": "false"}),
+                task_event("Not Restarting", now, 'Exceeded allowed attempts 2 in interval 30m0s and mode is "fail"',
+                           FailsTask=True, RestartReason='Exceeded allowed attempts 2 in interval 30m0s and mode is "fail"'),
+            ])[-10:]
+        _set_client_status(cluster, alloc, "failed", "Failed tasks")
+        alloc["_finished_at"] = now
+        _release_ports(cluster, alloc)
+        if alloc["_job"]["Type"] in ("service", "system") and (alloc.get("DeploymentStatus") or {}).get("Healthy") is None:
+            _record_health(cluster, alloc, False, txn.index, now)
+        cluster.store.put_alloc(alloc, client_update=True)
+        cluster._new_eval(alloc["_job"] if cluster.store.job(alloc["Namespace"], alloc["JobID"]) is None
+                          else cluster.store.job(alloc["Namespace"], alloc["JobID"]), "alloc-failure")
+        cluster.refresh_job_status(alloc["_job"])
+    watcher.after_alloc_update(cluster, alloc)
+
+
+def stopped(cluster: Cluster, alloc_id: str) -> None:
+    alloc = cluster.store.allocs.get(alloc_id)
+    if alloc is None or alloc["ClientStatus"] not in ("pending", "running"):
+        return
+    with cluster.store.write("AllocationUpdated") as txn:
+        now = txn.now
+        was_running = alloc["ClientStatus"] == "running"
+        for state in (alloc["TaskStates"] or {}).values():
+            state.update(State="dead", FinishedAt=rfc3339(now))
+            state["Events"] = (state["Events"] + [
+                task_event("Killing", now - 0.1, "Sent interrupt. Waiting 5s before force killing",
+                           KillTimeout=5_000_000_000),
+                task_event("Terminated", now - 0.05, "Exit Code: 0",
+                           Details={"exit_code": "0", "signal": "0", "oom_killed": "false"}),
+                task_event("Killed", now, "Task successfully killed"),
+            ])[-10:]
+        _set_client_status(cluster, alloc, "complete",
+                           "All tasks have completed" if was_running else "No tasks have started")
+        alloc["_finished_at"] = now
+        _release_ports(cluster, alloc)
+        cluster.store.put_alloc(alloc, client_update=True)
+        job = cluster.store.job(alloc["Namespace"], alloc["JobID"])
+        if job is not None:
+            cluster.refresh_job_status(job)
+    cluster.unblock_evals()
+
+
+def service_instances(alloc: dict) -> list[dict]:
+    """The service registrations an allocation has in Consul right now (what Fabio reads):
+    only for a running allocation whose checks pass; canaries register their canary_tags."""
+    job = alloc["_job"]
+    if alloc["DesiredStatus"] != "run" or alloc["ClientStatus"] != "running":
+        return []
+    group = group_of(job, alloc["TaskGroup"])
+    if failure_mode(job, group) == "unhealthy":
+        return []
+    canary = bool((alloc.get("DeploymentStatus") or {}).get("Canary"))
+    ports = {p["Label"]: p["Value"] for p in alloc["AllocatedResources"]["Shared"]["Ports"]}
+    address = alloc["AllocatedResources"]["Shared"]["Networks"][0]["IP"]
+    out = []
+    services = list(group.get("Services") or []) + [s for t in group["Tasks"] for s in t.get("Services") or []]
+    for s in services:
+        tags = s.get("CanaryTags") if canary and s.get("CanaryTags") else s.get("Tags")
+        out.append({"ServiceName": s["Name"], "Tags": list(tags or []), "Address": address,
+                    "Port": ports.get(s.get("PortLabel", ""), 0), "AllocID": alloc["ID"],
+                    "JobID": alloc["JobID"], "Canary": canary, "Image": _image(group)})
+    return out
+
+
+def _image(group: dict) -> str:
+    for t in group["Tasks"]:
+        image = (t.get("Config") or {}).get("image")
+        if image:
+            return str(image)
+    return ""
