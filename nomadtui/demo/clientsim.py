@@ -231,7 +231,7 @@ def started(cluster: Cluster, alloc_id: str) -> None:
                 task_event("Task Setup", now - 0.3, "Building Task Directory",
                            Message="Building Task Directory",
                            Details={"message": "Building Task Directory"}),
-                task_event("Driver", now - 0.2, f"Downloading image",
+                task_event("Driver", now - 0.2, "Downloading image",
                            DriverMessage="Downloading image",
                            Details={"image": str((t.get("Config") or {}).get("image", ""))}),
                 task_event("Started", now, "Task started by client"),
@@ -321,9 +321,10 @@ def crash(cluster: Cluster, alloc_id: str, gen: int) -> None:
         if alloc["_job"]["Type"] in ("service", "system") and (alloc.get("DeploymentStatus") or {}).get("Healthy") is None:
             _record_health(cluster, alloc, False, txn.index, now)
         cluster.store.put_alloc(alloc, client_update=True)
-        cluster._new_eval(alloc["_job"] if cluster.store.job(alloc["Namespace"], alloc["JobID"]) is None
-                          else cluster.store.job(alloc["Namespace"], alloc["JobID"]), "alloc-failure")
-        cluster.refresh_job_status(alloc["_job"])
+        job = cluster.store.job(alloc["Namespace"], alloc["JobID"])
+        if job is not None:
+            cluster._new_eval(job, "alloc-failure")
+            cluster.refresh_job_status(job)
     watcher.after_alloc_update(cluster, alloc)
 
 

@@ -514,7 +514,7 @@ class Cluster:
         if d["Status"] not in ACTIVE_DEPLOYMENT:
             raise NomadError(500, "can't fail terminal deployment")
         rollback = any(s["AutoRevert"] for s in d["TaskGroups"].values())
-        return watcher.fail(self, d, "Deployment marked as failed", rollback=rollback, by_operator=True)
+        return watcher.fail(self, d, "Deployment marked as failed", rollback=rollback)
 
     def pause(self, deployment_id: str, pause: bool) -> dict:
         d = self._deployment(deployment_id)

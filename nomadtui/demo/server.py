@@ -386,23 +386,33 @@ class NomadAPI:
 
     # --- deployments ---------------------------------------------------------------------------
 
-    async def deployments(self, request: Request) -> Response:
-        idx = await self._blocking(request, lambda: self.store.table("deployment"))
+    async def _read_list(self, request: Request, objects: dict[str, dict], table: str,
+                         render: Callable[[dict], dict] = public, newest_first: bool = True) -> Response:
+        idx = await self._blocking(request, lambda: self.store.table(table))
         prefix = request.query_params.get("prefix", "")
-        ds = sorted((d for d in self.store.deployments.values()
-                     if self._in_namespace(request, d) and d["ID"].startswith(prefix)),
-                    key=lambda d: d["CreateIndex"], reverse=truthy(request.query_params.get("reverse")))
-        return self._json(request, [public(d) for d in ds], idx)
+        chosen = sorted((o for o in objects.values()
+                         if self._in_namespace(request, o) and o["ID"].startswith(prefix)),
+                        key=lambda o: o["CreateIndex"], reverse=newest_first)
+        return self._json(request, [render(o) for o in chosen], idx)
+
+    async def _read_one(self, request: Request, objects: dict[str, dict], obj_id: str, table: str,
+                        not_found: str, render: Callable[[dict], dict] = public) -> Response:
+        def index() -> int:
+            obj = objects.get(obj_id)
+            return obj["ModifyIndex"] if obj else self.store.table(table)
+        idx = await self._blocking(request, index)
+        obj = objects.get(obj_id)
+        if obj is None:
+            raise NomadError(404, not_found)
+        return self._json(request, render(obj), idx)
+
+    async def deployments(self, request: Request) -> Response:
+        # Oldest first, unlike the other lists (`reverse=true` flips it).
+        return await self._read_list(request, self.store.deployments, "deployment",
+                                     newest_first=truthy(request.query_params.get("reverse")))
 
     async def deployment(self, request: Request, dep_id: str) -> Response:
-        def index() -> int:
-            d = self.store.deployments.get(dep_id)
-            return d["ModifyIndex"] if d else self.store.table("deployment")
-        idx = await self._blocking(request, index)
-        d = self.store.deployments.get(dep_id)
-        if d is None:
-            raise NomadError(404, "deployment not found")
-        return self._json(request, public(d), idx)
+        return await self._read_one(request, self.store.deployments, dep_id, "deployment", "deployment not found")
 
     async def deployment_allocs(self, request: Request, dep_id: str) -> Response:
         idx = await self._blocking(request, lambda: self.store.table("allocs"))
@@ -434,40 +444,20 @@ class NomadAPI:
     # --- allocations, evaluations, nodes ------------------------------------------------------
 
     async def allocations(self, request: Request) -> Response:
-        idx = await self._blocking(request, lambda: self.store.table("allocs"))
-        prefix = request.query_params.get("prefix", "")
-        with_states = request.query_params.get("task_states", "true").lower() != "false"
-        with_resources = truthy(request.query_params.get("resources"))
-        allocs = sorted((a for a in self.store.allocs.values()
-                         if self._in_namespace(request, a) and a["ID"].startswith(prefix)),
-                        key=lambda a: a["CreateIndex"], reverse=True)
-        stubs = [alloc_stub(a, task_states=with_states, resources=with_resources) for a in allocs]
-        return self._json(request, stubs, idx)
+        q = request.query_params
+        with_states = q.get("task_states", "true").lower() != "false"
+        with_resources = truthy(q.get("resources"))
+        return await self._read_list(request, self.store.allocs, "allocs",
+                                     lambda a: alloc_stub(a, task_states=with_states, resources=with_resources))
 
     async def allocation(self, request: Request, alloc_id: str) -> Response:
-        def index() -> int:
-            a = self.store.allocs.get(alloc_id)
-            return a["ModifyIndex"] if a else self.store.table("allocs")
-        idx = await self._blocking(request, index)
-        alloc = self.store.allocs.get(alloc_id)
-        if alloc is None:
-            raise NomadError(404, "alloc not found")
-        return self._json(request, full_alloc(alloc), idx)
+        return await self._read_one(request, self.store.allocs, alloc_id, "allocs", "alloc not found", full_alloc)
 
     async def evaluations(self, request: Request) -> Response:
-        idx = await self._blocking(request, lambda: self.store.table("evals"))
-        prefix = request.query_params.get("prefix", "")
-        evs = sorted((e for e in self.store.evals.values()
-                      if self._in_namespace(request, e) and e["ID"].startswith(prefix)),
-                     key=lambda e: e["CreateIndex"], reverse=True)
-        return self._json(request, [public(e) for e in evs], idx)
+        return await self._read_list(request, self.store.evals, "evals")
 
     async def evaluation(self, request: Request, eval_id: str) -> Response:
-        idx = await self._blocking(request, lambda: self.store.table("evals"))
-        ev = self.store.evals.get(eval_id)
-        if ev is None:
-            raise NomadError(404, "eval not found")
-        return self._json(request, public(ev), idx)
+        return await self._read_one(request, self.store.evals, eval_id, "evals", "eval not found")
 
     async def eval_allocs(self, request: Request, eval_id: str) -> Response:
         idx = await self._blocking(request, lambda: self.store.table("allocs"))

@@ -52,10 +52,17 @@ def multierror(errors: list[str]) -> str:
 
 
 def rfc3339(epoch: float | None) -> str | None:
-    """A time.Time as Nomad's JSON encoder writes it (zero time is null)."""
+    """A time.Time as Go's RFC3339Nano writes it in the server's zone (zero time is null):
+    trailing zeros of the fraction trimmed, `Z` for a zero offset."""
     if epoch is None:
         return None
-    return datetime.fromtimestamp(epoch, timezone.utc).astimezone().isoformat(timespec="microseconds")
+    local = datetime.fromtimestamp(epoch, timezone.utc).astimezone()
+    text = local.strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f"{local.microsecond:06d}".rstrip("0")
+    if fraction:
+        text += "." + fraction
+    offset = local.strftime("%z")
+    return text + ("Z" if offset in ("+0000", "") else f"{offset[:3]}:{offset[3:]}")
 
 
 def nanos(epoch: float) -> int:

@@ -158,7 +158,7 @@ def _deadline_hit(cluster: Cluster, deployment_id: str) -> None:
 
 # --- failure and auto-revert ------------------------------------------------------------------
 
-def fail(cluster: Cluster, d: dict, description: str, *, rollback: bool, by_operator: bool = False) -> dict:
+def fail(cluster: Cluster, d: dict, description: str, *, rollback: bool) -> dict:
     """Fail the deployment; with auto_revert, write the latest stable version as a new one."""
     from .cluster import spec_changed
 
