@@ -1,0 +1,142 @@
+"""``parse_hcl``: the top level of a jobspec file (variables, locals and one job)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from .canonical import canonicalize_api
+from .decode import _as_bool, _as_int, _as_string, _Body, _ConversionError, _Decoder
+from .errors import JobspecError, _DiagError
+from .jobdecoder import _JobDecoder
+from .outline import _load, _Node
+
+VARIABLES_DOCS = "https://developer.hashicorp.com/nomad/docs/job-specification/hcl2/variables"
+
+
+def _parse_text(text: str, prefix: str = "") -> tuple[dict, _Node]:
+    try:
+        return _load(text)
+    except _DiagError as err:
+        err.prefix = prefix
+        raise
+
+
+def _variable_type(raw: Any) -> str | None:
+    if isinstance(raw, str):
+        return raw.removeprefix("${").removesuffix("}").strip()
+    return None
+
+
+def _typed(value: Any, type_name: str | None) -> Any:
+    converters = {"string": _as_string, "number": _as_int_or_float, "bool": _as_bool}
+    if type_name in converters and value is not None:
+        return converters[type_name](value)
+    return value
+
+
+def _as_int_or_float(value: Any) -> int | float:
+    if isinstance(value, float) or (isinstance(value, str) and re.search(r"[.eE]", value)):
+        try:
+            return float(value)
+        except ValueError:
+            raise _ConversionError("a number is required") from None
+    return _as_int(value)
+
+
+class _FileDecoder:
+    """The top level of a jobspec: variables, locals and exactly one job."""
+
+    def __init__(self, text: str, var_text: str | None) -> None:
+        self.dec = _Decoder(text)
+        self.var_text = var_text
+
+    def decode(self) -> dict:
+        data, outline = _parse_text(self.dec.text)
+        overrides = self._var_file()
+        root = _Body(data, outline, self.dec)
+        if not root.check((), {"variable": ["name"], "variables": [], "locals": [], "job": ["name"]}):
+            raise _DiagError(self.dec.diags)
+        self._variables(root, overrides)
+        self._locals(root)
+        job = self._job(root)
+        if self.dec.diags:
+            raise _DiagError(self.dec.diags)
+        assert job is not None
+        return job
+
+    def _var_file(self) -> dict[str, Any]:
+        if not self.var_text:
+            return {}
+        if self.var_text.lstrip(" ").startswith("{"):
+            try:
+                return json.loads(self.var_text)
+            except ValueError as exc:
+                raise JobspecError(f"Failed to parse job: unable to parse var content: {exc}") from None
+        data, outline = _parse_text(self.var_text, prefix="unable to parse var content: ")
+        body = _Body(data, outline, _Decoder(self.var_text))
+        return {name: body.dec.evaluate(raw) for name, (raw, _) in body.attrs.items()}
+
+    def _variables(self, root: _Body, overrides: dict[str, Any]) -> None:
+        declared: dict[str, tuple[Any, bool, str | None, _Node]] = {}
+        for labels, body in root.block_list("variable"):
+            body.check({"description", "default", "type"}, {"validation": []})
+            name = labels[0] if labels else ""
+            default = body.dec.evaluate(body.attrs["default"][0]) if "default" in body.attrs else None
+            type_name = _variable_type(body.attrs["type"][0]) if "type" in body.attrs else None
+            declared[name] = (default, "default" in body.attrs, type_name, body.node)
+        for _, body in root.block_list("variables"):
+            for name, (raw, node) in body.attrs.items():
+                declared[name] = (body.dec.evaluate(raw), True, None, node)
+        for name, (default, has_value, type_name, node) in declared.items():
+            if name in overrides:
+                default, has_value = overrides[name], True
+            if not has_value:
+                self.dec.error(
+                    f'Unset variable "{name}"',
+                    f"A used variable must be set or have a default value; see {VARIABLES_DOCS} for details.",
+                    None,
+                )
+                self.dec.scope["var"][name] = None
+                continue
+            try:
+                self.dec.scope["var"][name] = _typed(default, type_name)
+            except _ConversionError as exc:
+                self.dec.error("Invalid value for variable", f"Unsuitable value: {exc}", node.def_range)
+
+    def _locals(self, root: _Body) -> None:
+        for _, body in root.block_list("locals"):
+            for name, (raw, _) in body.attrs.items():
+                self.dec.scope["local"][name] = self.dec.evaluate(raw)
+
+    def _job(self, root: _Body) -> dict | None:
+        jobs = root.block_list("job")
+        if not jobs:
+            self.dec.error("Missing job block", "A job block is required", None)
+            return None
+        first = jobs[0][1].node
+        for _, body in jobs[1:]:
+            self.dec.error(
+                "Duplicate job block",
+                f'Only one block of type "job" is allowed. Previous definition was at {first.def_range}.',
+                body.node.def_range,
+            )
+        labels, body = jobs[0]
+        return _JobDecoder(self.dec).job(body, labels[0] if labels else "")
+
+
+def parse_hcl(text: str, variables: str | None = None, canonicalize: bool = False) -> dict:
+    """What ``POST /v1/jobs/parse`` returns for ``JobHCL``/``Variables``/``Canonicalize``.
+
+    Raises ``JobspecError`` with the HTTP 400 body text on any failure.
+    """
+    if text == "":
+        raise JobspecError("Job spec is empty")
+    try:
+        job = _FileDecoder(text, variables).decode()
+    except _DiagError as err:
+        raise err.to_jobspec_error() from None
+    if canonicalize:
+        canonicalize_api(job)
+    return job
