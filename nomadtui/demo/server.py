@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
 import socket
@@ -201,7 +202,9 @@ class NomadAPI:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + wait + random.uniform(0, wait / 16)
             while index_of() <= wanted and (remaining := deadline - loop.time()) > 0:
-                await self.changes.wait(remaining)
+                await self.changes.wait(min(remaining, 1.0))
+                if await request.is_disconnected():
+                    raise NomadError(499, "client went away")
         return index_of()
 
     @staticmethod
@@ -724,6 +727,13 @@ class DemoServer:
             if not ready.done():
                 ready.set_exception(e)
         finally:
+            # Parked blocking queries and event streams end by cancellation; uvicorn would log
+            # each as an "Exception in ASGI application".
+            logging.getLogger("uvicorn.error").disabled = True
+            leftovers = asyncio.all_tasks(loop)
+            for task in leftovers:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
             loop.close()
 
     async def _serve(self, sockets: list[socket.socket], ready: Future) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from nomadtui.demo.jobdiff import annotate_plan, format_diff, job_diff, tasks_updated
+from nomadtui.demo.jobdiff import annotate_plan, job_diff, tasks_updated
+from nomadtui.difftext import format_diff
 
 NAME = "httpsbackend-sni-1"
 IMAGE_V1 = "bigwhite/httpsbackendservice:v1.0.1"

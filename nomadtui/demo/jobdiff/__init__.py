@@ -1,9 +1,9 @@
 """Nomad's job diff, plan annotations and in-place/destructive rule, on server-shape job dicts.
 
 A Python rendering of what `nomad/structs/diff.go` (`Job.Diff`), `scheduler/annotate.go`
-(`Annotate`), `scheduler/util.go` (`tasksUpdated`) and `command/job_plan.go` (`formatJobDiff`)
-do, so the demo cluster's `/v1/job/:id/plan` and `/v1/job/:id/versions?diffs=true` answer
-field for field like a real server, and the TUI can print the diff like the CLI.
+(`Annotate`) and `scheduler/util.go` (`tasksUpdated`) do, so the demo cluster's
+`/v1/job/:id/plan` and `/v1/job/:id/versions?diffs=true` answer field for field like a real
+server. (The CLI's text of a diff is `nomadtui.difftext`: the TUI prints diffs from any Nomad.)
 
 Inputs are jobs as `GET /v1/job/:id` returns them (PascalCase keys, durations in integer
 nanoseconds). Missing keys and nulls count as the Go zero value.
@@ -14,14 +14,12 @@ Modules:
   ordering, field/object/set diffs) and `parts` (networks, services, templates, ...).
 * `annotate`: `annotate_plan`.
 * `updated`: `tasks_updated`.
-* `text`: `format_diff`.
 """
 
 from __future__ import annotations
 
 from .annotate import annotate_plan
 from .diff import job_diff
-from .text import format_diff
 from .updated import tasks_updated
 
-__all__ = ["annotate_plan", "format_diff", "job_diff", "tasks_updated"]
+__all__ = ["annotate_plan", "job_diff", "tasks_updated"]

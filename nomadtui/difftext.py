@@ -1,8 +1,13 @@
-"""CLI text of a job diff (command/job_plan.go ``formatJobDiff``)."""
+"""The text `nomad job plan` and `nomad job history -p` print for a job diff (Nomad's JobDiff
+wire shape), without colour: used by the plan preview and the version history."""
 
 from __future__ import annotations
 
-from .shapes import ADDED, DELETED, EDITED, NONE, Diff
+from collections.abc import Mapping
+from typing import Any
+
+Diff = Mapping[str, Any]
+ADDED, DELETED, EDITED, NONE = "Added", "Deleted", "Edited", "None"
 
 _MARKERS = {ADDED: "+ ", DELETED: "- ", EDITED: "+/- "}
 

@@ -1,0 +1,627 @@
+"""Typed, immutable records of what Nomad and Fabio report, and pure helpers for printing them.
+
+Parsing is tolerant: a missing, `null` or extra field never raises, and an enum value this code
+does not know is kept as text. Everything the UI decides is derived from structured fields
+(counters, flags, statuses), never from description strings, which change between Nomad
+versions ("requires promotion" became "requires manual promotion").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+ACTIVE_DEPLOYMENT_STATUSES = frozenset({"running", "paused", "initializing", "pending", "blocked", "unblocking"})
+TERMINAL_CLIENT_STATUSES = frozenset({"complete", "failed", "lost"})
+
+
+# --- tolerant readers -------------------------------------------------------------------------
+
+def _s(data: Mapping, key: str, default: str = "") -> str:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    return default if value is None else str(value)
+
+
+def _i(data: Mapping, key: str, default: int = 0) -> int:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _b(data: Mapping, key: str) -> bool:
+    return bool(data.get(key)) if isinstance(data, Mapping) else False
+
+
+def _opt_b(data: Mapping, key: str) -> bool | None:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    return None if value is None else bool(value)
+
+
+def _m(data: Mapping, key: str) -> Mapping:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    return value if isinstance(value, Mapping) else {}
+
+
+def _l(data: Mapping, key: str) -> list:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    return value if isinstance(value, list) else []
+
+
+def unix_nanos(value: Any) -> float | None:
+    """Nomad's UnixNano fields (CreateTime, ModifyTime, SubmitTime) as epoch seconds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        return None
+    return value / 1e9
+
+
+_FRACTION = re.compile(r"(\.\d{1,6})\d*")
+
+
+def rfc3339(value: Any) -> float | None:
+    """Nomad's time.Time fields as epoch seconds; null and Go's zero time are None."""
+    if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
+        return None
+    text = _FRACTION.sub(r"\1", value.replace("Z", "+00:00").replace("z", "+00:00"), count=1)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+# --- jobs --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GroupSummary:
+    queued: int = 0
+    starting: int = 0
+    running: int = 0
+    failed: int = 0
+    complete: int = 0
+    lost: int = 0
+    unknown: int = 0
+
+    @classmethod
+    def from_api(cls, d: Mapping) -> GroupSummary:
+        return cls(_i(d, "Queued"), _i(d, "Starting"), _i(d, "Running"), _i(d, "Failed"),
+                   _i(d, "Complete"), _i(d, "Lost"), _i(d, "Unknown"))
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    job_id: str
+    namespace: str
+    groups: Mapping[str, GroupSummary]
+    modify_index: int = 0
+
+    @classmethod
+    def from_api(cls, d: Mapping) -> JobSummary:
+        return cls(_s(d, "JobID"), _s(d, "Namespace", "default"),
+                   {name: GroupSummary.from_api(g) for name, g in sorted(_m(d, "Summary").items())},
+                   _i(d, "ModifyIndex"))
+
+    @property
+    def running(self) -> int:
+        return sum(g.running for g in self.groups.values())
+
+    @property
+    def starting(self) -> int:
+        return sum(g.starting for g in self.groups.values())
+
+
+@dataclass(frozen=True)
+class TaskGroupSpec:
+    """The parts of a job's task group the UI shows."""
+
+    name: str
+    count: int
+    images: tuple[str, ...] = ()
+    canary: int = 0
+    max_parallel: int = 0
+    auto_revert: bool = False
+    auto_promote: bool = False
+    services: tuple[str, ...] = ()
+
+    @classmethod
+    def from_api(cls, d: Mapping) -> TaskGroupSpec:
+        update = _m(d, "Update")
+        images = tuple(str(_m(t, "Config").get("image")) for t in _l(d, "Tasks") if _m(t, "Config").get("image"))
+        services = tuple(_s(s, "Name") for s in _l(d, "Services")) + tuple(
+            _s(s, "Name") for t in _l(d, "Tasks") for s in _l(t, "Services"))
+        return cls(_s(d, "Name"), _i(d, "Count", 1), images, _i(update, "Canary"), _i(update, "MaxParallel"),
+                   _b(update, "AutoRevert"), _b(update, "AutoPromote"), services)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job from the list (`JobListStub`, no version) or a full read (with version and groups)."""
+
+    id: str
+    name: str = ""
+    namespace: str = "default"
+    type: str = "service"
+    status: str = ""
+    status_description: str = ""
+    priority: int = 50
+    stop: bool = False
+    periodic: bool = False
+    parameterized: bool = False
+    datacenters: tuple[str, ...] = ()
+    submit_time: float | None = None
+    create_index: int = 0
+    modify_index: int = 0
+    job_modify_index: int = 0
+    summary: JobSummary | None = None
+    version: int | None = None
+    stable: bool | None = None
+    groups: tuple[TaskGroupSpec, ...] = ()
+    meta: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, d: Mapping) -> Job:
+        summary = d.get("JobSummary")
+        periodic, parameterized = d.get("Periodic"), d.get("ParameterizedJob")
+        return cls(
+            id=_s(d, "ID"), name=_s(d, "Name") or _s(d, "ID"), namespace=_s(d, "Namespace", "default"),
+            type=_s(d, "Type", "service"), status=_s(d, "Status"),
+            status_description=_s(d, "StatusDescription"), priority=_i(d, "Priority", 50),
+            stop=_b(d, "Stop"),
+            periodic=bool(periodic) if not isinstance(periodic, Mapping) else True,
+            parameterized=bool(parameterized) if not isinstance(parameterized, Mapping) else True,
+            datacenters=tuple(str(x) for x in _l(d, "Datacenters")),
+            submit_time=unix_nanos(d.get("SubmitTime")), create_index=_i(d, "CreateIndex"),
+            modify_index=_i(d, "ModifyIndex"), job_modify_index=_i(d, "JobModifyIndex"),
+            summary=JobSummary.from_api(summary) if isinstance(summary, Mapping) else None,
+            version=_i(d, "Version") if "Version" in d and d["Version"] is not None else None,
+            stable=_opt_b(d, "Stable") if "Stable" in d else None,
+            groups=tuple(TaskGroupSpec.from_api(g) for g in _l(d, "TaskGroups")),
+            meta={str(k): str(v) for k, v in _m(d, "Meta").items()},
+        )
+
+    @property
+    def display_status(self) -> str:
+        """`nomad job status` appends ` (stopped)` to a stopped job's status."""
+        return f"{self.status} (stopped)" if self.stop else self.status
+
+    @property
+    def display_type(self) -> str:
+        suffix = "/periodic" if self.periodic else "/parameterized" if self.parameterized else ""
+        return self.type + suffix
+
+    @property
+    def desired(self) -> int | None:
+        return sum(g.count for g in self.groups) if self.groups else None
+
+    @property
+    def images(self) -> tuple[str, ...]:
+        return tuple(i for g in self.groups for i in g.images)
+
+
+@dataclass(frozen=True)
+class JobVersion:
+    version: int
+    stable: bool
+    submit_time: float | None
+    job_modify_index: int
+    modify_index: int
+    images: tuple[str, ...]
+    job: Job
+    diff: Mapping | None = None       # the JobDiff against the previous version (wire shape)
+    tag: str = ""
+
+    @classmethod
+    def from_api(cls, d: Mapping, diff: Mapping | None = None) -> JobVersion:
+        job = Job.from_api(d)
+        return cls(_i(d, "Version"), _b(d, "Stable"), unix_nanos(d.get("SubmitTime")),
+                   _i(d, "JobModifyIndex"), _i(d, "ModifyIndex"), job.images, job,
+                   diff if isinstance(diff, Mapping) else None, _s(_m(d, "VersionTag"), "Name"))
+
+
+def versions_from_api(body: Mapping) -> list[JobVersion]:
+    """`GET /v1/job/:id/versions?diffs=true`: newest first; Diffs[i] is Versions[i+1] -> [i]."""
+    versions = _l(body, "Versions")
+    diffs = _l(body, "Diffs")
+    return [JobVersion.from_api(v, diffs[i] if i < len(diffs) else None) for i, v in enumerate(versions)]
+
+
+# --- allocations -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TaskState:
+    name: str
+    state: str
+    failed: bool
+    restarts: int
+    last_event: str = ""
+    last_message: str = ""
+
+
+@dataclass(frozen=True)
+class Allocation:
+    id: str
+    name: str = ""
+    namespace: str = "default"
+    eval_id: str = ""
+    node_id: str = ""
+    node_name: str = ""
+    job_id: str = ""
+    job_version: int = 0
+    task_group: str = ""
+    desired_status: str = ""
+    desired_description: str = ""
+    client_status: str = ""
+    client_description: str = ""
+    healthy: bool | None = None          # DeploymentStatus.Healthy: None = not decided yet
+    canary: bool = False                 # an unpromoted canary (Nomad clears it on promotion)
+    health_time: float | None = None
+    deployment_id: str = ""              # only in full reads and events, not in list stubs
+    create_index: int = 0
+    modify_index: int = 0
+    create_time: float | None = None
+    modify_time: float | None = None
+    tasks: tuple[TaskState, ...] = ()
+    reschedules: int = 0
+    ports: Mapping[str, tuple[str, int]] = field(default_factory=dict)   # label -> (ip, port)
+    image: str = ""                      # only in full reads (they embed the job)
+
+    @classmethod
+    def from_api(cls, d: Mapping) -> Allocation:
+        ds = _m(d, "DeploymentStatus")
+        tasks = []
+        for name, t in sorted(_m(d, "TaskStates").items()):
+            events = _l(t, "Events")
+            last = events[-1] if events and isinstance(events[-1], Mapping) else {}
+            tasks.append(TaskState(name, _s(t, "State"), _b(t, "Failed"), _i(t, "Restarts"),
+                                   _s(last, "Type"), _s(last, "DisplayMessage") or _s(last, "Message")))
+        shared = _m(_m(d, "AllocatedResources"), "Shared")
+        ports = {_s(p, "Label"): (_s(p, "HostIP"), _i(p, "Value")) for p in _l(shared, "Ports")}
+        job = _m(d, "Job")
+        image = ""
+        for g in _l(job, "TaskGroups"):
+            if _s(g, "Name") == _s(d, "TaskGroup"):
+                image = next((str(_m(t, "Config").get("image")) for t in _l(g, "Tasks")
+                              if _m(t, "Config").get("image")), "")
+        return cls(
+            id=_s(d, "ID"), name=_s(d, "Name"), namespace=_s(d, "Namespace", "default"),
+            eval_id=_s(d, "EvalID"), node_id=_s(d, "NodeID"), node_name=_s(d, "NodeName"),
+            job_id=_s(d, "JobID"), job_version=_i(d, "JobVersion"), task_group=_s(d, "TaskGroup"),
+            desired_status=_s(d, "DesiredStatus"), desired_description=_s(d, "DesiredDescription"),
+            client_status=_s(d, "ClientStatus"), client_description=_s(d, "ClientDescription"),
+            healthy=_opt_b(ds, "Healthy"), canary=_b(ds, "Canary"), health_time=rfc3339(ds.get("Timestamp")),
+            deployment_id=_s(d, "DeploymentID"), create_index=_i(d, "CreateIndex"),
+            modify_index=_i(d, "ModifyIndex"), create_time=unix_nanos(d.get("CreateTime")),
+            modify_time=unix_nanos(d.get("ModifyTime")), tasks=tuple(tasks),
+            reschedules=len(_l(_m(d, "RescheduleTracker"), "Events")), ports=ports, image=image,
+        )
+
+    @property
+    def terminal(self) -> bool:
+        """Nomad's TerminalStatus: stopped or evicted, or finished on the client."""
+        return self.desired_status in ("stop", "evict") or self.client_status in TERMINAL_CLIENT_STATUSES
+
+    @property
+    def running(self) -> bool:
+        return self.desired_status == "run" and self.client_status == "running"
+
+
+def sort_allocations(allocs: Iterable[Allocation]) -> list[Allocation]:
+    """Newest first, as `nomad job status` lists them (CreateIndex descending)."""
+    return sorted(allocs, key=lambda a: a.create_index, reverse=True)
+
+
+# --- deployments -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GroupState:
+    name: str
+    auto_revert: bool = False
+    auto_promote: bool = False
+    progress_deadline: int = 0               # nanoseconds
+    require_progress_by: float | None = None
+    promoted: bool = False
+    placed_canaries: tuple[str, ...] = ()
+    desired_canaries: int = 0
+    desired_total: int = 0
+    placed: int = 0
+    healthy: int = 0
+    unhealthy: int = 0
+
+    @classmethod
+    def from_api(cls, name: str, d: Mapping) -> GroupState:
+        return cls(name, _b(d, "AutoRevert"), _b(d, "AutoPromote"), _i(d, "ProgressDeadline"),
+                   rfc3339(d.get("RequireProgressBy")), _b(d, "Promoted"),
+                   tuple(str(x) for x in _l(d, "PlacedCanaries")), _i(d, "DesiredCanaries"),
+                   _i(d, "DesiredTotal"), _i(d, "PlacedAllocs"), _i(d, "HealthyAllocs"), _i(d, "UnhealthyAllocs"))
+
+    @property
+    def has_canaries(self) -> bool:
+        return self.desired_canaries > 0
+
+    @property
+    def awaiting_promotion(self) -> bool:
+        return self.has_canaries and not self.promoted
+
+    @property
+    def canaries_healthy(self) -> bool:
+        """Enough healthy canaries to promote (while unpromoted, every healthy alloc is a canary)."""
+        return self.has_canaries and self.healthy >= self.desired_canaries
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: str
+    job_id: str = ""
+    namespace: str = "default"
+    job_version: int = 0
+    job_create_index: int = 0
+    status: str = ""
+    status_description: str = ""
+    groups: Mapping[str, GroupState] = field(default_factory=dict)
+    create_index: int = 0
+    modify_index: int = 0
+    create_time: float | None = None
+    modify_time: float | None = None
+
+    @classmethod
+    def from_api(cls, d: Mapping) -> Deployment:
+        return cls(
+            id=_s(d, "ID"), job_id=_s(d, "JobID"), namespace=_s(d, "Namespace", "default"),
+            job_version=_i(d, "JobVersion"), job_create_index=_i(d, "JobCreateIndex"),
+            status=_s(d, "Status"), status_description=_s(d, "StatusDescription"),
+            groups={name: GroupState.from_api(name, g) for name, g in sorted(_m(d, "TaskGroups").items())},
+            create_index=_i(d, "CreateIndex"), modify_index=_i(d, "ModifyIndex"),
+            create_time=unix_nanos(d.get("CreateTime")), modify_time=unix_nanos(d.get("ModifyTime")),
+        )
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_DEPLOYMENT_STATUSES
+
+    @property
+    def needs_promotion(self) -> bool:
+        """Nomad's RequiresPromotion: running with a canary group not yet promoted."""
+        return self.status == "running" and any(g.awaiting_promotion for g in self.groups.values())
+
+    @property
+    def promotable_groups(self) -> list[str]:
+        return [g.name for g in self.groups.values() if g.awaiting_promotion]
+
+    @property
+    def canaries_healthy(self) -> bool:
+        waiting = [g for g in self.groups.values() if g.awaiting_promotion]
+        return bool(waiting) and all(g.canaries_healthy for g in waiting)
+
+    @property
+    def auto_promotes(self) -> bool:
+        waiting = [g for g in self.groups.values() if g.awaiting_promotion]
+        return bool(waiting) and all(g.auto_promote for g in waiting)
+
+
+def latest_deployment(deployments: Iterable[Deployment]) -> Deployment | None:
+    """Nomad's "latest": the highest CreateIndex."""
+    return max(deployments, key=lambda d: d.create_index, default=None)
+
+
+# --- evaluations and nodes ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Evaluation:
+    id: str
+    job_id: str = ""
+    status: str = ""
+    status_description: str = ""
+    triggered_by: str = ""
+    deployment_id: str = ""
+    blocked_eval: str = ""
+    failed_groups: tuple[str, ...] = ()
+    queued: Mapping[str, int] = field(default_factory=dict)
+    create_index: int = 0
+    create_time: float | None = None
+    modify_time: float | None = None
+
+    @classmethod
+    def from_api(cls, d: Mapping) -> Evaluation:
+        return cls(_s(d, "ID"), _s(d, "JobID"), _s(d, "Status"), _s(d, "StatusDescription"),
+                   _s(d, "TriggeredBy"), _s(d, "DeploymentID"), _s(d, "BlockedEval"),
+                   tuple(sorted(_m(d, "FailedTGAllocs"))),
+                   {str(k): int(v) for k, v in _m(d, "QueuedAllocations").items() if isinstance(v, int)},
+                   _i(d, "CreateIndex"), unix_nanos(d.get("CreateTime")), unix_nanos(d.get("ModifyTime")))
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    name: str = ""
+    address: str = ""
+    datacenter: str = ""
+    status: str = ""
+    eligibility: str = ""
+    drain: bool = False
+    version: str = ""
+
+    @classmethod
+    def from_api(cls, d: Mapping) -> Node:
+        return cls(_s(d, "ID"), _s(d, "Name"), _s(d, "Address"), _s(d, "Datacenter"), _s(d, "Status"),
+                   _s(d, "SchedulingEligibility"), _b(d, "Drain"), _s(d, "Version"))
+
+
+# --- plans and action results ------------------------------------------------------------------
+
+UPDATE_ORDER = ("canary", "create", "create/destroy update", "destroy", "ignore", "in-place update", "migrate")
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    name: str
+    updates: Mapping[str, int]
+    placement_failure: Mapping | None = None
+
+    def counts_text(self) -> str:
+        """`1 canary, 3 ignore`: as `nomad job plan` prints a group's updates."""
+        return ", ".join(f"{n} {kind}" for kind, n in sorted(self.updates.items()) if n)
+
+
+_UPDATE_KEYS = {"Ignore": "ignore", "Place": "create", "Migrate": "migrate", "Stop": "destroy",
+                "Canary": "canary", "InPlaceUpdate": "in-place update",
+                "DestructiveUpdate": "create/destroy update"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    job_id: str
+    job_modify_index: int             # feed it to EnforceIndex when registering
+    groups: tuple[GroupPlan, ...]
+    diff: Mapping | None
+    warnings: str = ""
+
+    @classmethod
+    def from_api(cls, job_id: str, d: Mapping) -> Plan:
+        desired = _m(_m(d, "Annotations"), "DesiredTGUpdates")
+        failed = _m(d, "FailedTGAllocs")
+        names = sorted(set(desired) | set(failed))
+        groups = tuple(
+            GroupPlan(name, {_UPDATE_KEYS[k]: int(v) for k, v in _m(desired, name).items()
+                             if k in _UPDATE_KEYS and isinstance(v, int) and v},
+                      failed.get(name) if isinstance(failed.get(name), Mapping) else None)
+            for name in names)
+        diff = d.get("Diff")
+        return cls(job_id, _i(d, "JobModifyIndex"), groups, diff if isinstance(diff, Mapping) else None,
+                   _s(d, "Warnings"))
+
+    @property
+    def changes_allocations(self) -> bool:
+        """The CLI's exit code 1: creates, destroys, migrations, destructive updates or canaries."""
+        return any(n for g in self.groups for kind, n in g.updates.items()
+                   if kind not in ("ignore", "in-place update"))
+
+    @property
+    def placement_failures(self) -> list[GroupPlan]:
+        return [g for g in self.groups if g.placement_failure]
+
+
+# --- Fabio -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RouteTarget:
+    service: str
+    dst: str
+    weight: float
+    tags: tuple[str, ...] = ()
+    alloc_id: str = ""          # matched to the allocation behind the address, when known
+    job_version: int | None = None
+    canary: bool = False
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        m = re.match(r"^[a-z+]+://\[?([^\]/]+?)\]?:(\d+)", self.dst)
+        return (m.group(1), int(m.group(2))) if m else None
+
+
+@dataclass(frozen=True)
+class Route:
+    src: str
+    host: str
+    path: str
+    opts: str
+    targets: tuple[RouteTarget, ...]
+
+    @property
+    def options(self) -> dict[str, str]:
+        """Fabio builds `opts` from a Go map, so its order varies: compare these, not the text."""
+        return dict(tok.split("=", 1) for tok in self.opts.split() if "=" in tok)
+
+    @property
+    def canary(self) -> bool:
+        return bool(self.targets) and all(t.canary for t in self.targets)
+
+
+def routes_from_api(rows: Any) -> list[Route]:
+    """Fabio's `/api/routes` rows (one per target; `null` when empty) grouped by source."""
+    grouped: dict[str, list[Mapping]] = {}
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, Mapping):
+            grouped.setdefault(_s(row, "src"), []).append(row)
+    routes = []
+    for src, items in grouped.items():
+        first = items[0]
+        targets = tuple(
+            RouteTarget(_s(r, "service"), _s(r, "dst"), float(r.get("weight") or 0.0),
+                        tuple(str(t) for t in _l(r, "tags")))
+            for r in items)
+        routes.append(Route(src, _s(first, "host"), _s(first, "path"), _s(first, "opts"), targets))
+    return routes
+
+
+# --- formatting as the nomad CLI prints --------------------------------------------------------
+
+def short_id(value: str) -> str:
+    return value[:8]
+
+
+def format_age(then: float | None, now: float) -> str:
+    """Nomad's prettyTimeDiff: `1m18s ago`, `2h5m ago`, `3s from now`; the two largest units."""
+    if then is None or then <= 0:
+        return ""
+    first, second = round(then), round(now)
+    suffix = " ago" if second >= first else " from now"
+    u = abs(second - first)
+    if u == 0:
+        return "0s ago"
+    parts = []
+    for unit, size in (("s", 60), ("m", 60), ("h", 24), ("d", 30), ("mo", 12)):
+        if u % size:
+            parts.append(f"{u % size}{unit}")
+        u //= size
+    if u:
+        parts.append(f"{u}y")
+    return "".join(reversed(parts[-2:])) + suffix
+
+
+def format_duration(ns: int | float) -> str:
+    """Go's time.Duration.String(): `30s`, `5m0s`, `1h0m0s`, `1.5s`, `250ms`."""
+    ns = int(ns)
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
+            if ns >= size:
+                return sign + _trim(ns / size) + unit
+    seconds = ns / 1e9
+    h, rest = divmod(int(seconds), 3600)
+    m, _ = divmod(rest, 60)
+    s = seconds - h * 3600 - m * 60
+    text = _trim(round(s, 9)) + "s"
+    if h:
+        return f"{sign}{h}h{m}m{text}"
+    if m:
+        return f"{sign}{m}m{text}"
+    return sign + text
+
+
+def _trim(value: float) -> str:
+    return f"{value:.9f}".rstrip("0").rstrip(".")
+
+
+def format_time(epoch: float | None) -> str:
+    """The CLI's absolute time: ISO 8601 in local time (`2006-01-02T15:04:05Z07:00`)."""
+    if epoch is None:
+        return ""
+    local = datetime.fromtimestamp(epoch, timezone.utc).astimezone()
+    text = local.strftime("%Y-%m-%dT%H:%M:%S")
+    offset = local.strftime("%z")
+    return text + ("Z" if offset in ("+0000", "") else f"{offset[:3]}:{offset[3:]}")
+
+
+def image_tag(image: str) -> str:
+    """`bigwhite/httpsbackendservice:v1.0.2` -> `v1.0.2` (the version label of a target)."""
+    name, _, tag = image.rpartition(":")
+    return tag if name and "/" not in tag else image

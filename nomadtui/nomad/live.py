@@ -1,0 +1,253 @@
+"""The live picture of a cluster: blocking-query watches feeding one immutable `ClusterState`.
+
+Always watched: the jobs list, the namespace's deployments (they give each job's version and
+rollout mark) and the nodes. Watched for the job in focus: the job itself, its allocations,
+deployments, versions (with diffs) and summary, plus full reads of its live allocations (their
+ports tie Fabio's targets to allocations). Fabio's route table is polled alongside.
+
+Data flows one way: a watch publishes, the state is replaced, subscribers are told what
+changed. Changing the focus cancels the old job's long polls at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ..fabio import FabioClient, FabioWatch, annotate, routes_for_services
+from ..model import (Allocation, Deployment, Job, JobSummary, JobVersion, Node, Route, latest_deployment,
+                     sort_allocations, versions_from_api)
+from ..settings import Settings
+from .errors import ClusterError, from_status
+from .http import async_client, query, request_extensions
+from .watch import Watch, WatchStatus
+
+GLOBAL_WATCHES = ("jobs", "deployments", "nodes")
+JOB_WATCHES = ("job", "allocations", "job_deployments", "versions", "summary")
+
+
+@dataclass(frozen=True)
+class ClusterState:
+    jobs: tuple[Job, ...] = ()
+    deployments: tuple[Deployment, ...] = ()          # every deployment in the namespace
+    nodes: tuple[Node, ...] = ()
+    focus: tuple[str, str] | None = None               # (namespace, job id)
+    job: Job | None = None
+    allocations: tuple[Allocation, ...] = ()           # newest first
+    job_deployments: tuple[Deployment, ...] = ()
+    versions: tuple[JobVersion, ...] = ()              # newest first
+    summary: JobSummary | None = None
+    alloc_details: Mapping[str, Allocation] = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()                     # Fabio's whole table
+    status: Mapping[str, WatchStatus] = field(default_factory=dict)
+
+    @property
+    def latest_deployment(self) -> Deployment | None:
+        return latest_deployment(self.job_deployments)
+
+    def latest_by_job(self) -> dict[tuple[str, str], Deployment]:
+        out: dict[tuple[str, str], Deployment] = {}
+        for d in self.deployments:
+            key = (d.namespace, d.job_id)
+            if key not in out or d.create_index > out[key].create_index:
+                out[key] = d
+        return out
+
+    def job_routes(self) -> list[Route]:
+        """Fabio's routes for the services of the job in focus, targets tied to allocations."""
+        if self.job is None:
+            return []
+        services = {s for g in self.job.groups for s in g.services}
+        addresses = {n.id: n.address for n in self.nodes}
+        return annotate(routes_for_services(self.routes, services), self.allocations, self.alloc_details, addresses)
+
+    def version_images(self) -> dict[int, tuple[str, ...]]:
+        return {v.version: v.images for v in self.versions}
+
+    @property
+    def connected(self) -> bool:
+        nomad = [s for name, s in self.status.items() if name != "fabio"]
+        return bool(nomad) and all(s.connected for s in nomad)
+
+    @property
+    def as_of(self) -> float | None:
+        """When the oldest of the Nomad views was last confirmed current."""
+        times = [s.as_of for name, s in self.status.items() if name != "fabio"]
+        return None if not times or any(t is None for t in times) else min(times)  # type: ignore[type-var]
+
+    def errors(self) -> list[ClusterError]:
+        seen: dict[str, ClusterError] = {}
+        for s in self.status.values():
+            if s.error is not None:
+                seen.setdefault(s.error.message, s.error)
+        return list(seen.values())
+
+
+Listener = Callable[[ClusterState, str], None]
+
+
+class LiveCluster:
+    def __init__(self, settings: Settings, *, http: httpx.AsyncClient | None = None,
+                 fabio: FabioClient | None = None, wait: float = 30.0, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.http = http or async_client(settings)
+        if fabio is None and settings.fabio_address:
+            fabio = FabioClient(settings.fabio_address)
+        self.fabio = fabio
+        self.wait = wait
+        self.clock = clock
+        self.state = ClusterState()
+        self._listeners: list[Listener] = []
+        self._global: dict[str, asyncio.Task] = {}
+        self._job: dict[str, asyncio.Task] = {}
+        self.watches: dict[str, Watch | FabioWatch] = {}
+        self._detail_tasks: dict[str, asyncio.Task] = {}
+        self._fabio_watch: FabioWatch | None = None
+
+    # --- subscription ------------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _set(self, what: str, **changes: Any) -> None:
+        self.state = replace(self.state, **changes)
+        for listener in list(self._listeners):
+            listener(self.state, what)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        ns = self.settings.namespace
+        self._spawn(self._global, "jobs", "/v1/jobs", lambda b: tuple(Job.from_api(j) for j in b or []),
+                    query(self.settings, ns), capability="list-jobs")
+        self._spawn(self._global, "deployments", "/v1/deployments",
+                    lambda b: tuple(Deployment.from_api(d) for d in b or []), query(self.settings, ns),
+                    capability="read-job")
+        self._spawn(self._global, "nodes", "/v1/nodes", lambda b: tuple(Node.from_api(n) for n in b or []),
+                    query(self.settings), capability="node:read")
+        if self.fabio is not None:
+            self._fabio_watch = FabioWatch(self.fabio, publish=self._publish, on_status=self._on_status,
+                                           busy=self._busy, clock=self.clock)
+            self.watches["fabio"] = self._fabio_watch
+            self._global["fabio"] = asyncio.get_running_loop().create_task(self._fabio_watch.run())
+
+    def focus(self, namespace: str | None, job_id: str | None) -> None:
+        """Watch this job (None: no job). Cancels the previous job's watches at once."""
+        key = (namespace or self.settings.namespace, job_id) if job_id else None
+        if key == self.state.focus:
+            return
+        self._cancel(self._job)
+        self._cancel(self._detail_tasks)
+        status = {k: v for k, v in self.state.status.items() if k not in JOB_WATCHES}
+        self._set("focus", focus=key, job=None, allocations=(), job_deployments=(), versions=(),
+                  summary=None, alloc_details={}, status=status)
+        if key is None:
+            return
+        ns, jid = key
+        base = f"/v1/job/{quote(jid, safe='')}"
+        subject = f"job '{jid}'"
+        self._spawn(self._job, "job", base, Job.from_api, query(self.settings, ns), subject=subject)
+        self._spawn(self._job, "allocations", f"{base}/allocations",
+                    lambda b: tuple(sort_allocations(Allocation.from_api(a) for a in b or [])),
+                    query(self.settings, ns), subject=subject)
+        self._spawn(self._job, "job_deployments", f"{base}/deployments",
+                    lambda b: tuple(sorted((Deployment.from_api(d) for d in b or []),
+                                           key=lambda d: d.create_index, reverse=True)),
+                    query(self.settings, ns), subject=subject)
+        self._spawn(self._job, "versions", f"{base}/versions", lambda b: tuple(versions_from_api(b)),
+                    query(self.settings, ns, diffs="true"), subject=subject)
+        self._spawn(self._job, "summary", f"{base}/summary", JobSummary.from_api,
+                    query(self.settings, ns), subject=subject)
+
+    def refresh(self) -> None:
+        """Start every watch over: fresh data now, not at the next change."""
+        focus = self.state.focus
+        self._cancel(self._global)
+        self._cancel(self._job)
+        self._set("focus", focus=None)
+        self.start()
+        if focus:
+            self.focus(*focus)
+
+    async def close(self) -> None:
+        tasks = [*self._global.values(), *self._job.values(), *self._detail_tasks.values()]
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await t
+        await self.http.aclose()
+        if self.fabio is not None:
+            await self.fabio.aclose()
+
+    def _cancel(self, tasks: dict[str, asyncio.Task]) -> None:
+        for task in tasks.values():
+            task.cancel()
+        tasks.clear()
+
+    def _spawn(self, group: dict[str, asyncio.Task], name: str, path: str, parse: Callable[[Any], Any],
+               params: dict, *, capability: str = "read-job", subject: str = "") -> None:
+        watch = Watch(self.http, name, path, parse, publish=self._publish, on_status=self._on_status,
+                      params=params, wait=self.wait, extensions=request_extensions(self.settings),
+                      describe={"action": f"watch {path}", "capability": capability,
+                                "namespace": params.get("namespace", "default"), "subject": subject},
+                      clock=self.clock)
+        self.watches[name] = watch
+        group[name] = asyncio.get_running_loop().create_task(watch.run(), name=f"watch-{name}")
+
+    # --- publishing ------------------------------------------------------------------------
+
+    def _publish(self, name: str, data: Any, _index: int) -> None:
+        if name == "fabio":
+            self._set(name, routes=tuple(data))
+            return
+        self._set(name, **{name: data})
+        if name == "allocations":
+            self._fetch_details(data)
+        if name in ("deployments", "job_deployments") and self._fabio_watch is not None and self._busy():
+            self._fabio_watch.poke()
+
+    def _on_status(self, status: WatchStatus) -> None:
+        if self.state.status.get(status.name) == status:
+            return
+        current = self.state.status
+        if status.name in JOB_WATCHES and status.name not in self._job:
+            return   # a report from a watch that was just cancelled
+        self._set("status", status={**current, status.name: status})
+
+    def _busy(self) -> bool:
+        return any(d.active for d in self.state.deployments) or any(d.active for d in self.state.job_deployments)
+
+    # --- full allocation reads (ports, image) ----------------------------------------------------
+
+    def _fetch_details(self, allocations: tuple[Allocation, ...]) -> None:
+        live = {a.id for a in allocations if not a.terminal}
+        details = {k: v for k, v in self.state.alloc_details.items() if k in live}
+        if len(details) != len(self.state.alloc_details):
+            self._set("alloc_details", alloc_details=details)
+        for alloc in allocations:
+            if alloc.id in live and alloc.id not in details and alloc.id not in self._detail_tasks:
+                self._detail_tasks[alloc.id] = asyncio.get_running_loop().create_task(self._read_alloc(alloc))
+
+    async def _read_alloc(self, alloc: Allocation) -> None:
+        try:
+            resp = await self.http.get(f"/v1/allocation/{alloc.id}", params=query(self.settings, alloc.namespace),
+                                       extensions=request_extensions(self.settings))
+            if resp.status_code >= 400:
+                raise from_status(resp.status_code, resp.text, action="read an allocation",
+                                  capability="read-job", namespace=alloc.namespace)
+            full = Allocation.from_api(resp.json())
+        except (httpx.HTTPError, ClusterError, ValueError):
+            return   # the next allocations update tries again
+        finally:
+            self._detail_tasks.pop(alloc.id, None)
+        if self.state.focus and alloc.job_id == self.state.focus[1]:
+            self._set("alloc_details", alloc_details={**self.state.alloc_details, alloc.id: full})

@@ -1,0 +1,38 @@
+"""Run a blocking call (python-nomad) off the event loop, in a daemon thread.
+
+Not the default executor: its threads are joined when the interpreter exits, so one slow
+request would hold up quitting. A daemon thread is simply abandoned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+async def in_thread(fn: Callable[[], T], timeout: float | None = None) -> T:
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(setter: Callable, value) -> None:
+        if not future.done():
+            setter(value)
+
+    def target() -> None:
+        try:
+            result = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
+            outcome = (future.set_exception, e)
+        else:
+            outcome = (future.set_result, result)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:
+            pass   # the loop is gone: nobody is waiting any more
+
+    threading.Thread(target=target, name="nomadtui-call", daemon=True).start()
+    return await asyncio.wait_for(future, timeout)
