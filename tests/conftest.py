@@ -39,3 +39,44 @@ def demo() -> Iterator[DemoServer]:
         yield server
     finally:
         server.stop()
+
+
+class ScriptedServer:
+    """A throwaway HTTP server (any ASGI app) on a free loopback port, in its own thread:
+    for the broken servers a client must survive."""
+
+    def __init__(self, app, port: int = 0) -> None:
+        import asyncio
+        import socket
+        import threading
+
+        import uvicorn
+
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock.bind(("127.0.0.1", port))
+        self._sock.listen(64)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="critical",
+                                                     timeout_graceful_shutdown=1))
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])),
+                                        daemon=True)
+
+    def __enter__(self) -> "ScriptedServer":
+        import time
+
+        self._thread.start()
+        while not self._server.started:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.should_exit = True
+        self._server.force_exit = True
+        self._thread.join(5)
+
+
+@pytest.fixture
+def scripted():
+    return ScriptedServer

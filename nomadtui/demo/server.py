@@ -786,7 +786,8 @@ class DemoServer:
             for t in self._tasks[-1:]:
                 t.cancel()
 
-        self._loop.call_soon_threadsafe(shutdown)
+        loop, self._loop = self._loop, None
+        loop.call_soon_threadsafe(shutdown)
         if self._thread is not None:
             self._thread.join(timeout=5)
 

@@ -75,6 +75,9 @@ class Watch(Generic[T]):
             except asyncio.CancelledError:
                 raise
             except ClusterError as e:
+                # After a failure the server may be a new one with a lower index: ask for the
+                # current state at once instead of blocking on an index it may never reach.
+                self.index = 0
                 failures += 1
                 delay = backoff_delay(failures)
                 self.on_status(WatchStatus(self.name, False, e, self._as_of, self.clock() + delay, failures))

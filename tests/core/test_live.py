@@ -1,0 +1,187 @@
+"""Live watching against the demo cluster over real HTTP, and against broken servers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from starlette.responses import PlainTextResponse, Response
+
+from nomadtui.demo.clock import ManualClock
+from nomadtui.demo.cluster import JOBS_DIR, Cluster
+from nomadtui.demo.server import DemoServer
+from nomadtui.fabio import FabioClient, FabioWatch
+from nomadtui.nomad import errors
+from nomadtui.nomad.live import LiveCluster
+from nomadtui.settings import Settings
+
+JOB = "httpsbackend-sni-1"
+
+
+async def until(predicate, timeout: float = 5.0) -> float:
+    """Wait for predicate(); return how long it took."""
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > timeout:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)
+    return time.monotonic() - started
+
+
+def register(demo: DemoServer, filename: str) -> None:
+    import httpx
+
+    hcl = (JOBS_DIR / filename).read_text()
+    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
+    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
+    demo.advance(0)
+
+
+@pytest.fixture
+async def live(demo):
+    cluster = LiveCluster(Settings(address=demo.nomad_url, fabio_address=demo.fabio_url), wait=30)
+    cluster.start()
+    cluster.focus("default", JOB)
+    await until(lambda: cluster.state.job is not None and cluster.state.versions and cluster.state.allocations)
+    yield cluster
+    await cluster.close()
+
+
+async def test_first_picture_of_the_cluster(live):
+    s = live.state
+    assert [j.id for j in s.jobs] == [JOB] and s.job.version == 0 and s.job.stable is True
+    assert len([a for a in s.allocations if a.running]) == 3
+    assert s.latest_deployment.status == "successful" and s.summary.running == 3
+    assert len(s.nodes) == 3 and s.connected and s.errors() == []
+    await until(lambda: live.state.routes and len(live.state.alloc_details) == 3)
+    (route,) = live.state.job_routes()
+    assert route.src == "mysite-sni-1.com/" and route.options == {"proto": "tcp+sni"}
+    assert [t.job_version for t in route.targets] == [0, 0, 0] and not any(t.canary for t in route.targets)
+
+
+async def test_a_change_arrives_without_waiting_for_a_poll(live, demo):
+    seen: list[str] = []
+    live.subscribe(lambda state, what: seen.append(what))
+    started = time.monotonic()
+    await asyncio.to_thread(register, demo, "httpsbackend-tcp-sni-1-canary-1.nomad")
+    took = await until(lambda: live.state.latest_deployment and live.state.latest_deployment.job_version == 1)
+    assert time.monotonic() - started < 2 and took < 2          # the watches wait 30 s per poll
+    await until(lambda: {"allocations", "job_deployments", "versions", "job", "jobs", "deployments"} <= set(seen),
+                timeout=2)
+    d = live.state.latest_deployment
+    assert d.needs_promotion and not d.canaries_healthy
+    await asyncio.to_thread(demo.advance, 31)
+    await until(lambda: live.state.latest_deployment.canaries_healthy)
+    await until(lambda: len(live.state.job_routes()[0].targets) == 4 and any(t.canary for t in live.state.job_routes()[0].targets))
+    canary = [t for t in live.state.job_routes()[0].targets if t.canary]
+    assert len(canary) == 1 and canary[0].job_version == 1 and canary[0].weight == 0.25
+
+
+async def test_idle_watches_send_one_request_per_wait(demo):
+    cluster = LiveCluster(Settings(address=demo.nomad_url), wait=0.5)
+    cluster.start()
+    cluster.focus("default", JOB)
+    await until(lambda: cluster.state.connected and cluster.state.job is not None and cluster.state.versions)
+    before = {name: w.requests for name, w in cluster.watches.items()}
+    await asyncio.sleep(2.0)
+    sent = {name: w.requests - before[name] for name, w in cluster.watches.items()}
+    await cluster.close()
+    # 2 s of an unchanged cluster with wait=0.5 s: about 4 requests per watch (Nomad adds up to
+    # wait/16 of jitter), never a tight loop.
+    assert all(n <= 5 for n in sent.values()), sent
+    assert all(n >= 2 for n in sent.values()), sent
+
+
+async def test_switching_jobs_and_closing_cancel_long_polls_at_once(live, demo):
+    tasks = list(live._job.values())
+    started = time.monotonic()
+    live.focus("default", "another-job")
+    assert time.monotonic() - started < 0.05
+    await asyncio.sleep(0)
+    await until(lambda: all(t.done() for t in tasks), timeout=1)
+    assert live.state.job is None and live.state.allocations == ()
+    await until(lambda: "job" in live.state.status and live.state.status["job"].error is not None)
+    assert live.state.status["job"].error.kind == errors.NOT_FOUND
+    assert "another-job" in live.state.status["job"].error.message
+    started = time.monotonic()
+    await live.close()
+    assert time.monotonic() - started < 0.5
+
+
+async def test_a_server_that_goes_away_and_comes_back(demo):
+    port = int(demo.nomad_url.rsplit(":", 1)[1])
+    cluster = LiveCluster(Settings(address=demo.nomad_url), wait=30)
+    cluster.start()
+    await until(lambda: cluster.state.connected and cluster.state.jobs)
+    old_index = cluster.watches["jobs"].index
+    demo.stop()
+    await until(lambda: cluster.state.status["jobs"].error is not None, timeout=10)
+    assert not cluster.state.connected
+    err = cluster.state.status["jobs"].error
+    assert err.kind == errors.UNREACHABLE and "Cannot reach Nomad at" in err.message
+    assert [j.id for j in cluster.state.jobs] == [JOB]            # the last good data stays
+    assert cluster.state.status["jobs"].as_of is not None
+    # A new server on the same port, with a fresh (lower) Raft index.
+    with DemoServer(Cluster(ManualClock(), seed=9), port=port) as again:
+        register(again, "httpsbackend-tcp-sni-1-rolling-update.nomad")
+        # Back within the backoff (a few seconds), not after a 30 s wait on a lost index.
+        await until(lambda: cluster.state.connected, timeout=10)
+        await until(lambda: cluster.watches["jobs"].index != old_index, timeout=10)
+        await until(lambda: any(d.job_version == 1 for d in cluster.state.deployments), timeout=10)
+    await cluster.close()
+
+
+async def test_errors_of_broken_servers_are_sentences(scripted):
+    async def no_leader(scope, receive, send):
+        await PlainTextResponse("No cluster leader", 500)(scope, receive, send)
+
+    async def garbage(scope, receive, send):
+        await Response(b"<html>proxy error</html>", 200, headers={"X-Nomad-Index": "5"})(scope, receive, send)
+
+    async def denied(scope, receive, send):
+        await PlainTextResponse("Permission denied", 403)(scope, receive, send)
+
+    for app, kind, words in ((no_leader, errors.REFUSED, "No cluster leader"),
+                             (garbage, errors.BAD_RESPONSE, "could not be read"),
+                             (denied, errors.DENIED, "'list-jobs' capability in namespace 'default'")):
+        with scripted(app) as server:
+            cluster = LiveCluster(Settings(address=server.url), wait=1)
+            cluster.start()
+            await until(lambda: "jobs" in cluster.state.status and cluster.state.status["jobs"].error)
+            error = cluster.state.status["jobs"].error
+            assert error.kind == kind and words in error.message
+            assert cluster.state.status["jobs"].retry_at is not None
+            await cluster.close()
+
+
+async def test_fabio_polling_adapts_to_rollouts(demo):
+    busy = False
+    published: list = []
+    watch = FabioWatch(FabioClient(demo.fabio_url), publish=lambda n, r, i: published.append(r),
+                       on_status=lambda s: None, busy=lambda: busy, fast=0.05, slow=0.5)
+    task = asyncio.get_running_loop().create_task(watch.run())
+    await asyncio.sleep(1.0)
+    idle = watch.requests
+    busy = True
+    watch.poke()
+    await asyncio.sleep(1.0)
+    moving = watch.requests - idle
+    task.cancel()
+    await watch.client.aclose()
+    assert idle <= 4 and moving >= 10
+    assert len(published) == 1       # unchanged tables are not published again
+
+
+async def test_fabio_down_is_reported(scripted):
+    async def down(scope, receive, send):
+        await PlainTextResponse("bad gateway", 502)(scope, receive, send)
+
+    with scripted(down) as server:
+        statuses = []
+        watch = FabioWatch(FabioClient(server.url), publish=lambda *a: None, on_status=statuses.append)
+        task = asyncio.get_running_loop().create_task(watch.run())
+        await until(lambda: statuses)
+        task.cancel()
+        await watch.client.aclose()
+    assert not statuses[0].connected and "Fabio at" in statuses[0].error.message
