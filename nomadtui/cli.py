@@ -1,9 +1,39 @@
-"""Command line: `nomadtui` (the TUI), `nomadtui demo-server` (the demo cluster)."""
+"""Command line: `nomadtui` (the TUI), `nomadtui --demo`, `nomadtui demo-server`,
+`nomadtui screenshots`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from . import __version__
+from .settings import SettingsError, load
+
+SUBCOMMANDS = ("demo-server", "screenshots")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nomadtui",
+        description="A live terminal UI for Nomad rollouts behind Fabio. Connection settings come from these "
+                    "flags, then NOMAD_ADDR, NOMAD_TOKEN, NOMAD_NAMESPACE, NOMAD_REGION, NOMAD_CACERT, NOMAD_CAPATH, "
+                    "NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, NOMAD_TLS_SERVER_NAME, NOMAD_SKIP_VERIFY, NOMAD_HTTP_AUTH "
+                    "and FABIO_ADDR, then the config file.",
+        epilog="Also: `nomadtui demo-server` (the demo cluster alone) and `nomadtui screenshots`.")
+    p.add_argument("--demo", action="store_true", help="start the embedded demo cluster and connect to it")
+    p.add_argument("--addr", dest="address", help="Nomad address (default $NOMAD_ADDR or http://127.0.0.1:4646)")
+    p.add_argument("--namespace", "-n", help="namespace (default $NOMAD_NAMESPACE or default; * for all)")
+    p.add_argument("--region", help="region (default $NOMAD_REGION)")
+    p.add_argument("--fabio-addr", dest="fabio_address", help="Fabio admin API address (default $FABIO_ADDR)")
+    p.add_argument("--cluster", help="a cluster named in the config file")
+    p.add_argument("--jobs-dir", type=Path, help="folder the run dialog lists job files from (default: here)")
+    p.add_argument("--read-only", action="store_true", default=None, help="no key changes the cluster")
+    p.add_argument("--tls-skip-verify", dest="skip_verify", action="store_true", default=None,
+                   help="do not verify Nomad's TLS certificate (like NOMAD_SKIP_VERIFY=true)")
+    p.add_argument("--speed", type=float, default=None, help="with --demo: how many times faster rollouts run")
+    p.add_argument("--version", action="version", version=f"nomadtui {__version__}")
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,10 +42,42 @@ def main(argv: list[str] | None = None) -> int:
         from .demo.__main__ import main as demo_main
 
         return demo_main(argv[1:])
-    parser = argparse.ArgumentParser(prog="nomadtui", description="A live terminal UI for Nomad rollouts behind Fabio.")
-    parser.parse_args(argv)
-    print("nomadtui: the terminal UI is not built yet; run `nomadtui demo-server`.", file=sys.stderr)
-    return 2
+    if argv[:1] == ["screenshots"]:
+        from .ui.screenshots import main as screenshots_main
+
+        return screenshots_main(argv[1:])
+    args = parser().parse_args(argv)
+    return run_tui(args)
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    flags = {k: getattr(args, k) for k in ("address", "namespace", "region", "fabio_address", "cluster",
+                                            "jobs_dir", "read_only", "skip_verify")}
+    demo = None
+    if args.demo:
+        from .demo.cluster import DEFAULT_SPEED, JOBS_DIR
+        from .demo.server import DemoServer
+
+        demo = DemoServer(speed=args.speed or DEFAULT_SPEED).start()
+        flags.update(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=args.jobs_dir or JOBS_DIR)
+    import os
+
+    try:
+        # The demo ignores the user's NOMAD_* environment and config-file clusters (keys still apply).
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NOMAD_", "FABIO_"))} if demo else None
+        settings = load(flags, env=env, clusters=demo is None)
+    except SettingsError as e:
+        print(f"nomadtui: {e}", file=sys.stderr)
+        return 2
+    from .ui.app import NomadApp
+
+    app = NomadApp(settings, demo=demo is not None)
+    try:
+        app.run()
+    finally:
+        if demo is not None:
+            demo.stop()
+    return 0
 
 
 if __name__ == "__main__":

@@ -120,3 +120,51 @@ def _longest(fields: list[Diff], objects: list[Diff]) -> tuple[int, int]:
     longest_field = max((_width(f["Name"]) for f in fields), default=0)
     longest_marker = max((len(_marker(d["Type"])) for d in (*fields, *objects)), default=0)
     return longest_field, longest_marker
+
+
+def _changes(node: Diff, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Diff]]:
+    found = []
+    for f in node.get("Fields") or []:
+        if f.get("Type") not in (NONE, None):
+            found.append((path, f))
+    for key in ("Objects", "TaskGroups", "Tasks"):
+        for child in node.get(key) or []:
+            found += _changes(child, path + (str(child.get("Name", "")),))
+    return found
+
+
+def _short(value: str) -> str:
+    name, _, tag = value.rpartition(":")
+    return tag if name and "/" in name and "/" not in tag else value
+
+
+_DURATION_NAMES = ("Time", "Deadline", "Timeout", "Interval", "Delay", "Stagger", "KillTimeout")
+
+
+def _value(name: str, value: str) -> str:
+    """Durations are nanoseconds on the wire; print them as Go does (`30s`)."""
+    if value.isdigit() and name.endswith(_DURATION_NAMES):
+        from .model import format_duration
+
+        return format_duration(int(value))
+    return value
+
+
+def diff_summary(diff: Diff, limit: int = 3) -> str:
+    """What a diff changes, in one line: `image v1.0.1 → v1.0.2; Canary 0 → 1`."""
+    changes = _changes(diff)
+    images = [f for path, f in changes if f.get("Name") == "image" and path[-1:] == ("Config",)]
+    others = [(path, f) for path, f in changes if f not in images]
+    parts = [f'image {_short(f.get("Old", ""))} → {_short(f.get("New", ""))}' for f in images]
+    for path, f in others:
+        name = f.get("Name", "")
+        if f["Type"] == ADDED:
+            parts.append(f"+{name} {_value(name, f.get('New', ''))}".rstrip())
+        elif f["Type"] == DELETED:
+            parts.append(f"-{name}")
+        else:
+            parts.append(f"{name} {_value(name, f.get('Old', ''))} → {_value(name, f.get('New', ''))}")
+    if not parts:
+        return "no change" if diff.get("Type") in (NONE, None) else f"{diff.get('Type', '').lower()}"
+    shown = "; ".join(parts[:limit])
+    return shown + (f" (+{len(parts) - limit} more)" if len(parts) > limit else "")

@@ -225,7 +225,8 @@ class JobVersion:
 
 
 def versions_from_api(body: Mapping) -> list[JobVersion]:
-    """`GET /v1/job/:id/versions?diffs=true`: newest first; Diffs[i] is Versions[i+1] -> [i]."""
+    """`GET /v1/job/:id/versions?diffs=true`: newest first; Diffs[i] is Versions[i+1] -> [i]
+    (with `diff_version=N`, Diffs[i] is version N -> Versions[i])."""
     versions = _l(body, "Versions")
     diffs = _l(body, "Diffs")
     return [JobVersion.from_api(v, diffs[i] if i < len(diffs) else None) for i, v in enumerate(versions)]

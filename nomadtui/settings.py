@@ -168,17 +168,20 @@ _ENV = {
 
 
 def load(flags: Mapping[str, object] | None = None, env: Mapping[str, str] | None = None,
-         config: Path | None = None) -> Settings:
-    """Settings from flags (None = not given), then the environment, then the config file."""
+         config: Path | None = None, *, clusters: bool = True) -> Settings:
+    """Settings from flags (None = not given), then the environment, then the config file
+    (`clusters=False`: only its keys and preferences, never a cluster's address or token)."""
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     env = os.environ if env is None else env
     file = read_config(config or config_path(env))
-    clusters = file.get("clusters") or {}
+    if not clusters:
+        file = {k: v for k, v in file.items() if k not in ("clusters", "default_cluster")}
+    known = file.get("clusters") or {}
     name = flags.get("cluster") or env.get("NOMADTUI_CLUSTER") or file.get("default_cluster")
-    if name and name not in clusters:
-        known = ", ".join(sorted(clusters)) or "none"
-        raise SettingsError(f"no cluster named {name!r} in the config file (known: {known})")
-    from_file = dict(clusters.get(name) or {}) if name else {}
+    if name and name not in known:
+        names = ", ".join(sorted(known)) or "none"
+        raise SettingsError(f"no cluster named {name!r} in the config file (known: {names})")
+    from_file = dict(known.get(name) or {}) if name else {}
 
     def pick(key: str):
         if key in flags:

@@ -159,11 +159,16 @@ class Actions:
 
     # --- versions --------------------------------------------------------------------------
 
-    async def versions(self, job_id: str, namespace: str | None = None) -> list[JobVersion]:
+    async def versions(self, job_id: str, namespace: str | None = None,
+                       diff_version: int | None = None) -> list[JobVersion]:
+        """Versions newest first, each with its diff from the previous version, or, with
+        `diff_version`, from that version (what reverting to it would change)."""
+        params = {"diffs": "true", "namespace": namespace or self.settings.namespace}
+        if diff_version is not None:
+            params["diff_version"] = str(diff_version)
+
         def call() -> Any:
-            resp = self.client.job.request(quote(job_id, safe=""), "versions", method="get",
-                                           params={"diffs": "true", "namespace": namespace or self.settings.namespace})
-            return resp.json()
+            return self.client.job.request(quote(job_id, safe=""), "versions", method="get", params=params).json()
         body = await self._call(call, action=f"list the versions of job '{job_id}'", capability="read-job",
                                 subject=f"job '{job_id}'", namespace=namespace)
         return versions_from_api(body)

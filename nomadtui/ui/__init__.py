@@ -1,0 +1,1 @@
+"""The Textual shell: screens and widgets over the UI-free core (settings, model, nomad/, fabio)."""

@@ -1,0 +1,68 @@
+"""The application: owns the LiveCluster (watches) and the Actions (commands), shows MainScreen."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from textual.app import App
+
+from ..nomad.actions import Actions
+from ..nomad.live import ClusterState, LiveCluster
+from ..settings import Settings
+from .commands import NomadCommands
+from .keys import APP_KEYS, bindings
+from .messages import ClusterChanged
+from .screens.help import HelpScreen
+from .screens.main import MainScreen
+
+
+class NomadApp(App):
+    CSS_PATH = "app.tcss"
+    BINDINGS = bindings(APP_KEYS)
+    COMMANDS = App.COMMANDS | {NomadCommands}
+    TITLE = "nomadtui"
+
+    def __init__(self, settings: Settings, *, live: LiveCluster | None = None, actions: Actions | None = None,
+                 clock: Callable[[], float] = time.time, jobs_dir: Path | None = None, demo: bool = False,
+                 watch_wait: float = 30.0) -> None:
+        super().__init__()
+        self.settings = settings
+        self.live = live or LiveCluster(settings, wait=watch_wait)
+        self.actions = actions or Actions(settings)
+        self.now = clock
+        self.jobs_dir = jobs_dir or settings.jobs_dir or Path.cwd()
+        self.demo = demo
+        self.main_screen = MainScreen()
+
+    def on_mount(self) -> None:
+        self.sub_title = self.settings.describe()
+        if self.settings.keymap:
+            self.set_keymap(dict(self.settings.keymap))
+        self.live.subscribe(self._on_state)
+        self.live.start()
+        self.push_screen(self.main_screen)
+
+    def _on_state(self, state: ClusterState, what: str) -> None:
+        # Called inside a watch task on this loop: hand over as a message so the screen updates
+        # in its own turn, never inside the watch.
+        self.main_screen.post_message(ClusterChanged(what))
+
+    async def on_unmount(self) -> None:
+        await self.live.close()
+
+    # --- app-wide keys --------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_refresh(self) -> None:
+        self.live.refresh()
+        self.notify("Refreshing everything from the cluster.", timeout=2)
+
+    def action_save_screenshot(self) -> None:
+        name = time.strftime("nomadtui-%Y%m%d-%H%M%S.svg", time.localtime(self.now()))
+        path = self.save_screenshot(filename=name, path=str(Path.cwd()))
+        self.notify(f"Screenshot saved to {path}", timeout=4)

@@ -1,0 +1,231 @@
+"""What the action keys do, step by step: pick, preview, confirm (showing the equivalent nomad
+command), act, then say what happened. Each runs as a worker so the UI stays live meanwhile;
+the cluster's own watches then show what the action started."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.text import Text
+
+from ..model import Deployment, format_duration, short_id
+from ..nomad.actions import command_fail, command_pause, command_promote, command_revert, command_run
+from ..nomad.errors import STALE, ClusterError
+from .screens.dialogs import ChoiceScreen, ConfirmScreen, ErrorScreen, FilePickerScreen
+from .screens.plan import PlanScreen
+from .screens.revert import RevertScreen
+
+if TYPE_CHECKING:
+    from .screens.main import MainScreen
+
+
+def _start(screen: MainScreen, flow, name: str) -> None:
+    screen.run_worker(flow(screen), group="action", exclusive=True, exit_on_error=False, name=name)
+
+
+async def _failed(screen: MainScreen, title: str, error: ClusterError, source: str | None = None) -> None:
+    await screen.app.push_screen_wait(ErrorScreen(title, error, source=source))
+
+
+def _nothing(screen: MainScreen, message: str) -> None:
+    screen.app.notify(message, severity="warning", timeout=4)
+
+
+# --- run a job file ------------------------------------------------------------------------------
+
+def run_job(screen: MainScreen) -> None:
+    _start(screen, _run_job, "run-job")
+
+
+async def _run_job(screen: MainScreen) -> None:
+    app = screen.app
+    path = await app.push_screen_wait(FilePickerScreen(app.jobs_dir))
+    if path is None:
+        return
+    try:
+        job_file = await app.actions.parse_file(path)
+    except ClusterError as e:
+        source = path.read_text() if path.is_file() else None
+        await _failed(screen, f"Cannot use {path.name}", e, source)
+        return
+    while True:
+        try:
+            plan = await app.actions.plan(job_file)
+        except ClusterError as e:
+            await _failed(screen, f"Cannot plan {path.name}", e)
+            return
+        command = command_run(app.settings, job_file, plan.job_modify_index)
+        if not await app.push_screen_wait(PlanScreen(job_file, plan, command)):
+            app.notify("Nothing was registered.", timeout=3)
+            return
+        try:
+            result = await app.actions.register(job_file, plan)
+        except ClusterError as e:
+            if e.kind == STALE and await app.push_screen_wait(ConfirmScreen(
+                    "The job changed since the plan",
+                    Text(f"{e.message}\n\nSomeone (or something) registered job {job_file.job_id} after this plan "
+                         "was made, so nothing was overwritten. Plan again to see the difference to what runs now."),
+                    confirm_label="plan again")):
+                continue
+            if e.kind != STALE:
+                await _failed(screen, f"Cannot register {job_file.job_id}", e)
+            return
+        app.notify(result.message + (f"\n{result.warnings}" if result.warnings else ""), timeout=5)
+        screen.select_job(job_file.namespace or app.settings.namespace, job_file.job_id)
+        return
+
+
+# --- deployments --------------------------------------------------------------------------------
+
+def _running_deployment(screen: MainScreen) -> Deployment | None:
+    state = screen.app.live.state
+    if state.job is None:
+        _nothing(screen, "Select a job first.")
+        return None
+    d = state.latest_deployment
+    if d is None or not d.active:
+        status = "no deployment" if d is None else f"its latest deployment is {d.status}"
+        _nothing(screen, f"Nothing to do: job {state.job.id} has {status}." if d is None else
+                 f"Nothing to do: the latest deployment of {state.job.id} is {d.status}.")
+        return None
+    return d
+
+
+def promote(screen: MainScreen) -> None:
+    _start(screen, _promote, "promote")
+
+
+async def _promote(screen: MainScreen) -> None:
+    app = screen.app
+    d = _running_deployment(screen)
+    if d is None:
+        return
+    waiting = d.promotable_groups
+    if not waiting:
+        _nothing(screen, f"Nothing to promote: deployment {short_id(d.id)} has no canaries waiting.")
+        return
+    groups: list[str] | None = None
+    if len(waiting) > 1:
+        options = [("*", Text("all groups", style="bold"))] + [
+            (g, Text(f"{g}  ({d.groups[g].healthy}/{d.groups[g].desired_canaries} canaries healthy)")) for g in waiting]
+        choice = await app.push_screen_wait(ChoiceScreen("Promote which task group?", options))
+        if choice is None:
+            return
+        groups = None if choice == "*" else [choice]
+    chosen = [d.groups[g] for g in (groups or waiting)]
+    unhealthy = [g for g in chosen if not g.canaries_healthy]
+    lines = [Text(f"Deployment {short_id(d.id)} of job {d.job_id}, version {d.job_version}")]
+    for g in chosen:
+        lines.append(Text(f"  {g.name}: {g.healthy}/{g.desired_canaries} canaries healthy; promoting stops the old "
+                          f"allocations the canaries replace and rolls the rest ({g.desired_total} desired)"))
+    warning = ""
+    if unhealthy:
+        names = ", ".join(f"{g.name} ({g.healthy}/{g.desired_canaries})" for g in unhealthy)
+        warning = f"Canaries are not healthy yet: {names}. Nomad will refuse the promotion."
+    if not await app.push_screen_wait(ConfirmScreen("Promote the canaries?", Group(*lines),
+                                                    command_promote(app.settings, d, groups), warning=warning,
+                                                    confirm_label="promote")):
+        return
+    try:
+        result = await app.actions.promote(d, groups)
+    except ClusterError as e:
+        await _failed(screen, "Promotion refused", e)
+        return
+    app.notify(result.message, timeout=4)
+
+
+def fail(screen: MainScreen) -> None:
+    _start(screen, _fail, "fail")
+
+
+async def _fail(screen: MainScreen) -> None:
+    app = screen.app
+    d = _running_deployment(screen)
+    if d is None:
+        return
+    revert = any(g.auto_revert for g in d.groups.values())
+    stable = next((v for v in app.live.state.versions if v.stable and v.version != d.job_version), None)
+    lines = [Text(f"Deployment {short_id(d.id)} of job {d.job_id} (version {d.job_version}) will be marked as failed.")]
+    if any(g.awaiting_promotion for g in d.groups.values()):
+        lines.append(Text("Its unpromoted canaries will be stopped."))
+    if revert:
+        target = f"version {stable.version}" if stable else "the latest stable version (none found)"
+        lines.append(Text(f"auto_revert is on: Nomad will roll back to {target} as a new version."))
+    else:
+        lines.append(Text("No auto_revert: the job stays at this version with the allocations it has now."))
+    if not await app.push_screen_wait(ConfirmScreen("Fail the deployment?", Group(*lines), command_fail(app.settings, d),
+                                                    confirm_label="fail it")):
+        return
+    try:
+        result = await app.actions.fail(d)
+    except ClusterError as e:
+        await _failed(screen, "Cannot fail the deployment", e)
+        return
+    app.notify(result.message, timeout=4)
+
+
+def pause_resume(screen: MainScreen) -> None:
+    _start(screen, _pause_resume, "pause")
+
+
+async def _pause_resume(screen: MainScreen) -> None:
+    app = screen.app
+    d = _running_deployment(screen)
+    if d is None:
+        return
+    pause = d.status != "paused"
+    verb = "Pause" if pause else "Resume"
+    if pause:
+        body = Text(f"Deployment {short_id(d.id)} of job {d.job_id} stops placing and replacing allocations "
+                    "and its progress deadline is suspended until you resume it.")
+    else:
+        deadline = max((g.progress_deadline for g in d.groups.values()), default=0)
+        body = Text(f"Deployment {short_id(d.id)} of job {d.job_id} continues; its progress deadline starts again"
+                    + (f" ({format_duration(deadline)})." if deadline else "."))
+    if not await app.push_screen_wait(ConfirmScreen(f"{verb} the deployment?", body, command_pause(app.settings, d, pause),
+                                                    confirm_label=verb.lower())):
+        return
+    try:
+        result = await app.actions.pause(d, pause)
+    except ClusterError as e:
+        await _failed(screen, f"Cannot {verb.lower()} the deployment", e)
+        return
+    app.notify(result.message, timeout=4)
+
+
+# --- revert --------------------------------------------------------------------------------------
+
+def revert(screen: MainScreen) -> None:
+    _start(screen, _revert, "revert")
+
+
+async def _revert(screen: MainScreen) -> None:
+    app = screen.app
+    state = app.live.state
+    job = state.job
+    if job is None or job.version is None:
+        _nothing(screen, "Select a job first.")
+        return
+    try:
+        against_current = await app.actions.versions(job.id, job.namespace, diff_version=job.version)
+    except ClusterError as e:
+        await _failed(screen, f"Cannot list the versions of {job.id}", e)
+        return
+    versions = state.versions or tuple(against_current)
+    if len(versions) < 2:
+        _nothing(screen, f"Job {job.id} has no earlier version to revert to.")
+        return
+    diffs = {v.version: v.diff for v in against_current}
+    chosen = await app.push_screen_wait(RevertScreen(
+        job.id, versions, diffs, job.version, app.now(),
+        lambda version: command_revert(app.settings, job.id, version, job.namespace)))
+    if chosen is None:
+        return
+    try:
+        result = await app.actions.revert(job.id, chosen, prior_version=job.version, namespace=job.namespace)
+    except ClusterError as e:
+        title = "The job changed meanwhile" if e.kind == STALE else "Revert refused"
+        await _failed(screen, title, e)
+        return
+    app.notify(result.message, timeout=4)

@@ -1,0 +1,311 @@
+"""Pure functions from model records to Rich renderables and table rows: no widgets, no I/O.
+
+Kept apart from the widgets so the look of every panel is decided in one place and can be
+tested without running the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..difftext import diff_summary
+from ..model import (Allocation, Deployment, GroupState, Job, JobSummary, JobVersion, Route, RouteTarget,
+                     format_age, format_duration, format_time, image_tag, short_id)
+from ..nomad.live import ClusterState
+from .widgets.table import Column, Row
+
+STATUS_STYLE = {
+    "running": "bold green", "successful": "green", "failed": "bold red", "cancelled": "yellow",
+    "paused": "bold yellow", "pending": "yellow", "dead": "dim", "complete": "dim", "lost": "red",
+    "blocked": "yellow",
+}
+BAR_WIDTH = 24
+
+
+def status_text(status: str) -> Text:
+    return Text(status, style=STATUS_STYLE.get(status.split(" ")[0], ""))
+
+
+def bar(value: float, total: float, width: int = BAR_WIDTH, style: str = "green", back: str = "grey37") -> Text:
+    """A fixed-width bar of full blocks: cheap to draw and identical in every terminal."""
+    filled = 0 if total <= 0 else round(width * max(0.0, min(1.0, value / total)))
+    return Text("█" * filled, style=style) + Text("░" * (width - filled), style=back)
+
+
+# --- jobs list ---------------------------------------------------------------------------------
+
+JOB_COLUMNS = (Column("  ID", max_width=24), Column("Ver", justify="right"), Column("Status", max_width=9),
+               Column("Run", justify="right"))
+
+
+def rollout_mark(d: Deployment | None) -> Text:
+    """One cell: ▶ rolling out, ◆ canaries starting, ⚑ waiting for promotion, ‖ paused."""
+    if d is None or not d.active:
+        return Text("")
+    if d.status == "paused":
+        return Text("‖", style="bold yellow")
+    if d.needs_promotion:
+        if d.canaries_healthy and not d.auto_promotes:
+            return Text("⚑", style="bold magenta")
+        return Text("◆", style="cyan")
+    return Text("▶", style="bold green")
+
+
+def job_rows(state: ClusterState) -> list[Row]:
+    latest = state.latest_by_job()
+    rows = []
+    for job in state.jobs:
+        d = latest.get((job.namespace, job.id))
+        focused = state.job if state.job is not None and state.job.id == job.id else None
+        version = focused.version if focused is not None else (d.job_version if d is not None else None)
+        running = job.summary.running if job.summary else 0
+        desired = focused.desired if focused is not None else (
+            sum(g.desired_total for g in d.groups.values()) if d is not None and d.groups else None)
+        run = f"{running}/{desired}" if desired is not None else str(running)
+        rows.append(Row(f"{job.namespace}/{job.id}", (
+            rollout_mark(d).append(" ") + Text(job.id) if d is not None and d.active else Text("  " + job.id),
+            "" if version is None else str(version), status_text(job.display_status),
+            Text(run, style="yellow" if desired is not None and running < desired else "")),
+            search=f"{job.id} {job.display_type} {job.display_status} {job.namespace}"))
+    return rows
+
+
+# --- the job in focus --------------------------------------------------------------------------
+
+def job_header(job: Job | None, now: float) -> RenderableType:
+    if job is None:
+        return Text("Select a job", style="dim")
+    line = Text.assemble((job.id, "bold"), "  ", job.display_type, "  ")
+    if job.version is not None:
+        line.append(f"version {job.version}", style="bold")
+        line.append(" (stable)" if job.stable else " (not stable)", style="green" if job.stable else "yellow")
+        line.append("  ")
+    line.append_text(status_text(job.display_status))
+    second = Text(style="dim")
+    if job.submit_time:
+        second.append(f"submitted {format_age(job.submit_time, now)}")
+    images = ", ".join(dict.fromkeys(job.images))
+    if images:
+        second.append(f"{'  ' if second else ''}image {images}")
+    return Group(line, second)
+
+
+def summary_table(summary: JobSummary | None) -> RenderableType:
+    """`nomad job status`'s Summary: client status counts per task group."""
+    table = _table("Task Group", "Queued", "Starting", "Running", "Failed", "Complete", "Lost", "Unknown")
+    for name, g in (summary.groups if summary else {}).items():
+        table.add_row(name, str(g.queued), str(g.starting), Text(str(g.running), style="green" if g.running else ""),
+                      Text(str(g.failed), style="red" if g.failed else ""), str(g.complete), str(g.lost), str(g.unknown))
+    return table
+
+
+def _table(*labels: str, left: tuple[str, ...] = ("Task Group", "Progress Deadline")) -> Table:
+    table = Table(box=None, padding=(0, 2, 0, 0), pad_edge=False, show_edge=False, header_style="bold dim")
+    for label in labels:
+        table.add_column(label, no_wrap=True, justify="left" if label in left else "right")
+    return table
+
+
+def deployment_panel(d: Deployment | None, now: float, *, compact: bool = False) -> RenderableType:
+    """The latest deployment as `nomad deployment status` shows it, plus a bar per group."""
+    if d is None:
+        return Text("No deployments", style="dim")
+    title = Text.assemble(("Latest deployment ", "bold"), (short_id(d.id), "bold"), "  ")
+    title.append_text(status_text(d.status))
+    title.append(f"  job version {d.job_version}")
+    if d.needs_promotion:
+        if d.auto_promotes:
+            title.append("  ◆ auto-promotes when healthy", style="cyan")
+        elif d.canaries_healthy:
+            title.append("  ⚑ ready to promote (p)", style="bold magenta")
+        else:
+            title.append("  ◆ waiting for healthy canaries", style="cyan")
+    has_canaries = any(g.has_canaries for g in d.groups.values())
+    has_deadline = any(g.progress_deadline for g in d.groups.values())
+    labels = ["Task Group"] + (["Promoted"] if has_canaries else []) + ["Desired"] + \
+             (["Canaries"] if has_canaries else []) + ["Placed", "Healthy", "Unhealthy"]
+    table = _table(*labels)
+    bars = Text()
+    width = max(len(g.name) for g in d.groups.values()) if d.groups else 0
+    for g in d.groups.values():
+        cells: list[Text | str] = [g.name]
+        if has_canaries:
+            cells.append(str(g.promoted).lower() if g.has_canaries else "N/A")
+        cells.append(str(g.desired_total))
+        if has_canaries:
+            cells.append(str(g.desired_canaries))
+        cells += [str(g.placed), Text(str(g.healthy), style="green" if g.healthy else ""),
+                  Text(str(g.unhealthy), style="bold red" if g.unhealthy else "")]
+        table.add_row(*cells)
+        bars.append(f"{g.name:<{width}}  ")
+        bars.append_text(group_bar(g, 10 if compact else 16))
+        if has_deadline:
+            bars.append("  deadline ", style="dim")
+            bars.append_text(_deadline(g, d, now))
+        bars.append("\n")
+    bars.rstrip()
+    return Group(title, Text(d.status_description, style="dim"), table, bars)
+
+
+def group_bar(g: GroupState, width: int = BAR_WIDTH) -> Text:
+    """Healthy of desired (canaries of desired canaries while unpromoted), unhealthy in red."""
+    total = g.desired_canaries if g.awaiting_promotion else g.desired_total
+    healthy = min(g.healthy, total)
+    filled = 0 if total <= 0 else round(width * healthy / total)
+    bad = 0 if total <= 0 else min(width - filled, round(width * g.unhealthy / total))
+    text = Text("█" * filled, style="green") + Text("█" * bad, style="red") + \
+        Text("░" * (width - filled - bad), style="grey37")
+    label = "canaries healthy" if g.awaiting_promotion else "healthy"
+    return text + Text(f" {healthy}/{total} {label}")
+
+
+def _deadline(g: GroupState, d: Deployment, now: float) -> Text:
+    """A countdown while the deployment moves; the deadline's length before the first placement."""
+    if not g.progress_deadline:
+        return Text("N/A")
+    if g.require_progress_by is None:
+        return Text(format_duration(g.progress_deadline), style="dim")
+    if d.status == "paused":
+        return Text("paused", style="yellow")
+    if not d.active:
+        return Text(format_time(g.require_progress_by), style="dim")
+    left = g.require_progress_by - now
+    when = "in " + format_age(g.require_progress_by, now).removesuffix(" from now") if left > 0 else \
+        "passed " + format_age(g.require_progress_by, now)
+    return Text(when, style="bold red" if left < 30 else "")
+
+
+ALLOC_COLUMNS = (Column("ID"), Column("Node ID"), Column("Task Group", max_width=20, optional=True),
+                 Column("Ver", justify="right"),
+                 Column("Desired"), Column("Status"), Column("Health"), Column("Created"), Column("Modified"))
+
+
+def health_text(a: Allocation) -> Text:
+    text = Text()
+    if a.terminal:
+        return text
+    if a.canary:
+        text.append("◆ ", style="bold cyan")
+    if a.healthy is True:
+        text.append("✓ healthy", style="green")
+    elif a.healthy is False:
+        text.append("✗ unhealthy", style="bold red")
+    elif a.running:
+        text.append("… pending", style="yellow")
+    return text
+
+
+def alloc_rows(allocs: Sequence[Allocation], nodes: Mapping[str, str], now: float) -> list[Row]:
+    """`nomad job status`'s Allocations, newest first, stopped ones dimmed; the Task Group column
+    is left empty when the job has a single group (the header says which)."""
+    single = len({a.task_group for a in allocs}) <= 1
+    rows = []
+    for a in allocs:
+        style = "dim" if a.terminal else ""
+        rows.append(Row(a.id, (
+            short_id(a.id), short_id(a.node_id), "" if single else a.task_group, str(a.job_version),
+            a.desired_status, status_text(a.client_status) if not a.terminal else a.client_status,
+            health_text(a), format_age(a.create_time, now), format_age(a.modify_time, now)), style,
+            search=f"{a.id} {a.node_id} {nodes.get(a.node_id, '')} {a.task_group} v{a.job_version} "
+                   f"{a.desired_status} {a.client_status} {'canary' if a.canary else ''}"))
+    return rows
+
+
+# --- Fabio -------------------------------------------------------------------------------------
+
+def target_label(t: RouteTarget, images: Mapping[int, tuple[str, ...]]) -> str:
+    if t.job_version is None:
+        return "?"
+    tags = images.get(t.job_version)
+    return image_tag(tags[0]) if tags else f"v{t.job_version}"
+
+
+def routes_panel(routes: Sequence[Route], images: Mapping[int, tuple[str, ...]], *, configured: bool,
+                 connected: bool = True, compact: bool = False) -> RenderableType:
+    """Each route (host + path, options) with a weight bar per target, labelled by version;
+    canary targets and routes that only carry canaries are marked."""
+    if not configured:
+        return Text("Fabio: not configured (set FABIO_ADDR or --fabio-addr)", style="dim")
+    if not routes:
+        return Text("No Fabio routes for this job's services" if connected else "Fabio is unreachable", style="dim")
+    lines = Text()
+    width = 12 if compact else BAR_WIDTH
+    for route in routes:
+        lines.append(route.src, style="bold")
+        lines.append("  " + " ".join(f"{k}={v}" for k, v in sorted(route.options.items())), style="dim")
+        if route.canary:
+            lines.append("  ◆ canary route", style="bold cyan")
+        lines.append("\n")
+        labels = [target_label(t, images) for t in route.targets]
+        label_width = max(len(label) for label in labels)
+        for t, label in zip(route.targets, labels):
+            style = "cyan" if t.canary else "green"
+            lines.append(f"  {label:<{label_width}}  ", style=f"bold {style}")
+            lines.append_text(bar(t.weight, 1.0, width, style=style))
+            lines.append(f" {t.weight * 100:5.1f}%  ")
+            lines.append(t.dst.split("://")[-1].rstrip("/"), style="dim")
+            if t.alloc_id:
+                lines.append(f"  {short_id(t.alloc_id)}", style="dim")
+            if t.canary:
+                lines.append("  ◆ canary", style="bold cyan")
+            lines.append("\n")
+    lines.rstrip()
+    return lines
+
+
+# --- versions ----------------------------------------------------------------------------------
+
+def version_line(v: JobVersion, current: int | None, now: float) -> Text:
+    """`v3 ✓ stable   2m8s ago  image v1.0.2 → v1.0.3; Canary 0 → 1`: one line per version."""
+    text = Text.assemble((f"v{v.version:<3}", "bold"), no_wrap=True, overflow="ellipsis")
+    text.append("✓ stable " if v.stable else "         ", style="green")
+    text.append(f"{format_age(v.submit_time, now):>11}  ", style="dim")
+    text.append("running  " if v.version == current else "         ", style="bold yellow")
+    text.append(diff_summary(v.diff) if v.diff else "first version")
+    return text
+
+
+# --- plans -------------------------------------------------------------------------------------
+
+def diff_text(text: str) -> Text:
+    """`nomad job plan` colours: added green, deleted red, edited yellow, annotations magenta."""
+    out = Text()
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        style = "green" if stripped.startswith("+ ") else "red" if stripped.startswith("- ") else \
+            "yellow" if stripped.startswith("+/- ") else ""
+        head, paren, tail = line.rpartition(" (")
+        if paren and line.endswith(")") and ("forces" in tail or tail[:1].isdigit()):
+            out.append(head, style=style)
+            out.append(f" ({tail}", style="magenta")
+        else:
+            out.append(line, style=style)
+        out.append("\n")
+    out.rstrip()
+    return out
+
+
+def placement_failures(plan) -> Text:
+    text = Text()
+    for g in plan.placement_failures:
+        m = g.placement_failure or {}
+        failed = int(m.get("CoalescedFailures", 0) or 0) + 1
+        text.append(f'Task Group "{g.name}" (failed to place {failed} allocation{"s" if failed > 1 else ""}):\n',
+                    style="bold red")
+        evaluated = m.get("NodesEvaluated", 0)
+        if not evaluated:
+            available = m.get("NodesAvailable") or {}
+            dcs = ", ".join(f"{dc} ({n})" for dc, n in available.items()) or "none of the job's datacenters"
+            text.append(f"  * No nodes were eligible for evaluation (datacenters: {dcs})\n")
+        for dim, n in sorted((m.get("DimensionExhausted") or {}).items()):
+            text.append(f'  * Dimension "{dim}" exhausted on {n} nodes\n')
+        if m.get("NodesExhausted"):
+            text.append(f"  * Resources exhausted on {m['NodesExhausted']} nodes\n")
+        for constraint, n in sorted((m.get("ConstraintFiltered") or {}).items()):
+            text.append(f'  * Constraint "{constraint}" filtered {n} nodes\n')
+    text.rstrip()
+    return text

@@ -1,0 +1,60 @@
+"""`?`: every key of the screen below, generated from its live bindings (what `check_action`
+allows), so help can never disagree with what the keys do."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Label, Static
+
+from ..widgets.table import VirtualTable
+
+
+def key_rows(screen: Screen) -> list[tuple[str, str, str]]:
+    """(keys, description, where) for every active binding of `screen`, plus the list keys."""
+    rows: dict[str, tuple[str, str, str]] = {}
+    for key, active in screen.active_bindings.items():
+        binding = active.binding
+        where = "app" if active.node is screen.app else "screen" if active.node is screen else "list"
+        display = binding.key_display or screen.app.get_key_display(binding)
+        rows.setdefault(binding.action, (display, binding.description or binding.action, where))
+        if rows[binding.action][0] != display and display not in rows[binding.action][0]:
+            keys, description, place = rows[binding.action]
+            rows[binding.action] = (f"{keys}, {display}", description, place)
+    if screen.query(VirtualTable):
+        for binding in VirtualTable.BINDINGS:
+            display = ", ".join(screen.app.get_key_display(binding.__class__(k, binding.action))
+                                for k in binding.key.split(","))
+            rows.setdefault(binding.action, (display, binding.description, "list"))
+    return sorted(rows.values(), key=lambda r: ({"screen": 0, "list": 1, "app": 2}.get(r[2], 3), r[1]))
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [("escape,question_mark,q", "close", "Close")]
+
+    def __init__(self, below: Screen) -> None:
+        super().__init__()
+        self.below = below
+
+    def compose(self) -> ComposeResult:
+        table = Table(box=None, show_header=False, padding=(0, 3, 0, 1))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        table.add_column(style="dim")
+        for keys, description, where in key_rows(self.below):
+            table.add_row(keys, description, where)
+        table.add_row("ctrl+p", "Command palette: jump to a job, run an action", "app")
+        with Vertical(classes="dialog"):
+            yield Label("Keys", classes="dialog-title")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(table)
+            if getattr(self.app.settings, "read_only", False):
+                yield Static(Text("Read-only: keys that change the cluster are switched off.", style="yellow"))
+            yield Static(Text.assemble(("esc", "bold"), " close"), classes="dialog-keys")
+        yield Footer()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,202 @@
+"""The main screen: jobs on the left; the job in focus on the right (summary, latest deployment,
+allocations, Fabio routes); a status line. Everything it shows comes from the LiveCluster's
+state; every key that changes the cluster opens a dialog first (see `..flows`)."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label
+
+from ...model import Deployment, format_age
+from ...nomad.live import ClusterState
+from .. import flows, render
+from ..keys import CLUSTER_CHANGING_ACTIONS, MAIN_KEYS, bindings
+from ..messages import ClusterChanged
+from ..widgets.panels import LivePanel, status_line
+from ..widgets.table import VirtualTable
+
+NARROW = 100          # below this width the jobs list goes on top
+FOCUS_DELAY = 0.15    # seconds the cursor rests on a job before its watches start
+
+
+class MainScreen(Screen):
+    BINDINGS = bindings(MAIN_KEYS)
+    AUTO_FOCUS = "#jobs"
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            with Vertical(id="jobs-pane"):
+                yield Label("Jobs", classes="pane-title")
+                yield VirtualTable(render.JOB_COLUMNS, empty="No jobs", id="jobs")
+                yield Input(placeholder="filter jobs…", id="jobs-filter", classes="filter")
+            with VerticalScroll(id="detail"):
+                yield LivePanel(id="job-header")
+                yield LivePanel(id="summary")
+                yield LivePanel(id="deployment")
+                yield Label("Allocations", classes="pane-title")
+                yield VirtualTable(render.ALLOC_COLUMNS, empty="No allocations placed", id="allocs")
+                yield Input(placeholder="filter allocations…", id="allocs-filter", classes="filter")
+                yield Label("Fabio routes", classes="pane-title")
+                yield LivePanel(id="routes")
+        yield LivePanel(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._focus_timer = None
+        self.set_interval(1.0, self._tick)
+        self.refresh_from(self.app.live.state, "all")
+
+    # --- data in ----------------------------------------------------------------------------
+
+    def on_cluster_changed(self, message: ClusterChanged) -> None:
+        self.refresh_from(self.app.live.state, message.what)
+
+    def refresh_from(self, state: ClusterState, what: str) -> None:
+        now = self.app.now()
+        if what in ("all", "jobs", "deployments", "job", "focus"):
+            jobs = self.query_one("#jobs", VirtualTable)
+            first = jobs.cursor_key is None
+            jobs.set_rows(render.job_rows(state))
+            if first and jobs.cursor_key is not None:
+                self._schedule_focus(jobs.cursor_key)
+        if what in ("all", "job", "summary", "focus", "versions", "job_deployments", "allocations", "alloc_details",
+                    "fabio", "nodes", "tick"):
+            self._refresh_detail(state, now)
+        self._refresh_status(state, now)
+
+    def _refresh_detail(self, state: ClusterState, now: float) -> None:
+        job, summary = state.job, state.summary
+        self.query_one("#job-header", LivePanel).show(
+            (job, format_age(job.submit_time, now) if job else ""), lambda: render.job_header(job, now))
+        self.query_one("#summary", LivePanel).show(summary, lambda: render.summary_table(summary))
+        latest = state.latest_deployment
+        narrow = self.size.width < NARROW
+        self.query_one("#deployment", LivePanel).show(
+            (latest, narrow, _deadline_ages(latest, now)),
+            lambda: render.deployment_panel(latest, now, compact=narrow))
+        nodes = {n.id: n.name for n in state.nodes}
+        self.query_one("#allocs", VirtualTable).set_rows(render.alloc_rows(state.allocations, nodes, now))
+        routes = state.job_routes()
+        images = state.version_images()
+        fabio = state.status.get("fabio")
+        configured = self.app.live.fabio is not None
+        self.query_one("#routes", LivePanel).show(
+            (tuple(routes), tuple(sorted(images.items())), configured, fabio is None or fabio.connected, narrow),
+            lambda: render.routes_panel(routes, images, configured=configured,
+                                        connected=fabio is None or fabio.connected, compact=narrow))
+
+    def _refresh_status(self, state: ClusterState, now: float) -> None:
+        settings = self.app.settings
+        line = status_line(state, settings.describe(), now, read_only=settings.read_only, demo=self.app.demo)
+        self.query_one("#status", LivePanel).show(line.plain, lambda: line)
+
+    def _tick(self) -> None:
+        """Ages and countdowns move once a second; panels redraw only if their text changed."""
+        self.refresh_from(self.app.live.state, "tick")
+
+    # --- selection ------------------------------------------------------------------------------
+
+    @on(VirtualTable.Highlighted, "#jobs")
+    def _job_highlighted(self, message: VirtualTable.Highlighted) -> None:
+        if message.key is not None:
+            self._schedule_focus(message.key)
+
+    def _schedule_focus(self, key: str) -> None:
+        if self._focus_timer is not None:
+            self._focus_timer.stop()
+        self._focus_timer = self.set_timer(FOCUS_DELAY, lambda: self._focus_job(key))
+
+    def _focus_job(self, key: str) -> None:
+        namespace, _, job_id = key.partition("/")
+        self.app.live.focus(namespace, job_id)
+
+    def select_job(self, namespace: str, job_id: str) -> None:
+        """Show this job (after an action started something on it)."""
+        key = f"{namespace}/{job_id}"
+        jobs = self.query_one("#jobs", VirtualTable)
+        if not jobs.move_to_key(key) and jobs.filter_text:
+            jobs.filter_text = ""
+            jobs.move_to_key(key)
+        if self._focus_timer is not None:
+            self._focus_timer.stop()
+        self._focus_job(key)
+
+    @on(VirtualTable.Selected, "#jobs")
+    def _job_selected(self) -> None:
+        self.query_one("#allocs", VirtualTable).focus()
+
+    # --- filter -----------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        table = self.focused if isinstance(self.focused, VirtualTable) else self.query_one("#jobs", VirtualTable)
+        box = self.query_one(f"#{table.id}-filter", Input)
+        box.value = table.filter_text
+        box.add_class("visible")
+        box.focus()
+
+    @on(Input.Changed, ".filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        table_id = event.input.id.removesuffix("-filter")
+        self.query_one(f"#{table_id}", VirtualTable).filter_text = event.value
+
+    @on(Input.Submitted, ".filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        table_id = event.input.id.removesuffix("-filter")
+        if not event.value:
+            event.input.remove_class("visible")
+        self.query_one(f"#{table_id}", VirtualTable).focus()
+
+    def key_escape(self) -> None:
+        """Esc clears the filter of the list in focus (or the one being typed)."""
+        focused = self.focused
+        if isinstance(focused, Input) and focused.has_class("filter"):
+            table_id = focused.id.removesuffix("-filter")
+        elif isinstance(focused, VirtualTable) and focused.filter_text:
+            table_id = focused.id
+        else:
+            return
+        box = self.query_one(f"#{table_id}-filter", Input)
+        box.value = ""
+        box.remove_class("visible")
+        self.query_one(f"#{table_id}", VirtualTable).focus()
+
+    # --- layout -----------------------------------------------------------------------------------
+
+    def on_resize(self, event: Resize) -> None:
+        self.set_class(event.size.width < NARROW, "narrow")
+        self._refresh_detail(self.app.live.state, self.app.now())
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in CLUSTER_CHANGING_ACTIONS and self.app.settings.read_only:
+            return False
+        return True
+
+    def latest_deployment(self) -> Deployment | None:
+        return self.app.live.state.latest_deployment
+
+    def action_run_job(self) -> None:
+        flows.run_job(self)
+
+    def action_promote(self) -> None:
+        flows.promote(self)
+
+    def action_revert(self) -> None:
+        flows.revert(self)
+
+    def action_fail_deployment(self) -> None:
+        flows.fail(self)
+
+    def action_pause_resume(self) -> None:
+        flows.pause_resume(self)
+
+
+def _deadline_ages(d: Deployment | None, now: float) -> tuple[str, ...]:
+    if d is None or not d.active:
+        return ()
+    return tuple(format_age(g.require_progress_by, now) for g in d.groups.values())

@@ -1,0 +1,25 @@
+"""UI tests drive the real app with Pilot key presses against the demo cluster over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from nomadtui.demo.cluster import JOBS_DIR
+from nomadtui.demo.server import DemoServer
+from nomadtui.settings import Settings
+from nomadtui.ui.app import NomadApp
+
+
+def fingerprint(demo: DemoServer) -> tuple:
+    """Everything a client could observe of the cluster's state."""
+    s = demo.cluster.store
+    return (s.index, len(s.allocs), len(s.evals), len(s.deployments), {k: v["Version"] for k, v in s.jobs.items()})
+
+
+@pytest.fixture
+def make_app(demo):
+    def make(**settings) -> NomadApp:
+        values = dict(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=JOBS_DIR, cluster="demo")
+        values.update(settings)
+        return NomadApp(Settings(**values), clock=demo.cluster.clock.now, demo=True)
+    return make
