@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -60,8 +61,6 @@ def run_tui(args: argparse.Namespace) -> int:
 
         demo = DemoServer(speed=args.speed or DEFAULT_SPEED).start()
         flags.update(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=args.jobs_dir or JOBS_DIR)
-    import os
-
     try:
         # The demo ignores the user's NOMAD_* environment and config-file clusters (keys still apply).
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NOMAD_", "FABIO_"))} if demo else None
@@ -77,7 +76,11 @@ def run_tui(args: argparse.Namespace) -> int:
     finally:
         if demo is not None:
             demo.stop()
-    return 0
+    # The terminal is restored and nothing is left to save: skip the interpreter's teardown
+    # (a quarter of a second of freeing modules), so `q` feels instant.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(app.return_code or 0)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,39 @@ class ClusterState:
 Listener = Callable[[ClusterState, str], None]
 
 
+class Reuse:
+    """Parse a list answer, reusing the record parsed last time for every item whose identity
+    key (id and modify indexes) did not change: a 10,000-job list re-parses only what moved,
+    and unchanged records stay the same objects, so the UI can skip them by identity."""
+
+    def __init__(self, parse: Callable[[Mapping], Any], key: Callable[[Mapping], Any]) -> None:
+        self.parse = parse
+        self.key = key
+        self._seen: dict[Any, Any] = {}
+
+    def __call__(self, items: Any) -> tuple:
+        seen: dict[Any, Any] = {}
+        out = []
+        for raw in items or []:
+            k = self.key(raw)
+            record = self._seen.get(k)
+            if record is None:
+                record = self.parse(raw)
+            seen[k] = record
+            out.append(record)
+        self._seen = seen
+        return tuple(out)
+
+
+def _job_key(raw: Mapping) -> tuple:
+    summary = raw.get("JobSummary") or {}
+    return (raw.get("Namespace"), raw.get("ID"), raw.get("ModifyIndex"), summary.get("ModifyIndex"), raw.get("Status"))
+
+
+def _indexed_key(raw: Mapping) -> tuple:
+    return (raw.get("ID"), raw.get("ModifyIndex"))
+
+
 class LiveCluster:
     def __init__(self, settings: Settings, *, http: httpx.AsyncClient | None = None,
                  fabio: FabioClient | None = None, wait: float = 30.0, clock: Callable[[], float] = time.time) -> None:
@@ -126,11 +159,10 @@ class LiveCluster:
 
     def start(self) -> None:
         ns = self.settings.namespace
-        self._spawn(self._global, "jobs", "/v1/jobs", lambda b: tuple(Job.from_api(j) for j in b or []),
+        self._spawn(self._global, "jobs", "/v1/jobs", Reuse(Job.from_api, _job_key),
                     query(self.settings, ns), capability="list-jobs")
-        self._spawn(self._global, "deployments", "/v1/deployments",
-                    lambda b: tuple(Deployment.from_api(d) for d in b or []), query(self.settings, ns),
-                    capability="read-job")
+        self._spawn(self._global, "deployments", "/v1/deployments", Reuse(Deployment.from_api, _indexed_key),
+                    query(self.settings, ns), capability="read-job")
         self._spawn(self._global, "nodes", "/v1/nodes", lambda b: tuple(Node.from_api(n) for n in b or []),
                     query(self.settings), capability="node:read")
         if self.fabio is not None:
@@ -155,9 +187,9 @@ class LiveCluster:
         base = f"/v1/job/{quote(jid, safe='')}"
         subject = f"job '{jid}'"
         self._spawn(self._job, "job", base, Job.from_api, query(self.settings, ns), subject=subject)
+        allocations = Reuse(Allocation.from_api, _indexed_key)
         self._spawn(self._job, "allocations", f"{base}/allocations",
-                    lambda b: tuple(sort_allocations(Allocation.from_api(a) for a in b or [])),
-                    query(self.settings, ns), subject=subject)
+                    lambda b: tuple(sort_allocations(allocations(b))), query(self.settings, ns), subject=subject)
         self._spawn(self._job, "job_deployments", f"{base}/deployments",
                     lambda b: tuple(sorted((Deployment.from_api(d) for d in b or []),
                                            key=lambda d: d.create_index, reverse=True)),

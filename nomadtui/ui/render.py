@@ -55,23 +55,50 @@ def rollout_mark(d: Deployment | None) -> Text:
     return Text("▶", style="bold green")
 
 
-def job_rows(state: ClusterState) -> list[Row]:
-    latest = state.latest_by_job()
-    rows = []
-    for job in state.jobs:
-        d = latest.get((job.namespace, job.id))
-        focused = state.job if state.job is not None and state.job.id == job.id else None
-        version = focused.version if focused is not None else (d.job_version if d is not None else None)
-        running = job.summary.running if job.summary else 0
-        desired = focused.desired if focused is not None else (
-            sum(g.desired_total for g in d.groups.values()) if d is not None and d.groups else None)
-        run = f"{running}/{desired}" if desired is not None else str(running)
-        rows.append(Row(f"{job.namespace}/{job.id}", (
-            rollout_mark(d).append(" ") + Text(job.id) if d is not None and d.active else Text("  " + job.id),
-            "" if version is None else str(version), status_text(job.display_status),
-            Text(run, style="yellow" if desired is not None and running < desired else "")),
-            search=f"{job.id} {job.display_type} {job.display_status} {job.namespace}"))
-    return rows
+def job_row(job: Job, d: Deployment | None, focused: Job | None) -> Row:
+    version = focused.version if focused is not None else (d.job_version if d is not None else None)
+    running = job.summary.running if job.summary else 0
+    desired = focused.desired if focused is not None else (
+        sum(g.desired_total for g in d.groups.values()) if d is not None and d.groups else None)
+    run = f"{running}/{desired}" if desired is not None else str(running)
+    return Row(f"{job.namespace}/{job.id}", (
+        rollout_mark(d).append(" ") + Text(job.id) if d is not None and d.active else Text("  " + job.id),
+        "" if version is None else str(version), status_text(job.display_status),
+        Text(run, style="yellow" if desired is not None and running < desired else "")),
+        search=f"{job.id} {job.display_type} {job.display_status} {job.namespace}")
+
+
+class JobRows:
+    """The jobs list's rows, rebuilt only for jobs whose record or latest deployment changed:
+    with 10,000 jobs a rebuild from scratch costs a fifth of a second."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[Job, Deployment | None, Job | None, Row]] = {}
+
+    def rows(self, state: ClusterState) -> list[Row]:
+        latest = state.latest_by_job()
+        out, cache = [], {}
+        for job in state.jobs:
+            key = f"{job.namespace}/{job.id}"
+            d = latest.get((job.namespace, job.id))
+            focused = state.job if state.job is not None and state.job.id == job.id else None
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] is job and hit[1] is d and hit[2] is focused:
+                row = hit[3]
+            else:
+                row = job_row(job, d, focused)
+            cache[key] = (job, d, focused, row)
+            out.append(row)
+        self._cache = cache
+        return out
+
+    def focused_row(self, state: ClusterState) -> Row | None:
+        job = state.job
+        if job is None:
+            return None
+        d = state.latest_by_job().get((job.namespace, job.id))
+        stub = next((j for j in state.jobs if j.id == job.id and j.namespace == job.namespace), None)
+        return job_row(stub, d, job) if stub is not None else None
 
 
 # --- the job in focus --------------------------------------------------------------------------
@@ -123,7 +150,7 @@ def deployment_panel(d: Deployment | None, now: float, *, compact: bool = False)
         elif d.canaries_healthy:
             title.append("  ⚑ ready to promote (p)", style="bold magenta")
         else:
-            title.append("  ◆ waiting for healthy canaries", style="cyan")
+            title.append("  ◆ canaries starting", style="cyan")
     has_canaries = any(g.has_canaries for g in d.groups.values())
     has_deadline = any(g.progress_deadline for g in d.groups.values())
     labels = ["Task Group"] + (["Promoted"] if has_canaries else []) + ["Desired"] + \

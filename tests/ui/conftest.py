@@ -5,15 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nomadtui.demo.cluster import JOBS_DIR
-from nomadtui.demo.server import DemoServer
 from nomadtui.settings import Settings
 from nomadtui.ui.app import NomadApp
-
-
-def fingerprint(demo: DemoServer) -> tuple:
-    """Everything a client could observe of the cluster's state."""
-    s = demo.cluster.store
-    return (s.index, len(s.allocs), len(s.evals), len(s.deployments), {k: v["Version"] for k, v in s.jobs.items()})
 
 
 @pytest.fixture

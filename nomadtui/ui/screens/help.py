@@ -20,10 +20,10 @@ def key_rows(screen: Screen) -> list[tuple[str, str, str]]:
         binding = active.binding
         where = "app" if active.node is screen.app else "screen" if active.node is screen else "list"
         display = binding.key_display or screen.app.get_key_display(binding)
-        rows.setdefault(binding.action, (display, binding.description or binding.action, where))
-        if rows[binding.action][0] != display and display not in rows[binding.action][0]:
-            keys, description, place = rows[binding.action]
-            rows[binding.action] = (f"{keys}, {display}", description, place)
+        keys, description, place = rows.get(binding.action, ("", binding.description or binding.action, where))
+        if display not in keys.split(", "):
+            keys = f"{keys}, {display}" if keys else display
+        rows[binding.action] = (keys, description, place)
     if screen.query(VirtualTable):
         for binding in VirtualTable.BINDINGS:
             display = ", ".join(screen.app.get_key_display(binding.__class__(k, binding.action))

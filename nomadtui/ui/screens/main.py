@@ -47,6 +47,7 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self._focus_timer = None
+        self._job_rows = render.JobRows()
         self.set_interval(1.0, self._tick)
         self.refresh_from(self.app.live.state, "all")
 
@@ -57,12 +58,14 @@ class MainScreen(Screen):
 
     def refresh_from(self, state: ClusterState, what: str) -> None:
         now = self.app.now()
-        if what in ("all", "jobs", "deployments", "job", "focus"):
-            jobs = self.query_one("#jobs", VirtualTable)
+        jobs = self.query_one("#jobs", VirtualTable)
+        if what in ("all", "jobs", "deployments"):
             first = jobs.cursor_key is None
-            jobs.set_rows(render.job_rows(state))
+            jobs.set_rows(self._job_rows.rows(state))
             if first and jobs.cursor_key is not None:
                 self._schedule_focus(jobs.cursor_key)
+        elif what == "job" and (row := self._job_rows.focused_row(state)) is not None:
+            jobs.update_row(row)     # the job in focus knows its exact version and count
         if what in ("all", "job", "summary", "focus", "versions", "job_deployments", "allocations", "alloc_details",
                     "fabio", "nodes", "tick"):
             self._refresh_detail(state, now)

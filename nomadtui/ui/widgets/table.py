@@ -93,15 +93,52 @@ class VirtualTable(ScrollView, can_focus=True):
         return self._rows[self.cursor] if 0 <= self.cursor < len(self._rows) else None
 
     def set_rows(self, rows: Sequence[Row]) -> bool:
-        """Replace the data; returns False (and redraws nothing) when it did not change."""
+        """Replace the data; returns False (and redraws nothing) when it did not change.
+        When only cells changed (same rows, same widths), only those lines are redrawn."""
         rows = list(rows)
         if rows == self._all:
             return False
-        self._all = rows
+        before = self._rows
+        widths = [self._width(i, c, rows) for i, c in enumerate(self.columns)]
+        reshaped = widths != self._widths
+        self._all, self._widths = rows, widths
+        if not reshaped:
+            after = self._filtered()
+            if [r.key for r in after] == [r.key for r in before]:
+                self._rows = after
+                top = int(self.scroll_y)
+                for i, (old, new) in enumerate(zip(before, after)):
+                    if old != new:
+                        self._forget(new.key)
+                        if top <= i < top + self.size.height:
+                            self.refresh(Region(0, i - top + 1, self.size.width, 1))
+                return True
         self._strips.clear()
-        self._widths = [self._width(i, c, rows) for i, c in enumerate(self.columns)]
         self._apply_filter()
         return True
+
+    def update_row(self, row: Row) -> None:
+        """Replace the row with this key (if shown) and redraw only its line."""
+        for rows in (self._all, self._rows):
+            for i, old in enumerate(rows):
+                if old.key == row.key:
+                    rows[i] = row
+                    break
+        self._forget(row.key)
+        index = next((i for i, r in enumerate(self._rows) if r.key == row.key), None)
+        top = int(self.scroll_y)
+        if index is not None and top <= index < top + self.size.height:
+            self.refresh(Region(0, index - top + 1, self.size.width, 1))
+
+    def _forget(self, key: str) -> None:
+        for cached in [k for k in self._strips if k[0] == key]:
+            del self._strips[cached]
+
+    def _filtered(self) -> list[Row]:
+        needle = self.filter_text.lower()
+        if not needle:
+            return list(self._all)
+        return [r for r in self._all if needle in (r.search or " ".join(_plain(c) for c in r.cells)).lower()]
 
     @staticmethod
     def _width(i: int, column: Column, rows: list[Row]) -> int:
@@ -111,11 +148,7 @@ class VirtualTable(ScrollView, can_focus=True):
         return column.width or min(column.max_width, max([cell_len(column.label)] + cells))
 
     def _apply_filter(self) -> None:
-        needle = self.filter_text.lower()
-        if needle:
-            self._rows = [r for r in self._all if needle in (r.search or " ".join(_plain(c) for c in r.cells)).lower()]
-        else:
-            self._rows = self._all
+        self._rows = self._filtered()
         index = next((i for i, r in enumerate(self._rows) if r.key == self._cursor_key), None)
         self._move(index if index is not None else min(self.cursor, max(0, len(self._rows) - 1)), announce=index is None)
         shown = [w for w in self._widths if w]

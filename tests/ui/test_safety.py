@@ -1,0 +1,242 @@
+"""Read-only mode exposes no action, cancelling changes nothing, every error is a readable
+message while the app keeps running, and the help screen is generated from the keys."""
+
+from __future__ import annotations
+
+import httpx
+
+from nomadtui.demo.clock import ManualClock
+from nomadtui.demo.cluster import JOBS_DIR, Cluster
+from nomadtui.demo.server import DemoServer
+from nomadtui.settings import Secret, Settings
+from nomadtui.ui.app import NomadApp
+from nomadtui.ui.screens.dialogs import ConfirmScreen, ErrorScreen, FilePickerScreen
+from nomadtui.ui.screens.help import HelpScreen
+from nomadtui.ui.screens.main import MainScreen
+from nomadtui.ui.screens.plan import PlanScreen
+from nomadtui.ui.screens.revert import RevertScreen
+from nomadtui.ui.screenshots import Walkthrough, screen_text
+
+
+JOB = "httpsbackend-sni-1"
+
+
+def fingerprint(demo: DemoServer) -> tuple:
+    """Everything a client could observe of the cluster's state."""
+    s = demo.cluster.store
+    return (s.index, len(s.allocs), len(s.evals), len(s.deployments), {k: v["Version"] for k, v in s.jobs.items()})
+
+
+ACTION_KEYS = ("r", "p", "R", "F", "z")
+
+
+async def test_read_only_offers_no_action(demo, make_app):
+    app = make_app(read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        w = Walkthrough(app, pilot, demo)
+        await w.ready()
+        text = screen_text(app)
+        assert "READ-ONLY" in text
+        for label in ("Run job file", "Promote", "Revert", "Fail deploy", "Pause/resume"):
+            assert label not in text
+        before = fingerprint(demo)
+        for key in ACTION_KEYS:
+            await pilot.press(key)
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, MainScreen)
+        assert fingerprint(demo) == before
+
+        await pilot.press("question_mark")
+        await w.until(lambda: isinstance(app.screen, HelpScreen))
+        help_text = screen_text(app)
+        assert "Quit" in help_text and "Filter" in help_text and "Down" in help_text
+        for label in ("Run job file", "Promote", "Revert", "Fail deploy"):
+            assert label not in help_text
+        await pilot.press("escape")
+
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"promote")
+        await pilot.pause(0.5)
+        assert "Promote" not in screen_text(app)
+        await pilot.press("escape")
+
+
+async def test_help_lists_every_key(demo, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        w = Walkthrough(app, pilot, demo)
+        await w.ready()
+        await pilot.press("question_mark")
+        await w.until(lambda: isinstance(app.screen, HelpScreen))
+        text = screen_text(app)
+        lines = {label: line for line in text.splitlines() for label in (
+            "Run job file", "Promote", "Revert", "Fail deploy", "Pause/resume", "Filter", "Quit", "Refresh now",
+            "Save screenshot", "Down", "Last row") if f" {label} " in line}
+        for key, label in (("r", "Run job file"), ("p", "Promote"), ("R", "Revert"), ("F", "Fail deploy"),
+                           ("z", "Pause/resume"), ("/", "Filter"), ("q", "Quit"), ("^r", "Refresh now"),
+                           ("^s", "Save screenshot"), ("j", "Down"), ("G", "Last row")):
+            assert key in lines[label].split(label)[0].replace(",", " ").split(), (key, lines[label])
+
+
+async def test_cancelling_changes_nothing(demo, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        w = Walkthrough(app, pilot, demo)
+        await w.ready()
+        await w.run("httpsbackend-tcp-sni-1-canary-1.nomad")
+        await w.advance(31)
+        before = fingerprint(demo)
+
+        await pilot.press("r")
+        await w.until(lambda: isinstance(app.screen, FilePickerScreen))
+        await pilot.press("escape")
+        await w.open_plan("httpsbackend-tcp-sni-1-blue-green.nomad")
+        await pilot.press("n")
+        await w.until(lambda: isinstance(app.screen, MainScreen))
+        for key, cancel in (("p", "escape"), ("F", "n"), ("z", "escape")):
+            await pilot.press(key)
+            await w.until(lambda: isinstance(app.screen, ConfirmScreen))
+            assert "$ nomad deployment" in screen_text(app)
+            await pilot.press(cancel)
+            await w.until(lambda: isinstance(app.screen, MainScreen))
+        await pilot.press("R")
+        await w.until(lambda: isinstance(app.screen, RevertScreen))
+        await pilot.press("escape")
+        await w.until(lambda: isinstance(app.screen, MainScreen))
+        await pilot.pause(0.2)
+        assert fingerprint(demo) == before
+
+
+async def test_pause_resume_and_fail_from_the_keyboard(demo, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        w = Walkthrough(app, pilot, demo)
+        await w.ready()
+        await w.run("httpsbackend-tcp-sni-1-canary-fail.nomad")
+        for key, status in (("z", "paused"), ("z", "running"), ("F", "failed")):
+            await pilot.press(key)
+            await w.until(lambda: isinstance(app.screen, ConfirmScreen))
+            await pilot.press("y")
+            await w.until(lambda: isinstance(app.screen, MainScreen))
+            await w.advance(0)
+            deployments = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployments").json()
+            by_version = {d["JobVersion"]: d for d in deployments}
+            assert by_version[1]["Status"] == status
+        # auto_revert: failing wrote the stable version back as version 2, which rolls out.
+        assert httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == 2
+        await w.until_deployment("successful")
+        assert "version 2 (stable)" in screen_text(app)
+
+
+async def test_a_file_that_does_not_parse(demo, make_app, tmp_path):
+    broken = tmp_path / "broken.nomad"
+    broken.write_text((JOBS_DIR / "httpsbackend-tcp-sni-1.nomad").read_text().replace("count = 3", "count = = 3"))
+    app = make_app(jobs_dir=tmp_path)
+    app.jobs_dir = tmp_path
+    async with app.run_test(size=(120, 40)) as pilot:
+        w = Walkthrough(app, pilot, demo)
+        await w.ready()
+        before = fingerprint(demo)
+        await pilot.press("r")
+        await w.until(lambda: isinstance(app.screen, FilePickerScreen))
+        await pilot.press("enter")
+        await w.until(lambda: isinstance(app.screen, ErrorScreen))
+        text = screen_text(app)
+        line = next(i for i, t in enumerate(broken.read_text().splitlines(), 1) if "= = 3" in t)
+        assert f"broken.nomad, line {line}, column" in text and "count = = 3" in text and "^" in text
+        await pilot.press("escape")
+        await w.until(lambda: isinstance(app.screen, MainScreen))
+        assert fingerprint(demo) == before
+        await pilot.press("r")            # still running and usable
+        await w.until(lambda: isinstance(app.screen, FilePickerScreen))
+        await pilot.press("escape")
+
+
+async def test_refused_promotion_is_explained(demo, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        w = Walkthrough(app, pilot, demo)
+        await w.ready()
+        await w.run("httpsbackend-tcp-sni-1-canary-1.nomad")
+        await w.advance(1)
+        before = fingerprint(demo)
+        await pilot.press("p")
+        await w.until(lambda: isinstance(app.screen, ConfirmScreen))
+        assert "Canaries are not healthy yet" in screen_text(app)
+        await pilot.press("y")
+        await w.until(lambda: isinstance(app.screen, ErrorScreen))
+        assert app.screen.error.message.endswith('Task group "httpsbackend-sni-1" has 0/1 healthy allocations')
+        assert 'Task group "httpsbackend-sni-1" has 0/1 healthy' in screen_text(app)
+        await pilot.press("escape")
+        assert fingerprint(demo) == before
+
+
+async def test_a_job_changed_since_the_plan_is_not_overwritten(demo, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        w = Walkthrough(app, pilot, demo)
+        await w.ready()
+        await w.open_plan("httpsbackend-tcp-sni-1-canary-1.nomad")
+        # Meanwhile another operator rolls out v1.0.1.
+        other = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={
+            "JobHCL": (JOBS_DIR / "httpsbackend-tcp-sni-1-rolling-update.nomad").read_text()}).json()
+        httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": other}).raise_for_status()
+        await pilot.press("y")
+        await w.until(lambda: isinstance(app.screen, ConfirmScreen) and not isinstance(app.screen, PlanScreen))
+        assert "The job changed since the plan" in screen_text(app)
+        assert httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == 1     # not overwritten
+        await pilot.press("y")                    # plan again
+        await w.until(lambda: isinstance(app.screen, PlanScreen))
+        assert "v1.0.1" in screen_text(app)       # the new plan diffs against what runs now
+        await pilot.press("y")
+        await w.until(lambda: isinstance(app.screen, MainScreen))
+        assert httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == 2
+
+
+async def test_an_unreachable_cluster_is_a_status_line_not_a_crash():
+    app = NomadApp(Settings(address="http://127.0.0.1:9", cluster="nowhere"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        w = Walkthrough(app, pilot, None)
+        await w.until(lambda: "Cannot reach Nomad at http://127.0.0.1:9" in screen_text(app))
+        assert "retrying in" in screen_text(app)
+        await pilot.press("question_mark")
+        await w.until(lambda: isinstance(app.screen, HelpScreen))
+
+
+async def test_a_denied_token_is_explained_and_never_shown():
+    with DemoServer(Cluster(ManualClock(), seed=5), acl_tokens={"s3cret-reader": "read"}) as demo:
+        app = NomadApp(Settings(address=demo.nomad_url, token=Secret("s3cret-reader"), jobs_dir=JOBS_DIR,
+                                cluster="secured"), clock=demo.cluster.clock.now)
+        async with app.run_test(size=(120, 40)) as pilot:
+            w = Walkthrough(app, pilot, demo)
+            await w.until(lambda: app.live.state.job is not None)
+            await pilot.press("r")
+            await w.until(lambda: isinstance(app.screen, FilePickerScreen))
+            await pilot.press("tab", *str(JOBS_DIR / "httpsbackend-tcp-sni-1-canary-1.nomad"), "enter")
+            await w.until(lambda: isinstance(app.screen, ErrorScreen))
+            text = screen_text(app)
+            assert "Permission denied" in text and "'submit-job'" in text
+            assert "s3cret" not in text
+            await pilot.press("escape")
+            assert "s3cret" not in screen_text(app) and "s3cret" not in app.export_screenshot()
+
+
+async def test_filter_and_palette(demo, make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        w = Walkthrough(app, pilot, demo)
+        await w.ready()
+        await pilot.press("slash", *"nothing-like-this")
+        await pilot.pause(0.2)
+        assert "No jobs" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert "httpsbackend-sni-1" in screen_text(app).split("\n")[2]
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"run job")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await w.until(lambda: isinstance(app.screen, FilePickerScreen))
+        await pilot.press("escape")
