@@ -804,7 +804,7 @@ class DemoServer:
         self.call(self.cluster.advance, seconds)
 
     def __enter__(self) -> DemoServer:
-        return self.start()
+        return self if self._loop is not None else self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()

@@ -27,6 +27,15 @@ from .screens.plan import PlanScreen
 
 JOB = "httpsbackend-sni-1"
 SEED = 42
+PORTS = (14646, 19998, 19999)     # fixed, so the commands in the pictures stay the same
+
+
+def _demo(**kwargs) -> DemoServer:
+    try:
+        return DemoServer(Cluster(ManualClock(), seed=SEED), seed=SEED, port=PORTS[0], fabio_port=PORTS[1],
+                          lb_port=PORTS[2], **kwargs).start()
+    except OSError:
+        return DemoServer(Cluster(ManualClock(), seed=SEED), seed=SEED, **kwargs).start()
 
 
 def screen_text(app: NomadApp) -> str:
@@ -117,7 +126,7 @@ def demo_app(demo: DemoServer, **kwargs) -> NomadApp:
 
 async def take(out: Path, size: tuple[int, int] = (120, 40)) -> list[Path]:
     written: list[Path] = []
-    with DemoServer(Cluster(ManualClock(), seed=SEED), seed=SEED) as demo:
+    with _demo() as demo:
         app = demo_app(demo)
         async with app.run_test(size=size) as pilot:
             w = Walkthrough(app, pilot, demo)
@@ -166,7 +175,7 @@ async def take(out: Path, size: tuple[int, int] = (120, 40)) -> list[Path]:
 
 
 async def take_narrow(out: Path) -> list[Path]:
-    with DemoServer(Cluster(ManualClock(), seed=SEED), seed=SEED) as demo:
+    with _demo() as demo:
         app = demo_app(demo)
         async with app.run_test(size=(80, 24)) as pilot:
             w = Walkthrough(app, pilot, demo)

@@ -1,0 +1,29 @@
+"""The README keeps its promises: the two commands, and every key the app binds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nomadtui.ui.keys import APP_KEYS, MAIN_KEYS
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+
+
+def test_the_two_commands():
+    assert 'pip install . && nomadtui --demo' in README
+    assert 'pip install ".[test]" && pytest' in README
+
+
+def test_every_key_is_documented():
+    for key in APP_KEYS + MAIN_KEYS:
+        if key.action in ("focus_next", "focus_previous"):
+            continue
+        shown = key.key_display or key.keys
+        assert f"`{shown}`" in README, f"README does not document {shown} ({key.description})"
+
+
+def test_every_screenshot_is_shown():
+    shots = sorted(p.name for p in (Path(__file__).resolve().parents[1] / "screenshots").glob("*.svg"))
+    assert shots
+    for name in shots:
+        assert f"screenshots/{name}" in README, name
