@@ -22,15 +22,15 @@ from urllib.parse import quote
 import httpx
 
 from ..fabio import FabioClient, FabioWatch, annotate, routes_for_services
-from ..model import (Allocation, Deployment, Job, JobSummary, JobVersion, Node, Route, latest_deployment,
-                     sort_allocations, versions_from_api)
+from ..model import (Allocation, Deployment, Evaluation, Job, JobSummary, JobVersion, Node, Route, image_tag,
+                     latest_deployment, sort_allocations, versions_from_api)
 from ..settings import Settings
 from .errors import ClusterError, from_status
 from .http import async_client, query, request_extensions
 from .watch import Watch, WatchStatus
 
 GLOBAL_WATCHES = ("jobs", "deployments", "nodes")
-JOB_WATCHES = ("job", "allocations", "job_deployments", "versions", "summary")
+JOB_WATCHES = ("job", "allocations", "job_deployments", "versions", "summary", "evaluations")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ class ClusterState:
     job_deployments: tuple[Deployment, ...] = ()
     versions: tuple[JobVersion, ...] = ()              # newest first
     summary: JobSummary | None = None
+    evaluations: tuple[Evaluation, ...] = ()           # newest first
     alloc_details: Mapping[str, Allocation] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()                     # Fabio's whole table
     status: Mapping[str, WatchStatus] = field(default_factory=dict)
@@ -70,6 +71,13 @@ class ClusterState:
 
     def version_images(self) -> dict[int, tuple[str, ...]]:
         return {v.version: v.images for v in self.versions}
+
+    def version_label(self, job_version: int | None) -> str:
+        """What people call a job version: its image tag (`v1.0.2`), else `v<N>`."""
+        if job_version is None:
+            return "?"
+        images = self.version_images().get(job_version)
+        return image_tag(images[0]) if images else f"v{job_version}"
 
     @property
     def connected(self) -> bool:
@@ -180,7 +188,7 @@ class LiveCluster:
         self._cancel(self._detail_tasks)
         status = {k: v for k, v in self.state.status.items() if k not in JOB_WATCHES}
         self._set("focus", focus=key, job=None, allocations=(), job_deployments=(), versions=(),
-                  summary=None, alloc_details={}, status=status)
+                  summary=None, evaluations=(), alloc_details={}, status=status)
         if key is None:
             return
         ns, jid = key
@@ -197,6 +205,10 @@ class LiveCluster:
         self._spawn(self._job, "versions", f"{base}/versions", lambda b: tuple(versions_from_api(b)),
                     query(self.settings, ns, diffs="true"), subject=subject)
         self._spawn(self._job, "summary", f"{base}/summary", JobSummary.from_api,
+                    query(self.settings, ns), subject=subject)
+        evaluations = Reuse(Evaluation.from_api, _indexed_key)
+        self._spawn(self._job, "evaluations", f"{base}/evaluations",
+                    lambda b: tuple(sorted(evaluations(b), key=lambda e: e.create_index, reverse=True)),
                     query(self.settings, ns), subject=subject)
 
     def refresh(self) -> None:

@@ -6,15 +6,15 @@ tested without running the app.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from ..difftext import diff_summary
-from ..model import (Allocation, Deployment, GroupState, Job, JobSummary, JobVersion, Route, RouteTarget,
-                     format_age, format_duration, format_time, image_tag, short_id)
+from ..model import (Allocation, Deployment, GroupState, Job, JobSummary, JobVersion, Route, format_age,
+                     format_duration, format_time, short_id)
 from ..nomad.live import ClusterState
 from .widgets.table import Column, Row
 
@@ -244,14 +244,9 @@ def alloc_rows(allocs: Sequence[Allocation], nodes: Mapping[str, str], now: floa
 
 # --- Fabio -------------------------------------------------------------------------------------
 
-def target_label(t: RouteTarget, images: Mapping[int, tuple[str, ...]]) -> str:
-    if t.job_version is None:
-        return "?"
-    tags = images.get(t.job_version)
-    return image_tag(tags[0]) if tags else f"v{t.job_version}"
 
 
-def routes_panel(routes: Sequence[Route], images: Mapping[int, tuple[str, ...]], *, configured: bool,
+def routes_panel(routes: Sequence[Route], label: Callable[[int | None], str], *, configured: bool,
                  connected: bool = True, compact: bool = False) -> RenderableType:
     """Each route (host + path, options) with a weight bar per target, labelled by version;
     canary targets and routes that only carry canaries are marked."""
@@ -267,7 +262,7 @@ def routes_panel(routes: Sequence[Route], images: Mapping[int, tuple[str, ...]],
         if route.canary:
             lines.append("  ◆ canary route", style="bold cyan")
         lines.append("\n")
-        labels = [target_label(t, images) for t in route.targets]
+        labels = [label(t.job_version) for t in route.targets]
         label_width = max(len(label) for label in labels)
         for t, label in zip(route.targets, labels):
             style = "cyan" if t.canary else "green"
@@ -292,7 +287,8 @@ def version_line(v: JobVersion, current: int | None, now: float) -> Text:
     text.append("✓ stable " if v.stable else "         ", style="green")
     text.append(f"{format_age(v.submit_time, now):>11}  ", style="dim")
     text.append("running  " if v.version == current else "         ", style="bold yellow")
-    text.append(diff_summary(v.diff) if v.diff else "first version")
+    summary = diff_summary(v.diff) if v.diff else "first version"
+    text.append(summary if len(summary) <= 64 else summary[:63] + "…")
     return text
 
 

@@ -89,7 +89,7 @@ class MainScreen(Screen):
         configured = self.app.live.fabio is not None
         self.query_one("#routes", LivePanel).show(
             (tuple(routes), tuple(sorted(images.items())), configured, fabio is None or fabio.connected, narrow),
-            lambda: render.routes_panel(routes, images, configured=configured,
+            lambda: render.routes_panel(routes, state.version_label, configured=configured,
                                         connected=fabio is None or fabio.connected, compact=narrow))
 
     def _refresh_status(self, state: ClusterState, now: float) -> None:
