@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .probe import ProbeConfig
 from .settings import SettingsError, load
 
 SUBCOMMANDS = ("demo-server", "screenshots")
@@ -33,6 +34,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-skip-verify", dest="skip_verify", action="store_true", default=None,
                    help="do not verify Nomad's TLS certificate (like NOMAD_SKIP_VERIFY=true)")
     p.add_argument("--speed", type=float, default=None, help="with --demo: how many times faster rollouts run")
+    p.add_argument("--tour", action="store_true", help="with --demo: play the article's walkthrough step by step")
+    probe = p.add_argument_group("traffic probe", "measure where requests really go (on by default with --demo)")
+    probe.add_argument("--probe-url", help="send requests to this URL (e.g. a Fabio listener)")
+    probe.add_argument("--probe-host", help="Host header to send (the route to probe)")
+    probe.add_argument("--probe-sni", help="TLS server name to send, for https probe URLs")
+    probe.add_argument("--probe-regex", help=r"where the version is in the answer (default: version:\s*(\S+))")
+    probe.add_argument("--probe-header", help="read the version from this response header instead")
+    probe.add_argument("--probe-rate", type=float, default=5.0, help="requests per second (default 5, at most 50)")
+    probe.add_argument("--no-probe", action="store_true", help="with --demo: do not probe")
     p.add_argument("--version", action="version", version=f"nomadtui {__version__}")
     return p
 
@@ -51,7 +61,29 @@ def main(argv: list[str] | None = None) -> int:
     return run_tui(args)
 
 
+def probe_config(args: argparse.Namespace, demo) -> ProbeConfig | None:
+    url, host = args.probe_url, args.probe_host
+    if url is None and demo is not None and not args.no_probe:
+        url, host = f"{demo.lb_url}/", host or "mysite-sni-1.com"
+    if url is None:
+        return None
+    options = {k: v for k, v in (("version_regex", args.probe_regex), ("version_header", args.probe_header),
+                                 ("sni", args.probe_sni)) if v}
+    return ProbeConfig(url=url, host=host, rate=args.probe_rate, **options)
+
+
 def run_tui(args: argparse.Namespace) -> int:
+    if args.tour and not args.demo:
+        print("nomadtui: --tour plays on the demo cluster: add --demo", file=sys.stderr)
+        return 2
+    if args.tour and args.read_only:
+        print("nomadtui: the tour changes the demo cluster: it cannot run --read-only", file=sys.stderr)
+        return 2
+    try:
+        ProbeConfig(url="http://x/", rate=args.probe_rate)
+    except ValueError as e:
+        print(f"nomadtui: --probe-rate: {e}", file=sys.stderr)
+        return 2
     flags = {k: getattr(args, k) for k in ("address", "namespace", "region", "fabio_address", "cluster",
                                             "jobs_dir", "read_only", "skip_verify")}
     demo = None
@@ -70,7 +102,7 @@ def run_tui(args: argparse.Namespace) -> int:
         return 2
     from .ui.app import NomadApp
 
-    app = NomadApp(settings, demo=demo is not None)
+    app = NomadApp(settings, demo=demo is not None, probe=probe_config(args, demo), tour=args.tour)
     try:
         app.run()
     finally:

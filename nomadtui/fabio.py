@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 import httpx
 
+from .aio import wait_event
 from .model import Allocation, Route, RouteTarget, routes_from_api
 from .nomad.errors import BAD_RESPONSE, ClusterError, from_transport
 from .nomad.watch import WatchStatus, backoff_delay
@@ -101,10 +102,7 @@ class FabioWatch:
 
     async def _sleep(self, seconds: float) -> None:
         self._wake.clear()
-        try:
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
+        await wait_event(self._wake, seconds)
 
 
 def annotate(routes: Iterable[Route], allocations: Iterable[Allocation],

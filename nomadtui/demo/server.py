@@ -23,6 +23,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response, StreamingResponse
 
+from ..aio import wait_event, wait_future
 from . import routes as fabio_routes
 from .clock import Clock
 from .cluster import DEFAULT_SPEED, Cluster
@@ -73,10 +74,7 @@ class Changes:
         self._future = self._loop.create_future()
 
     async def wait(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(asyncio.shield(self._future), timeout)
-        except asyncio.TimeoutError:
-            pass
+        await wait_future(self._future, timeout)
 
 
 # --- the Nomad API -------------------------------------------------------------------------------
@@ -770,10 +768,7 @@ class DemoServer:
             timeout = None
             if due is not None and not cluster.clock.manual:
                 timeout = max(0.0, due - cluster.clock.now())
-            try:
-                await asyncio.wait_for(wake.wait(), timeout)
-            except asyncio.TimeoutError:
-                pass
+            await wait_event(wake, timeout)
 
     def stop(self) -> None:
         if self._loop is None:

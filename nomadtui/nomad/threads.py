@@ -11,6 +11,8 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
+from ..aio import wait_future
+
 T = TypeVar("T")
 
 
@@ -35,4 +37,7 @@ async def in_thread(fn: Callable[[], T], timeout: float | None = None) -> T:
             pass   # the loop is gone: nobody is waiting any more
 
     threading.Thread(target=target, name="nomadtui-call", daemon=True).start()
-    return await asyncio.wait_for(future, timeout)
+    if not await wait_future(future, timeout):
+        future.cancel()
+        raise TimeoutError(f"no answer within {timeout:g}s")
+    return future.result()

@@ -10,10 +10,12 @@ from textual.app import App
 
 from ..nomad.actions import Actions
 from ..nomad.live import ClusterState, LiveCluster
+from ..probe import Probe, ProbeConfig, ProbeSnapshot
 from ..settings import Settings
+from ..timeline import Timeline
 from .commands import NomadCommands
 from .keys import APP_KEYS, bindings
-from .messages import ClusterChanged
+from .messages import ClusterChanged, ProbeChanged
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 
@@ -26,7 +28,7 @@ class NomadApp(App):
 
     def __init__(self, settings: Settings, *, live: LiveCluster | None = None, actions: Actions | None = None,
                  clock: Callable[[], float] = time.time, jobs_dir: Path | None = None, demo: bool = False,
-                 watch_wait: float = 30.0) -> None:
+                 watch_wait: float = 30.0, probe: ProbeConfig | None = None, tour: bool = False) -> None:
         super().__init__()
         self.settings = settings
         self.live = live or LiveCluster(settings, wait=watch_wait)
@@ -34,6 +36,10 @@ class NomadApp(App):
         self.now = clock
         self.jobs_dir = jobs_dir or settings.jobs_dir or Path.cwd()
         self.demo = demo
+        self.probe_config = probe
+        self.probe: Probe | None = None
+        self.timeline = Timeline(clock=clock)
+        self.tour_requested = tour
         self.main_screen = MainScreen()
 
     def on_mount(self) -> None:
@@ -42,14 +48,24 @@ class NomadApp(App):
             self.set_keymap(dict(self.settings.keymap))
         self.live.subscribe(self._on_state)
         self.live.start()
+        if self.probe_config is not None:
+            self.probe = Probe(self.probe_config, on_update=self._on_probe)
+            self.run_worker(self.probe.run(), group="probe", exit_on_error=False, name="probe")
         self.push_screen(self.main_screen)
 
     def _on_state(self, state: ClusterState, what: str) -> None:
-        # Called inside a watch task on this loop: hand over as a message so the screen updates
-        # in its own turn, never inside the watch.
+        # Called inside a watch task on this loop: note what happened for the timeline, then hand
+        # over as a message so the screen updates in its own turn, never inside the watch.
+        if what != "status":
+            self.timeline.observe(state)
         self.main_screen.post_message(ClusterChanged(what))
 
+    def _on_probe(self, snapshot: ProbeSnapshot) -> None:
+        self.main_screen.post_message(ProbeChanged(snapshot))
+
     async def on_unmount(self) -> None:
+        if self.probe is not None:
+            await self.probe.aclose()
         await self.live.close()
 
     # --- app-wide keys --------------------------------------------------------------------------

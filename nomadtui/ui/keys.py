@@ -43,6 +43,9 @@ MAIN_KEYS = (
     Key("fail", "F", "fail_deployment", "Fail deploy", changes_cluster=True),
     Key("pause", "z", "pause_resume", "Pause/resume", changes_cluster=True),
     Key("filter", "slash", "filter", "Filter", key_display="/"),
+    Key("export", "ctrl+e", "export_timeline", "Export timeline", show=False),
+    Key("tour_next", "space", "tour_next", "Next step", key_display="space"),
+    Key("tour_replay", "b", "tour_replay", "Replay step"),
     Key("next_pane", "tab", "focus_next", "Next pane", show=False),
     Key("previous_pane", "shift+tab", "focus_previous", "Previous pane", show=False),
 )
@@ -63,6 +66,7 @@ DIALOG_KEYS = (
 )
 
 CLUSTER_CHANGING_ACTIONS = frozenset(k.action for k in MAIN_KEYS if k.changes_cluster)
+TOUR_ACTIONS = frozenset({"tour_next", "tour_replay"})
 
 
 def bindings(keys: tuple[Key, ...]) -> list[Binding]:

@@ -11,3 +11,11 @@ class ClusterChanged(Message):
     def __init__(self, what: str) -> None:
         super().__init__()
         self.what = what
+
+
+class ProbeChanged(Message):
+    """The traffic probe has a new picture of where requests go."""
+
+    def __init__(self, snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot

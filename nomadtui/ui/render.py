@@ -16,6 +16,7 @@ from ..difftext import diff_summary
 from ..model import (Allocation, Deployment, GroupState, Job, JobSummary, JobVersion, Route, format_age,
                      format_duration, format_time, short_id)
 from ..nomad.live import ClusterState
+from ..probe import version_key
 from .widgets.table import Column, Row
 
 STATUS_STYLE = {
@@ -246,7 +247,7 @@ def alloc_rows(allocs: Sequence[Allocation], nodes: Mapping[str, str], now: floa
 
 
 
-def routes_panel(routes: Sequence[Route], label: Callable[[int | None], str], *, configured: bool,
+def routes_panel(routes: Sequence[Route], version_label: Callable[[int | None], str], *, configured: bool,
                  connected: bool = True, compact: bool = False) -> RenderableType:
     """Each route (host + path, options) with a weight bar per target, labelled by version;
     canary targets and routes that only carry canaries are marked."""
@@ -254,16 +255,16 @@ def routes_panel(routes: Sequence[Route], label: Callable[[int | None], str], *,
         return Text("Fabio: not configured (set FABIO_ADDR or --fabio-addr)", style="dim")
     if not routes:
         return Text("No Fabio routes for this job's services" if connected else "Fabio is unreachable", style="dim")
-    lines = Text()
-    width = 12 if compact else BAR_WIDTH
+    lines = Text(no_wrap=True, overflow="ellipsis")
+    width = 12 if compact else 20
     for route in routes:
         lines.append(route.src, style="bold")
         lines.append("  " + " ".join(f"{k}={v}" for k, v in sorted(route.options.items())), style="dim")
         if route.canary:
             lines.append("  ◆ canary route", style="bold cyan")
         lines.append("\n")
-        labels = [label(t.job_version) for t in route.targets]
-        label_width = max(len(label) for label in labels)
+        labels = [version_label(t.job_version) for t in route.targets]
+        label_width = max(len(text) for text in labels)
         for t, label in zip(route.targets, labels):
             style = "cyan" if t.canary else "green"
             lines.append(f"  {label:<{label_width}}  ", style=f"bold {style}")
@@ -332,3 +333,84 @@ def placement_failures(plan) -> Text:
             text.append(f'  * Constraint "{constraint}" filtered {n} nodes\n')
     text.rstrip()
     return text
+
+
+# --- observed traffic and the rollout timeline --------------------------------------------------
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """Shares (0..1) as block characters, oldest first; a gap where nothing was seen."""
+    return "".join(" " if v is None else SPARK[min(len(SPARK) - 1, int(v * (len(SPARK) - 1) + 0.5))]
+                   for v in values)
+
+
+def probe_panel(snapshot, expectation, problems, target: str, *, compact: bool = False) -> RenderableType:
+    """Per version: observed share (95 % interval) beside Fabio's configured weight, healthy
+    allocations, latency percentiles, a sparkline of the share over time; then errors, findings."""
+    if snapshot is None:
+        return Text(f"Probing {target}: waiting for answers…", style="dim")
+    head = Text.assemble(("Observed traffic", "bold"), (f"  {snapshot.rate:g}/s · {snapshot.answered} answers in "
+                                                        f"the window · {target}", "dim"), overflow="ellipsis",
+                         no_wrap=True)
+    configured = dict(expectation.configured) if expectation is not None else {}
+    healthy = dict(expectation.healthy) if expectation is not None else {}
+    canaries = expectation.canaries if expectation is not None else frozenset()
+    stats = {v.version: v for v in snapshot.versions}
+    table = Table(box=None, padding=(0, 2, 0, 0), pad_edge=False, show_edge=False, header_style="bold dim")
+    for label, justify in (("Ver", "left"), ("Observed", "left"), ("95% CI", "right"), ("Weight", "right"),
+                           ("Healthy", "right"), ("p50/95/99 ms", "right"), ("Trend", "left")):
+        if compact and label in ("p50/95/99 ms", "Trend"):
+            continue
+        table.add_column(label, justify=justify, no_wrap=True)
+    for label in sorted(set(stats) | set(configured), key=version_key):
+        v = stats.get(label)
+        style = "cyan" if label in canaries else "green"
+        share = v.share if v else 0.0
+        cells: list[Text | str] = [
+            Text(label + (" ◆" if label in canaries else ""), style=f"bold {style}"),
+            bar(share, 1.0, 8, style=style) + Text(f" {share * 100:5.1f}%"),
+            f"{v.low * 100:.0f}–{v.high * 100:.0f}%" if v is not None and v.count else "",
+            f"{configured[label] * 100:.1f}%" if label in configured else "-",
+            str(healthy.get(label, 0)),
+        ]
+        if not compact:
+            cells.append(f"{v.p50:.0f}/{v.p95:.0f}/{v.p99:.0f}" if v is not None and v.count else "")
+            cells.append(Text(sparkline(snapshot.history.get(label, ())), style=style))
+        table.add_row(*cells)
+    parts: list[RenderableType] = [head, table]
+    if snapshot.errors or snapshot.timeouts or snapshot.skipped:
+        parts.append(Text(f"{snapshot.errors} errors, {snapshot.timeouts} timeouts, {snapshot.skipped} skipped "
+                          f"(of {snapshot.sent} sent)", style="yellow"))
+    for finding in problems:
+        parts.append(Text(f"⚠ {finding.message}", style="bold red" if finding.kind != "errors" else "yellow"))
+    return Group(*parts)
+
+
+def timeline_panel(rows, title: str, *, limit: int = 14) -> RenderableType:
+    """The latest deployment's steps: time, elapsed since the start, how long the step took."""
+    if not rows:
+        return Text("No rollout observed yet", style="dim")
+    table = Table(box=None, padding=(0, 2, 0, 0), pad_edge=False, show_edge=False, header_style="bold dim")
+    for label, justify in (("Time", "left"), ("+", "right"), ("Took", "right"), ("Event", "left")):
+        table.add_column(label, justify=justify, no_wrap=label != "Event")
+    shown = rows[-limit:]
+    for event, since_previous, since_start in shown:
+        table.add_row(format_time(event.at)[11:19], _short_duration(since_start), _short_duration(since_previous),
+                      Text(event.text, style=_EVENT_STYLE.get(event.kind, "")))
+    more = len(rows) - len(shown)
+    head = Text.assemble((title, "bold"), (f"  (+{more} earlier)" if more else "", "dim"),
+                         ("  ctrl+e exports Markdown", "dim"))
+    return Group(head, table)
+
+
+_EVENT_STYLE = {"healthy": "green", "successful": "bold green", "unhealthy": "bold red", "failed": "bold red",
+                "promoted": "bold magenta", "canaries-healthy": "magenta", "auto-reverted": "bold yellow",
+                "stopped": "dim", "routes": "cyan", "registered": "bold"}
+
+
+def _short_duration(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms" if seconds > 0 else "0s"
+    return format_duration(int(round(seconds)) * 1_000_000_000)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from rich.console import Console
 from ..demo.clock import ManualClock
 from ..demo.cluster import JOBS_DIR, Cluster
 from ..demo.server import DemoServer
+from ..probe import ProbeConfig
 from ..settings import Settings
 from .app import NomadApp
 from .screens.dialogs import FilePickerScreen
@@ -187,15 +190,55 @@ async def take_narrow(out: Path) -> list[Path]:
             return [path]
 
 
+async def take_probe_and_timeline(out: Path) -> list[Path]:
+    """Mid-canary, with the probe sending traffic through the demo's listener (real requests, so
+    this picture's counts differ a little from run to run)."""
+    with _demo() as demo:
+        app = demo_app(demo, probe=ProbeConfig(url=f"{demo.lb_url}/", host="mysite-sni-1.com", rate=50))
+        async with app.run_test(size=(120, 48)) as pilot:
+            w = Walkthrough(app, pilot, demo)
+            await w.ready()
+            await w.run("httpsbackend-tcp-sni-1-canary-1.nomad")
+            await w.advance(31)
+            await w.until(lambda: (p := app.probe) is not None and p.snapshot().answered >= 300, timeout=30)
+            main = app.screen.query_one("#detail")
+            main.scroll_end(animate=False)
+            await pilot.pause(0.6)
+            path = out / "probe-timeline.svg"
+            path.write_text(app.export_screenshot(title="nomadtui — observed traffic and rollout timeline"))
+            return [path]
+
+
+async def take_tour(out: Path) -> list[Path]:
+    with _demo() as demo:
+        app = demo_app(demo, tour=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            w = Walkthrough(app, pilot, demo)
+            await w.ready()
+            tour = app.main_screen.tour
+            for _ in range(2):
+                await pilot.press("space")
+                await w.until(lambda: tour.phase in ("waiting", "done"))
+                while tour.phase != "done":
+                    await w.advance(10)
+            await pilot.pause(0.3)
+            path = out / "tour.svg"
+            path.write_text(app.export_screenshot(title="nomadtui — guided tour"))
+            return [path]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nomadtui screenshots", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("screenshots"), help="folder for the SVGs (default: screenshots)")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    os.environ["TZ"] = "UTC"          # the same pictures wherever they are made
+    time.tzset()
 
     async def both() -> list[Path]:
-        return await take(args.out) + await take_narrow(args.out)
+        return (await take(args.out) + await take_narrow(args.out) + await take_tour(args.out)
+                + await take_probe_and_timeline(args.out))
 
     for path in asyncio.run(both()):
         print(path)

@@ -185,3 +185,16 @@ async def test_fabio_down_is_reported(scripted):
         task.cancel()
         await watch.client.aclose()
     assert not statuses[0].connected and "Fabio at" in statuses[0].error.message
+
+
+async def test_a_poke_and_a_cancel_in_the_same_loop_pass_still_stop_the_fabio_watch(demo):
+    # asyncio.wait_for on Python 3.11 could swallow this cancel, and quitting would hang.
+    for _ in range(20):
+        watch = FabioWatch(FabioClient(demo.fabio_url), publish=lambda *a: None, on_status=lambda s: None)
+        task = asyncio.get_running_loop().create_task(watch.run())
+        await asyncio.sleep(0.05)
+        watch.poke()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=2)
+        assert task in done
+        await watch.client.aclose()

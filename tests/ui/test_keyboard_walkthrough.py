@@ -62,7 +62,8 @@ async def test_the_whole_walkthrough_from_the_keyboard(demo, make_app):
         assert text.count("33.3%") == 3
         await w.promote()
         await w.until_deployment("successful")
-        assert "canary.mysite-sni-1.com/" not in screen_text(app)
+        text = screen_text(app)
+        assert "◆ canary route" not in text and "route canary.mysite-sni-1.com/: removed" in text
 
         # Step 4: blue-green, six running, promotion stops the old three at once.
         await w.run("httpsbackend-tcp-sni-1-blue-green.nomad")

@@ -4,6 +4,10 @@ state; every key that changes the cluster opens a dialog first (see `..flows`)."
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -13,9 +17,12 @@ from textual.widgets import Footer, Input, Label
 
 from ...model import Deployment, format_age
 from ...nomad.live import ClusterState
+from ...probe import expectation_from, findings
+from ...timeline import with_durations
 from .. import flows, render
-from ..keys import CLUSTER_CHANGING_ACTIONS, MAIN_KEYS, bindings
-from ..messages import ClusterChanged
+from ..keys import CLUSTER_CHANGING_ACTIONS, MAIN_KEYS, TOUR_ACTIONS, bindings
+from ..messages import ClusterChanged, ProbeChanged
+from ..tour import Tour
 from ..widgets.panels import LivePanel, status_line
 from ..widgets.table import VirtualTable
 
@@ -42,19 +49,35 @@ class MainScreen(Screen):
                 yield Input(placeholder="filter allocations…", id="allocs-filter", classes="filter")
                 yield Label("Fabio routes", classes="pane-title")
                 yield LivePanel(id="routes")
+                if self.app.probe_config is not None:
+                    yield LivePanel(id="probe")
+                yield LivePanel(id="timeline")
+        yield LivePanel(id="tour")
         yield LivePanel(id="status")
         yield Footer()
 
     def on_mount(self) -> None:
         self._focus_timer = None
         self._job_rows = render.JobRows()
+        self._probe_snapshot = None
+        self._configured: dict | None = None     # the probed route's weights, to notice changes
+        self.tour = Tour(self) if self.app.tour_requested else None
+        self.query_one("#tour").display = self.tour is not None
         self.set_interval(1.0, self._tick)
         self.refresh_from(self.app.live.state, "all")
+        if self.tour is not None:
+            self.tour.start()
 
     # --- data in ----------------------------------------------------------------------------
 
     def on_cluster_changed(self, message: ClusterChanged) -> None:
         self.refresh_from(self.app.live.state, message.what)
+        if self.tour is not None:
+            self.tour.check(self.app.live.state)
+
+    def on_probe_changed(self, message: ProbeChanged) -> None:
+        self._probe_snapshot = message.snapshot
+        self._refresh_probe(self.app.live.state)
 
     def refresh_from(self, state: ClusterState, what: str) -> None:
         now = self.app.now()
@@ -91,6 +114,31 @@ class MainScreen(Screen):
             (tuple(routes), tuple(sorted(images.items())), configured, fabio is None or fabio.connected, narrow),
             lambda: render.routes_panel(routes, state.version_label, configured=configured,
                                         connected=fabio is None or fabio.connected, compact=narrow))
+        self._refresh_probe(state)
+        rows = with_durations(self.app.timeline.latest_deployment_events(state))
+        d = state.latest_deployment
+        title = f"Rollout timeline (deployment {d.id[:8]})" if d is not None else "Rollout timeline"
+        self.query_one("#timeline", LivePanel).show((tuple(e for e, _, _ in rows), title),
+                                                    lambda: render.timeline_panel(rows, title))
+
+    def _refresh_probe(self, state: ClusterState) -> None:
+        config = self.app.probe_config
+        if config is None:
+            return
+        snapshot = self._probe_snapshot
+        target = f"{config.url} Host {config.host}" if config.host else config.url
+        expectation = expectation_from(state, config.host or urlsplit(config.url).hostname or "")
+        configured = dict(expectation.configured) if expectation is not None else {}
+        if configured and self._configured is not None and configured != self._configured and self.app.probe:
+            self.app.probe.restart_window()
+            snapshot = self._probe_snapshot = self.app.probe.snapshot()
+        if configured:
+            self._configured = configured
+        problems = findings(snapshot, expectation) if snapshot is not None and expectation is not None else []
+        narrow = self.size.width < NARROW
+        self.query_one("#probe", LivePanel).show(
+            (snapshot, expectation, tuple(problems), narrow),
+            lambda: render.probe_panel(snapshot, expectation, problems, target, compact=narrow))
 
     def _refresh_status(self, state: ClusterState, now: float) -> None:
         settings = self.app.settings
@@ -154,8 +202,16 @@ class MainScreen(Screen):
         self.query_one(f"#{table_id}", VirtualTable).focus()
 
     def key_escape(self) -> None:
-        """Esc clears the filter of the list in focus (or the one being typed)."""
+        """Esc clears the filter of the list in focus (or the one being typed); otherwise it
+        leaves the guided tour, keeping the cluster as it is."""
         focused = self.focused
+        filtering = isinstance(focused, Input) or (isinstance(focused, VirtualTable) and focused.filter_text)
+        if self.tour is not None and not filtering:
+            self.tour.leave()
+            self.tour = None
+            self.query_one("#tour").display = False
+            self.refresh_bindings()
+            return
         if isinstance(focused, Input) and focused.has_class("filter"):
             table_id = focused.id.removesuffix("-filter")
         elif isinstance(focused, VirtualTable) and focused.filter_text:
@@ -178,7 +234,34 @@ class MainScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in CLUSTER_CHANGING_ACTIONS and self.app.settings.read_only:
             return False
+        if action in TOUR_ACTIONS:
+            return self.tour is not None
         return True
+
+    def action_export_timeline(self) -> None:
+        state = self.app.live.state
+        events = self.app.timeline.latest_deployment_events(state)
+        if not events or state.job is None:
+            self.app.notify("No rollout observed yet: nothing to export.", severity="warning", timeout=3)
+            return
+        d = state.latest_deployment
+        title = f"Rollout of {state.job.id}" + (f", deployment {d.id[:8]} (job version {d.job_version})" if d else "")
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.app.now()))
+        path = Path.cwd() / f"nomadtui-timeline-{state.job.id}-{stamp}.md"
+        try:
+            path.write_text(self.app.timeline.markdown(events, title=title))
+        except OSError as e:
+            self.app.notify(f"Cannot write {path}: {e.strerror}", severity="error", timeout=5)
+            return
+        self.app.notify(f"Timeline saved to {path}", timeout=5)
+
+    def action_tour_next(self) -> None:
+        if self.tour is not None:
+            self.tour.next()
+
+    def action_tour_replay(self) -> None:
+        if self.tour is not None:
+            self.tour.replay()
 
     def latest_deployment(self) -> Deployment | None:
         return self.app.live.state.latest_deployment

@@ -41,7 +41,7 @@ class Row:
     search: str = ""               # what the filter matches (defaults to the cells' text)
 
 
-class VirtualTable(ScrollView, can_focus=True):
+class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
     BINDINGS = bindings(TABLE_KEYS)
     COMPONENT_CLASSES = {"table--header", "table--cursor", "table--cursor-blurred"}
     DEFAULT_CSS = """
