@@ -4,13 +4,15 @@ the cluster's own watches then show what the action started."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.text import Text
 
 from ..model import Deployment, format_duration, short_id
-from ..nomad.actions import command_fail, command_pause, command_promote, command_revert, command_run
+from ..nomad.actions import (ActionResult, command_fail, command_pause, command_promote, command_revert,
+                             command_run)
 from ..nomad.errors import STALE, ClusterError
 from .screens.dialogs import ChoiceScreen, ConfirmScreen, ErrorScreen, FilePickerScreen
 from .screens.plan import PlanScreen
@@ -26,6 +28,20 @@ def _start(screen: MainScreen, flow, name: str) -> None:
 
 async def _failed(screen: MainScreen, title: str, error: ClusterError, source: str | None = None) -> None:
     await screen.app.push_screen_wait(ErrorScreen(title, error, source=source))
+
+
+async def _confirm_then(screen: MainScreen, dialog: ConfirmScreen, act: Callable[[], Awaitable[ActionResult]],
+                        failure: str) -> None:
+    """The common end of every deployment action: ask, act, then say what happened."""
+    app = screen.app
+    if not await app.push_screen_wait(dialog):
+        return
+    try:
+        result = await act()
+    except ClusterError as e:
+        await _failed(screen, failure, e)
+        return
+    app.notify(result.message, timeout=4)
 
 
 def _nothing(screen: MainScreen, message: str) -> None:
@@ -123,16 +139,9 @@ async def _promote(screen: MainScreen) -> None:
     if unhealthy:
         names = ", ".join(f"{g.name} ({g.healthy}/{g.desired_canaries})" for g in unhealthy)
         warning = f"Canaries are not healthy yet: {names}. Nomad will refuse the promotion."
-    if not await app.push_screen_wait(ConfirmScreen("Promote the canaries?", Group(*lines),
-                                                    command_promote(app.settings, d, groups), warning=warning,
-                                                    confirm_label="promote")):
-        return
-    try:
-        result = await app.actions.promote(d, groups)
-    except ClusterError as e:
-        await _failed(screen, "Promotion refused", e)
-        return
-    app.notify(result.message, timeout=4)
+    dialog = ConfirmScreen("Promote the canaries?", Group(*lines), command_promote(app.settings, d, groups),
+                           warning=warning, confirm_label="promote")
+    await _confirm_then(screen, dialog, lambda: app.actions.promote(d, groups), "Promotion refused")
 
 
 def fail(screen: MainScreen) -> None:
@@ -154,15 +163,8 @@ async def _fail(screen: MainScreen) -> None:
         lines.append(Text(f"auto_revert is on: Nomad will roll back to {target} as a new version."))
     else:
         lines.append(Text("No auto_revert: the job stays at this version with the allocations it has now."))
-    if not await app.push_screen_wait(ConfirmScreen("Fail the deployment?", Group(*lines), command_fail(app.settings, d),
-                                                    confirm_label="fail it")):
-        return
-    try:
-        result = await app.actions.fail(d)
-    except ClusterError as e:
-        await _failed(screen, "Cannot fail the deployment", e)
-        return
-    app.notify(result.message, timeout=4)
+    dialog = ConfirmScreen("Fail the deployment?", Group(*lines), command_fail(app.settings, d), confirm_label="fail it")
+    await _confirm_then(screen, dialog, lambda: app.actions.fail(d), "Cannot fail the deployment")
 
 
 def pause_resume(screen: MainScreen) -> None:
@@ -183,15 +185,9 @@ async def _pause_resume(screen: MainScreen) -> None:
         deadline = max((g.progress_deadline for g in d.groups.values()), default=0)
         body = Text(f"Deployment {short_id(d.id)} of job {d.job_id} continues; its progress deadline starts again"
                     + (f" ({format_duration(deadline)})." if deadline else "."))
-    if not await app.push_screen_wait(ConfirmScreen(f"{verb} the deployment?", body, command_pause(app.settings, d, pause),
-                                                    confirm_label=verb.lower())):
-        return
-    try:
-        result = await app.actions.pause(d, pause)
-    except ClusterError as e:
-        await _failed(screen, f"Cannot {verb.lower()} the deployment", e)
-        return
-    app.notify(result.message, timeout=4)
+    dialog = ConfirmScreen(f"{verb} the deployment?", body, command_pause(app.settings, d, pause),
+                           confirm_label=verb.lower())
+    await _confirm_then(screen, dialog, lambda: app.actions.pause(d, pause), f"Cannot {verb.lower()} the deployment")
 
 
 # --- revert --------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from nomadtui.nomad.actions import (Actions, command_fail, command_pause, comman
                                     command_revert, command_run)
 from nomadtui.nomad.errors import ClusterError
 from nomadtui.settings import Secret, Settings
+from tests.helpers import fingerprint
 
 JOB = "httpsbackend-sni-1"
 
@@ -29,11 +30,6 @@ def actions(demo) -> Actions:
 
 def latest(demo) -> Deployment:
     return Deployment.from_api(httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json())
-
-
-def fingerprint(demo) -> tuple:
-    s = demo.cluster.store
-    return (s.index, len(s.allocs), len(s.evals), len(s.deployments), {k: v["Version"] for k, v in s.jobs.items()})
 
 
 async def run_file(actions: Actions, name: str):

@@ -9,33 +9,15 @@ import pytest
 from starlette.responses import PlainTextResponse, Response
 
 from nomadtui.demo.clock import ManualClock
-from nomadtui.demo.cluster import JOBS_DIR, Cluster
+from nomadtui.demo.cluster import Cluster
 from nomadtui.demo.server import DemoServer
 from nomadtui.fabio import FabioClient, FabioWatch
 from nomadtui.nomad import errors
 from nomadtui.nomad.live import LiveCluster
 from nomadtui.settings import Settings
+from tests.helpers import register, until
 
 JOB = "httpsbackend-sni-1"
-
-
-async def until(predicate, timeout: float = 5.0) -> float:
-    """Wait for predicate(); return how long it took."""
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
-    return time.monotonic() - started
-
-
-def register(demo: DemoServer, filename: str) -> None:
-    import httpx
-
-    hcl = (JOBS_DIR / filename).read_text()
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
-    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
-    demo.advance(0)
 
 
 @pytest.fixture

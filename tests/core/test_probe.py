@@ -12,13 +12,13 @@ import httpx
 import pytest
 from starlette.responses import PlainTextResponse, Response
 
-from nomadtui.demo.cluster import JOBS_DIR
 from nomadtui.nomad.live import LiveCluster
 from nomadtui.probe import (MAX_RATE, Answer, Expectation, Finding, Probe, ProbeConfig, ProbeSnapshot,
                             expectation_from, findings, match_route, nearest_rank, summarize, version_key,
                             wilson)
 from nomadtui.model import Route, RouteTarget
 from nomadtui.settings import Settings
+from tests.helpers import register, until
 
 JOB = "httpsbackend-sni-1"
 HOST = "mysite-sni-1.com"
@@ -26,21 +26,6 @@ CANARY_HOST = "canary.mysite-sni-1.com"
 
 
 # --- helpers -----------------------------------------------------------------------------------
-
-async def until(predicate, timeout: float = 10.0) -> None:
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
-
-
-def register(demo, filename: str) -> None:
-    hcl = (JOBS_DIR / filename).read_text()
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
-    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
-    demo.advance(0)
-
 
 def latest(demo) -> dict:
     return httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json()

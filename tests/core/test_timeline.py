@@ -5,40 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from dataclasses import dataclass, replace
 
 import httpx
 import pytest
 
-from nomadtui.demo.cluster import JOBS_DIR
 from nomadtui.demo.server import DemoServer
 from nomadtui.model import (Allocation, Deployment, GroupState, Job, JobVersion, format_time, routes_from_api)
 from nomadtui.nomad.live import JOB_WATCHES, ClusterState, LiveCluster
 from nomadtui.nomad.watch import WatchStatus
 from nomadtui.settings import Settings
 from nomadtui.timeline import MAX_EVENTS, Timeline, TimelineEvent, with_durations
+from tests.helpers import register, until
 
 JOB = "httpsbackend-sni-1"
 ROUTE = "mysite-sni-1.com/"
 
 
 # --- driving the demo cluster ----------------------------------------------------------------
-
-async def until(predicate, timeout: float = 5.0) -> None:
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > timeout:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.005)
-
-
-def register(demo: DemoServer, filename: str) -> None:
-    hcl = (JOBS_DIR / filename).read_text()
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
-    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
-    demo.advance(0)
-
 
 def promote(demo: DemoServer, deployment_id: str) -> None:
     httpx.post(f"{demo.nomad_url}/v1/deployment/promote/{deployment_id}",

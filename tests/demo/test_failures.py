@@ -9,6 +9,7 @@ import pytest
 from nomad.api import exceptions
 
 from nomadtui.demo.cluster import JOBS_DIR
+from tests.helpers import fingerprint
 
 JOB = "httpsbackend-sni-1"
 
@@ -40,13 +41,6 @@ def settle(demo, n, limit: float = 900) -> dict:
         demo.advance(1)
         waited += 1
     return latest(n)
-
-
-def snapshot(demo) -> tuple:
-    """Everything a client could observe of the cluster's state."""
-    store = demo.cluster.store
-    return (store.index, len(store.allocs), len(store.evals), len(store.deployments),
-            {k: v["Version"] for k, v in store.jobs.items()})
 
 
 def error_text(e: exceptions.BaseNomadException) -> tuple[int, str]:
@@ -215,27 +209,27 @@ def test_promoting_unhealthy_canaries_is_refused(demo, n):
     run_source(n, source("httpsbackend-tcp-sni-1-canary-1.nomad"))
     demo.advance(1)
     d = latest(n)
-    before = snapshot(demo)
+    before = fingerprint(demo)
     with pytest.raises(exceptions.BaseNomadException) as e:
         n.deployment.promote_deployment_all(d["ID"])
     assert error_text(e.value) == (500, '1 error occurred:\n\t* Task group "httpsbackend-sni-1" has 0/1 healthy allocations\n\n')
-    assert snapshot(demo) == before
+    assert fingerprint(demo) == before
 
 
 def test_terminal_deployment_actions_are_refused(demo, n):
     d = latest(n)
-    before = snapshot(demo)
+    before = fingerprint(demo)
     for call, text in [(lambda: n.deployment.promote_deployment_all(d["ID"]), "can't promote terminal deployment"),
                        (lambda: n.deployment.fail_deployment(d["ID"]), "can't fail terminal deployment"),
                        (lambda: n.deployment.pause_deployment(d["ID"], True), "can't pause terminal deployment")]:
         with pytest.raises(exceptions.BaseNomadException) as e:
             call()
         assert error_text(e.value) == (500, text)
-    assert snapshot(demo) == before
+    assert fingerprint(demo) == before
 
 
 def test_bad_job_file_is_refused_with_line_and_column(demo, n):
-    before = snapshot(demo)
+    before = fingerprint(demo)
     broken = source("httpsbackend-tcp-sni-1.nomad").replace('count = 3', 'count = = 3')
     with pytest.raises(exceptions.BadRequestNomadException) as e:
         n.jobs.parse(broken)
@@ -243,35 +237,35 @@ def test_bad_job_file_is_refused_with_line_and_column(demo, n):
     line = next(i for i, l in enumerate(broken.splitlines(), 1) if "count = = 3" in l)
     assert status == 400 and text.startswith("Failed to parse job: ")
     assert f":{line}," in text
-    assert snapshot(demo) == before
+    assert fingerprint(demo) == before
 
 
 def test_invalid_job_is_a_500_with_nomads_text(demo, n):
     job = n.jobs.parse(source("httpsbackend-tcp-sni-1.nomad"))
     job["TaskGroups"][0]["Count"] = -1
-    before = snapshot(demo)
+    before = fingerprint(demo)
     with pytest.raises(exceptions.BaseNomadException) as e:
         n.jobs.register_job({"Job": job})
     status, text = error_text(e.value)
     assert status == 500 and text.startswith("1 error occurred:\n\t* ")
-    assert snapshot(demo) == before
+    assert fingerprint(demo) == before
 
 
 def test_stale_enforce_index_is_refused(demo, n):
     job = n.jobs.parse(source("httpsbackend-tcp-sni-1-rolling-update.nomad"))
     current = n.job.get_job(JOB)["JobModifyIndex"]
-    before = snapshot(demo)
+    before = fingerprint(demo)
     with pytest.raises(exceptions.BaseNomadException) as e:
         n.jobs.register_job({"Job": job, "EnforceIndex": True, "JobModifyIndex": current - 1})
     assert error_text(e.value) == (
         500, f"Enforcing job modify index {current - 1}: job exists with conflicting job modify index: {current}")
-    assert snapshot(demo) == before
+    assert fingerprint(demo) == before
     ok = n.jobs.register_job({"Job": job, "EnforceIndex": True, "JobModifyIndex": current})
     assert ok["JobModifyIndex"] > current
 
 
 def test_revert_refusals(demo, n):
-    before = snapshot(demo)
+    before = fingerprint(demo)
     with pytest.raises(exceptions.BaseNomadException) as e:
         n.job.revert_job(JOB, 0)
     assert error_text(e.value) == (500, "can't revert to current version")
@@ -281,7 +275,7 @@ def test_revert_refusals(demo, n):
     with pytest.raises(exceptions.BaseNomadException) as e:
         n.job.revert_job(JOB, 0, enforce_prior_version=3)
     assert error_text(e.value) == (500, "Current job has version 0; enforcing version 3")
-    assert snapshot(demo) == before
+    assert fingerprint(demo) == before
 
 
 def test_wrong_method_and_bad_query(demo):

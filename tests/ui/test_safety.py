@@ -16,15 +16,10 @@ from nomadtui.ui.screens.main import MainScreen
 from nomadtui.ui.screens.plan import PlanScreen
 from nomadtui.ui.screens.revert import RevertScreen
 from nomadtui.ui.screenshots import Walkthrough, screen_text
+from tests.helpers import fingerprint
 
 
 JOB = "httpsbackend-sni-1"
-
-
-def fingerprint(demo: DemoServer) -> tuple:
-    """Everything a client could observe of the cluster's state."""
-    s = demo.cluster.store
-    return (s.index, len(s.allocs), len(s.evals), len(s.deployments), {k: v["Version"] for k, v in s.jobs.items()})
 
 
 ACTION_KEYS = ("r", "p", "R", "F", "z")

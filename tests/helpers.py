@@ -1,0 +1,37 @@
+"""Helpers the test modules share: waiting for a condition, registering a demo job file over
+HTTP, and a fingerprint of everything a client could observe of the demo cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from nomadtui.demo.cluster import JOBS_DIR
+from nomadtui.demo.server import DemoServer
+
+
+async def until(predicate, timeout: float = 5.0) -> float:
+    """Wait for predicate(); return how long it took."""
+    started = time.monotonic()
+    while not predicate():
+        if time.monotonic() - started > timeout:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.005)
+    return time.monotonic() - started
+
+
+def register(demo: DemoServer, filename: str) -> None:
+    """`nomad job run` of a demo job file, then let the scheduler run."""
+    hcl = (JOBS_DIR / filename).read_text()
+    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
+    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
+    demo.advance(0)
+
+
+def fingerprint(demo: DemoServer) -> tuple:
+    """Everything a client could observe of the cluster's state: a refused request keeps it."""
+    store = demo.cluster.store
+    return (store.index, len(store.allocs), len(store.evals), len(store.deployments),
+            {k: v["Version"] for k, v in store.jobs.items()})
