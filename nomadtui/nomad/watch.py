@@ -49,7 +49,8 @@ class Watch(Generic[T]):
     def __init__(self, http: httpx.AsyncClient, name: str, path: str, parse: Callable[[Any], T], *,
                  publish: Callable[[str, T, int], None], on_status: Callable[[WatchStatus], None],
                  params: dict | None = None, wait: float = 30.0, extensions: dict | None = None,
-                 describe: dict | None = None, clock: Callable[[], float] = time.time) -> None:
+                 describe: dict | None = None, clock: Callable[[], float] = time.time,
+                 min_gap: float = MIN_GAP) -> None:
         self.http = http
         self.name = name
         self.path = path
@@ -61,6 +62,7 @@ class Watch(Generic[T]):
         self.extensions = extensions or {}
         self.describe = describe or {}   # action/capability/namespace/subject for error sentences
         self.clock = clock
+        self.min_gap = min_gap
         self.index = 0
         self.requests = 0
         self._last: T | None = None
@@ -93,7 +95,7 @@ class Watch(Generic[T]):
                 self._have_data, self._last = True, data
                 self.publish(self.name, data, index)
             self.on_status(WatchStatus(self.name, True, None, self._as_of, None, 0))
-            await asyncio.sleep(MIN_GAP)
+            await asyncio.sleep(self.min_gap)
 
     async def _fetch(self) -> tuple[T, int]:
         params = dict(self.params)

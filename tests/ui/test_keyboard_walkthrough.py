@@ -6,7 +6,7 @@ import httpx
 
 from nomadtui.ui.screens.main import MainScreen
 from nomadtui.ui.screens.revert import RevertScreen
-from nomadtui.ui.screenshots import Walkthrough, screen_text
+from nomadtui.ui.drive import Walkthrough, screen_text
 
 JOB = "httpsbackend-sni-1"
 

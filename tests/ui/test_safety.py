@@ -15,7 +15,7 @@ from nomadtui.ui.screens.help import HelpScreen
 from nomadtui.ui.screens.main import MainScreen
 from nomadtui.ui.screens.plan import PlanScreen
 from nomadtui.ui.screens.revert import RevertScreen
-from nomadtui.ui.screenshots import Walkthrough, screen_text
+from nomadtui.ui.drive import Walkthrough, screen_text
 from tests.helpers import fingerprint
 
 

@@ -9,7 +9,7 @@ from nomadtui.demo.server import DemoServer
 from nomadtui.probe import ProbeConfig
 from nomadtui.settings import Settings
 from nomadtui.ui.app import NomadApp
-from nomadtui.ui.screenshots import Walkthrough, screen_text
+from nomadtui.ui.drive import Walkthrough, screen_text
 from nomadtui.ui.tour import STEPS
 
 JOB = "httpsbackend-sni-1"

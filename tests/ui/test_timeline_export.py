@@ -1,0 +1,27 @@
+"""The rollout timeline on screen, and ctrl+e writing it as Markdown for incident notes."""
+
+from __future__ import annotations
+
+from nomadtui.ui.drive import Walkthrough, screen_text
+
+
+async def test_the_timeline_shows_the_rollout_and_exports_it(demo, make_app, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = make_app()
+    async with app.run_test(size=(120, 80)) as pilot:
+        w = Walkthrough(app, pilot, demo)
+        await w.ready()
+        assert "No rollout observed yet" in screen_text(app)
+        await w.run("httpsbackend-tcp-sni-1-rolling-update.nomad")
+        await w.until_deployment("successful")
+        text = screen_text(app)
+        assert "Rollout timeline (deployment" in text and "deployment successful" in text
+        await pilot.press("ctrl+e")
+        await w.until(lambda: list(tmp_path.glob("nomadtui-timeline-*.md")))
+        (exported,) = tmp_path.glob("nomadtui-timeline-*.md")
+        markdown = exported.read_text()
+        assert markdown.startswith("### Rollout of httpsbackend-sni-1, deployment")
+        assert "| time | +since start | step took | event |" in markdown
+        rows = [line for line in markdown.splitlines() if line.startswith("| 20")]
+        assert len(rows) >= 10
+        assert "healthy" in markdown and "deployment" in markdown and "successful" in markdown
