@@ -54,6 +54,9 @@ class _ServerNameAdapter(HTTPAdapter):
 def python_nomad(settings: Settings, *, timeout: float = 15.0) -> nomad.Nomad:
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
+    # Commands are rare: a fresh connection each time, never a kept-alive one the server has
+    # closed meanwhile (a POST on it fails with "Remote end closed connection").
+    session.headers["Connection"] = "close"
     session.auth = settings.basic_auth()
     if settings.is_tls and settings.tls.server_name:
         session.mount("https://", _ServerNameAdapter(settings.tls.server_name))

@@ -133,6 +133,9 @@ class Tour:
         if self.phase in ("acting", "waiting"):
             self.app.notify("Still on it: the cluster has not got there yet.", timeout=2)
             return
+        if self.phase == "failed":
+            self._play()          # a failed step is tried again, never skipped
+            return
         if self.index + 1 >= len(self.steps):
             self.app.notify("That was the last step: esc leaves the tour.", timeout=3)
             return

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.responses import Response
 
 from nomadtui.demo.clock import ManualClock
 from nomadtui.demo.cluster import JOBS_DIR, Cluster
@@ -187,3 +188,20 @@ def test_equivalent_commands():
     assert command_revert(remote, "web", 3) == ("nomad job revert -address=https://nomad.prod:4646 -namespace=apps "
                                                 "-region=eu web 3")
     assert "x" not in command_run(remote, job_file, 1).split()
+
+
+async def test_commands_never_reuse_an_idle_connection(scripted):
+    # A server closes idle kept-alive connections on its own schedule; a POST sent on one it is
+    # closing at that moment fails ("Remote end closed connection without response"). Seen in
+    # the tour; commands therefore always ask for a fresh connection.
+    seen: list[str] = []
+
+    async def app(scope, receive, send):
+        seen.append(dict(scope["headers"]).get(b"connection", b"").decode())
+        await Response(b'{"Versions": [], "Diffs": null}', media_type="application/json")(scope, receive, send)
+
+    with scripted(app) as server:
+        actions = Actions(Settings(address=server.url), timeout=5)
+        await actions.versions(JOB)
+        await actions.versions(JOB)
+    assert seen == ["close", "close"]
