@@ -12,9 +12,6 @@ from . import __version__
 from .probe import ProbeConfig
 from .settings import SettingsError, load
 
-SUBCOMMANDS = ("demo-server", "screenshots")
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="nomadtui",

@@ -455,9 +455,6 @@ class Node:
 
 # --- plans and action results ------------------------------------------------------------------
 
-UPDATE_ORDER = ("canary", "create", "create/destroy update", "destroy", "ignore", "in-place update", "migrate")
-
-
 @dataclass(frozen=True)
 class GroupPlan:
     name: str

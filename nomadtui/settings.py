@@ -12,7 +12,7 @@ import os
 import ssl
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -240,6 +240,3 @@ def _read_secret_file(path: Path) -> str:
     except OSError as e:
         raise SettingsError(f"cannot read token file {path}: {e.strerror}") from None
 
-
-def with_overrides(settings: Settings, **changes: object) -> Settings:
-    return replace(settings, **changes)

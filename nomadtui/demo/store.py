@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 ACTIVE_DEPLOYMENT = ("running", "paused", "initializing", "pending", "blocked", "unblocking")
-TERMINAL_CLIENT = ("complete", "failed", "lost")
 
 # Keys of an allocation that AllocListStub carries, in struct order.
 ALLOC_STUB_KEYS = (
@@ -257,7 +256,3 @@ class Store:
     def job_evals(self, namespace: str, job_id: str) -> list[dict]:
         evs = [e for e in self.evals.values() if e["JobID"] == job_id and e["Namespace"] == namespace]
         return sorted(evs, key=lambda e: e["CreateIndex"], reverse=True)
-
-    def alloc_job(self, alloc: dict) -> dict:
-        """The job version an allocation runs (what `Allocation.Job` embeds)."""
-        return alloc["_job"]

@@ -228,10 +228,6 @@ def _line(*words: str) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def command_plan(settings: Settings, job_file: JobFile) -> str:
-    return _line("nomad", "job", "plan", *_global_flags(settings, job_file.namespace), str(job_file.path))
-
-
 def command_run(settings: Settings, job_file: JobFile, check_index: int) -> str:
     return _line("nomad", "job", "run", *_global_flags(settings, job_file.namespace),
                  f"-check-index={check_index}", str(job_file.path))

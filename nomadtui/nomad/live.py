@@ -29,7 +29,6 @@ from .errors import ClusterError, from_status
 from .http import async_client, query, request_extensions
 from .watch import MIN_GAP, Watch, WatchStatus
 
-GLOBAL_WATCHES = ("jobs", "deployments", "nodes")
 # Namespace-wide lists change with every allocation anywhere and cost a fifth of a second to
 # decode at 10,000 jobs: at most one refresh a second keeps keys answered during busy rollouts.
 LIST_GAP = 1.0

@@ -72,6 +72,3 @@ TOUR_ACTIONS = frozenset({"tour_next", "tour_replay"})
 def bindings(keys: tuple[Key, ...]) -> list[Binding]:
     return [k.binding() for k in keys]
 
-
-def all_keys() -> tuple[Key, ...]:
-    return APP_KEYS + MAIN_KEYS + TABLE_KEYS + DIALOG_KEYS

@@ -15,7 +15,7 @@ from nomadtui.demo.cluster import JOBS_DIR, Cluster
 from nomadtui.demo.server import DemoServer
 from nomadtui.model import Deployment
 from nomadtui.nomad import errors
-from nomadtui.nomad.actions import (Actions, command_fail, command_pause, command_plan, command_promote,
+from nomadtui.nomad.actions import (Actions, command_fail, command_pause, command_promote,
                                     command_revert, command_run)
 from nomadtui.nomad.errors import ClusterError
 from nomadtui.settings import Secret, Settings
@@ -177,7 +177,6 @@ def test_equivalent_commands():
 
     job_file = JobFile(Path("jobs/web app.nomad"), "", "hcl2", {"ID": "web"})
     d = Deployment("0b23b149-1c2d-4e5f-8a9b-0c1d2e3f4a5b", job_id="web", namespace="apps")
-    assert command_plan(local, job_file) == "nomad job plan 'jobs/web app.nomad'"
     assert command_run(local, job_file, 42) == "nomad job run -check-index=42 'jobs/web app.nomad'"
     assert command_run(remote, job_file, 42) == ("nomad job run -address=https://nomad.prod:4646 -namespace=apps "
                                                  "-region=eu -check-index=42 'jobs/web app.nomad'")
