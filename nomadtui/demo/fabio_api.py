@@ -9,13 +9,14 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from . import routes as fabio_routes
+from .asgi import RequestApp
 from .cluster import Cluster
 from .nomad_api import dumps
 
 FABIO_VERSION = "1.7.3"
 
 
-class FabioAdmin:
+class FabioAdmin(RequestApp):
     """Fabio's admin API (fabio.md §1, §6)."""
 
     def __init__(self, cluster: Cluster) -> None:
@@ -25,13 +26,6 @@ class FabioAdmin:
 
     def table(self) -> list[fabio_routes.Route]:
         return fabio_routes.build_table(fabio_routes.cluster_instances(self.cluster), self.manual)
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return
-        request = Request(scope, receive)
-        response = await self.dispatch(request)
-        await response(scope, receive, send)
 
     async def dispatch(self, request: Request) -> Response:
         path, method = request.url.path, request.method
@@ -87,7 +81,7 @@ def _routes_html(table: list[fabio_routes.Route]) -> bytes:
             f"<th>Source</th><th>Dest</th><th>Options</th><th>Weight</th></tr>{rows}</table></body></html>").encode()
 
 
-class TrafficListener:
+class TrafficListener(RequestApp):
     """Fabio's HTTP listener: routes by Host header with the published weights and answers as
     the article's backend does (`this is httpsbackendservice, version: v1.0.2`)."""
 
@@ -95,16 +89,11 @@ class TrafficListener:
         self.fabio = fabio
         self.rng = random.Random(seed)
 
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return
-        request = Request(scope, receive)
+    async def dispatch(self, request: Request) -> Response:
         route = fabio_routes.lookup(self.fabio.table(), request.headers.get("host", ""), request.url.path)
         if route is None:
-            response = Response(b"", 404)   # Fabio's default noroute status, empty body
-        else:
-            target = fabio_routes.pick(route, self.rng)
-            version = target.image.rpartition(":")[2] if ":" in target.image else "latest"
-            name = target.image.rpartition(":")[0].rpartition("/")[2] or target.service
-            response = PlainTextResponse(f"this is {name}, version: {version}\n")
-        await response(scope, receive, send)
+            return Response(b"", 404)   # Fabio's default noroute status, empty body
+        target = fabio_routes.pick(route, self.rng)
+        version = target.image.rpartition(":")[2] if ":" in target.image else "latest"
+        name = target.image.rpartition(":")[0].rpartition("/")[2] or target.service
+        return PlainTextResponse(f"this is {name}, version: {version}\n")

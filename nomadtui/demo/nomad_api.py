@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from ..aio import wait_future
+from .asgi import RequestApp
 from .cluster import Cluster
 from .store import ALLOC_STUB_KEYS, JOB_STUB_KEYS, NomadError, public
 
@@ -71,7 +72,7 @@ class _Route:
     write: bool
 
 
-class NomadAPI:
+class NomadAPI(RequestApp):
     """Nomad's HTTP API over a Cluster (nomad-api.md §1-§3)."""
 
     def __init__(self, cluster: Cluster, changes: Changes, acl_tokens: dict[str, str] | None = None) -> None:
@@ -114,13 +115,6 @@ class NomadAPI:
 
     def _route(self, methods: str, pattern: str, handler: Handler, write: bool = False) -> None:
         self.routes.append(_Route(frozenset(methods.split()), re.compile(f"^{pattern}$"), handler, write))
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            return
-        request = Request(scope, receive)
-        response = await self.dispatch(request)
-        await response(scope, receive, send)
 
     async def dispatch(self, request: Request) -> Response:
         path = request.url.path

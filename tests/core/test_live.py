@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 from starlette.responses import PlainTextResponse, Response
 
 from nomadtui.demo.clock import ManualClock
@@ -18,16 +17,6 @@ from nomadtui.settings import Settings
 from tests.helpers import register, until
 
 JOB = "httpsbackend-sni-1"
-
-
-@pytest.fixture
-async def live(demo):
-    cluster = LiveCluster(Settings(address=demo.nomad_url, fabio_address=demo.fabio_url), wait=30)
-    cluster.start()
-    cluster.focus("default", JOB)
-    await until(lambda: cluster.state.job is not None and cluster.state.versions and cluster.state.allocations)
-    yield cluster
-    await cluster.close()
 
 
 async def test_first_picture_of_the_cluster(live):

@@ -17,7 +17,6 @@ from nomadtui.probe import (MAX_RATE, Answer, Expectation, Finding, Probe, Probe
                             expectation_from, findings, match_route, nearest_rank, summarize, version_key,
                             wilson)
 from nomadtui.model import Route, RouteTarget
-from nomadtui.settings import Settings
 from tests.helpers import register, until
 
 JOB = "httpsbackend-sni-1"
@@ -57,16 +56,6 @@ async def probe_until(config: ProbeConfig, answered: int = 0, *, finished: int =
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         return probe.snapshot()
-
-
-@pytest.fixture
-async def live(demo):
-    cluster = LiveCluster(Settings(address=demo.nomad_url, fabio_address=demo.fabio_url), wait=30)
-    cluster.start()
-    cluster.focus("default", JOB)
-    await until(lambda: cluster.state.job is not None and cluster.state.versions and cluster.state.allocations)
-    yield cluster
-    await cluster.close()
 
 
 def routes_settled(cluster: LiveCluster, targets: int) -> bool:
