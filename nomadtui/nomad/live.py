@@ -223,6 +223,11 @@ class LiveCluster:
         if focus:
             self.focus(*focus)
 
+    def hurry(self) -> None:
+        """Ask every watch for fresh data now instead of after its gap (Fabio included)."""
+        for watch in self.watches.values():
+            watch.poke()
+
     async def close(self) -> None:
         tasks = [*self._global.values(), *self._job.values(), *self._detail_tasks.values()]
         for t in tasks:

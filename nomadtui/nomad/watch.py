@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 
+from ..aio import wait_event
 from .errors import BAD_RESPONSE, ClusterError, from_status, from_transport
 
 T = TypeVar("T")
@@ -68,6 +69,7 @@ class Watch(Generic[T]):
         self._last: T | None = None
         self._have_data = False
         self._as_of: float | None = None
+        self._wake = asyncio.Event()
 
     async def run(self) -> None:
         failures = 0
@@ -95,7 +97,12 @@ class Watch(Generic[T]):
                 self._have_data, self._last = True, data
                 self.publish(self.name, data, index)
             self.on_status(WatchStatus(self.name, True, None, self._as_of, None, 0))
-            await asyncio.sleep(self.min_gap)
+            self._wake.clear()
+            await wait_event(self._wake, self.min_gap)
+
+    def poke(self) -> None:
+        """Skip the rest of the gap between requests (someone knows the data just changed)."""
+        self._wake.set()
 
     async def _fetch(self) -> tuple[T, int]:
         params = dict(self.params)
