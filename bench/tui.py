@@ -128,6 +128,18 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
+def report_keystrokes(term: Terminal, label: str) -> None:
+    latencies = []
+    for key in ["j"] * 30 + ["k"] * 30:
+        sent = term.send(key)
+        answered = term.first_after(sent)
+        if answered is not None:
+            latencies.append((answered - sent) * 1000)
+        time.sleep(0.3)       # slower than the focus delay: every key also loads a job
+    print(f"{label}: median {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
+          f"max {max(latencies):.1f} ms ({len(latencies)} keys)")
+
+
 def main(jobs: int, idle_seconds: float, rollout_seconds: float) -> None:
     server = DemoServer(speed=10, seed=1).start()
     if jobs:
@@ -142,15 +154,7 @@ def main(jobs: int, idle_seconds: float, rollout_seconds: float) -> None:
     term.wait_for(b"mysite-sni-1.com/")
     term.quiet(1.5)
 
-    latencies = []
-    for key in ["j"] * 30 + ["k"] * 30:
-        sent = term.send(key)
-        answered = term.first_after(sent)
-        if answered is not None:
-            latencies.append((answered - sent) * 1000)
-        time.sleep(0.3)       # slower than the focus delay: every key also loads a job
-    print(f"keystroke (j/k) -> redraw with {jobs + 1} jobs: median {statistics.median(latencies):.1f} ms, "
-          f"p95 {percentile(latencies, 0.95):.1f} ms, max {max(latencies):.1f} ms ({len(latencies)} keys)")
+    report_keystrokes(term, f"keystroke (j/k) -> redraw with {jobs + 1} jobs, idle cluster")
     for key, label in (("G", "last row"), ("g", "first row")):
         term.quiet(0.5)
         sent = term.send(key)
@@ -175,6 +179,13 @@ def main(jobs: int, idle_seconds: float, rollout_seconds: float) -> None:
     status = api.get("/v1/job/httpsbackend-sni-1/deployment").json()["Status"]
     print(f"rolling update (speed 10, {status} after {rollout_seconds:g}s): "
           f"{during * 60 / rollout_seconds:,.0f} bytes/min")
+
+    # Keys while a rollout moves the jobs and deployments lists every second.
+    term.send("g")
+    hcl = (JOBS_DIR / "httpsbackend-tcp-sni-1.nomad").read_text()
+    job = api.post("/v1/jobs/parse", json={"JobHCL": hcl}).json()
+    api.post("/v1/jobs", json={"Job": job}).raise_for_status()
+    report_keystrokes(term, f"keystroke (j/k) -> redraw with {jobs + 1} jobs, during a rolling update")
 
     # Quit while every watch is parked in a long poll.
     term.quiet(1.0)

@@ -99,7 +99,8 @@ def run_tui(args: argparse.Namespace) -> int:
         return 2
     from .ui.app import NomadApp
 
-    app = NomadApp(settings, demo=demo is not None, probe=probe_config(args, demo), tour=args.tour)
+    app = NomadApp(settings, demo=demo is not None, probe=probe_config(args, demo), tour=args.tour,
+                    freeze_heap=True)
     try:
         app.run()
     finally:

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from ..aio import wait_event
+from .decode import parse_body
 from .errors import BAD_RESPONSE, ClusterError, from_status, from_transport
 
 T = TypeVar("T")
@@ -119,8 +120,7 @@ class Watch(Generic[T]):
         if resp.status_code >= 400:
             raise from_status(resp.status_code, resp.text, **self._describe())
         try:
-            body = resp.json()
-            data = self.parse(body)
+            data = await parse_body(resp.content, self.parse)
             index = int(resp.headers.get("X-Nomad-Index", "0"))
         except (ValueError, TypeError, KeyError) as e:
             raise ClusterError(BAD_RESPONSE, f"Nomad's answer to {self.path} could not be read: {e}") from None

@@ -84,12 +84,10 @@ class JobRows:
             d = latest.get((job.namespace, job.id))
             focused = state.job if state.job is not None and state.job.id == job.id else None
             hit = self._cache.get(key)
-            if hit is not None and hit[0] is job and hit[1] is d and hit[2] is focused:
-                row = hit[3]
-            else:
-                row = job_row(job, d, focused)
-            cache[key] = (job, d, focused, row)
-            out.append(row)
+            if hit is None or hit[0] is not job or hit[1] is not d or hit[2] is not focused:
+                hit = (job, d, focused, job_row(job, d, focused))
+            cache[key] = hit          # the same tuple when nothing changed: no new long-lived objects
+            out.append(hit[3])
         self._cache = cache
         return out
 

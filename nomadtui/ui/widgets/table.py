@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import zip_longest
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -39,6 +41,11 @@ class Row:
     cells: tuple[Text | str, ...]
     style: str = ""                # e.g. "dim" for stopped allocations
     search: str = ""               # what the filter matches (defaults to the cells' text)
+
+    @cached_property
+    def widths(self) -> tuple[int, ...]:
+        """Each cell's width, measured once per row (rows are reused while unchanged)."""
+        return tuple(cell_len(_plain(c)) for c in self.cells)
 
 
 class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
@@ -99,7 +106,7 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
         if rows == self._all:
             return False
         before = self._rows
-        widths = [self._width(i, c, rows) for i, c in enumerate(self.columns)]
+        widths = self._column_widths(rows)
         reshaped = widths != self._widths
         self._all, self._widths = rows, widths
         if not reshaped:
@@ -140,12 +147,16 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
             return list(self._all)
         return [r for r in self._all if needle in (r.search or " ".join(_plain(c) for c in r.cells)).lower()]
 
-    @staticmethod
-    def _width(i: int, column: Column, rows: list[Row]) -> int:
-        cells = [cell_len(_plain(r.cells[i])) for r in rows if i < len(r.cells)]
-        if column.optional and not any(cells):
-            return 0
-        return column.width or min(column.max_width, max([cell_len(column.label)] + cells))
+    def _column_widths(self, rows: list[Row]) -> list[int]:
+        widest = [max(cells) for cells in zip_longest(*(r.widths for r in rows), fillvalue=0)]
+        widths = []
+        for i, column in enumerate(self.columns):
+            cells = widest[i] if i < len(widest) else 0
+            if column.optional and not cells:
+                widths.append(0)
+            else:
+                widths.append(column.width or min(column.max_width, max(cell_len(column.label), cells)))
+        return widths
 
     def _apply_filter(self) -> None:
         self._rows = self._filtered()
@@ -241,6 +252,8 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
             style = self.rich_style + Style.parse(row.style) if row.style else self.rich_style
             if cursor:
                 style += self.get_component_rich_style("table--cursor" if self.has_focus else "table--cursor-blurred")
+            if len(self._strips) > 4 * self.size.height + 64:
+                self._strips.clear()     # scrolling through 10,000 rows must not keep 10,000 strips
             strip = self._strips[cache_key] = self._strip(row.cells, style, width)
         return strip
 
