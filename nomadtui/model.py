@@ -426,6 +426,7 @@ class Evaluation:
     create_index: int = 0
     create_time: float | None = None
     modify_time: float | None = None
+    modify_index: int = 0
 
     @classmethod
     def from_api(cls, d: Mapping) -> Evaluation:
@@ -433,7 +434,8 @@ class Evaluation:
                    _s(d, "TriggeredBy"), _s(d, "DeploymentID"), _s(d, "BlockedEval"),
                    tuple(sorted(_m(d, "FailedTGAllocs"))),
                    {str(k): int(v) for k, v in _m(d, "QueuedAllocations").items() if isinstance(v, int)},
-                   _i(d, "CreateIndex"), unix_nanos(d.get("CreateTime")), unix_nanos(d.get("ModifyTime")))
+                   _i(d, "CreateIndex"), unix_nanos(d.get("CreateTime")), unix_nanos(d.get("ModifyTime")),
+                   _i(d, "ModifyIndex"))
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+EVENT_BUFFER = 100        # writes kept for event-stream replay, as Nomad's event_buffer_size
+
 ACTIVE_DEPLOYMENT = ("running", "paused", "initializing", "pending", "blocked", "unblocking")
 
 # Keys of an allocation that AllocListStub carries, in struct order.
@@ -113,7 +115,7 @@ class Store:
         self.evals: dict[str, dict] = {}
         self.deployments: dict[str, dict] = {}
         self.nodes: dict[str, dict] = {}
-        self.event_log: deque[tuple[int, str, list[Event]]] = deque(maxlen=1000)
+        self.event_log: deque[tuple[int, str, list[Event]]] = deque(maxlen=EVENT_BUFFER)
         self.listeners: list[Callable[[int], None]] = []
         self._txn: Txn | None = None
 

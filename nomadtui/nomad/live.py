@@ -26,6 +26,7 @@ from ..model import (Allocation, Deployment, Evaluation, Job, JobSummary, JobVer
                      latest_deployment, sort_allocations, versions_from_api)
 from ..settings import Settings
 from .errors import ClusterError, from_status
+from .events import EventBatch, EventStream, StreamStatus
 from .http import async_client, query, request_extensions
 from .watch import MIN_GAP, Watch, WatchStatus
 
@@ -50,6 +51,7 @@ class ClusterState:
     alloc_details: Mapping[str, Allocation] = field(default_factory=dict)
     routes: tuple[Route, ...] = ()                     # Fabio's whole table
     status: Mapping[str, WatchStatus] = field(default_factory=dict)
+    events: StreamStatus = StreamStatus()              # the job's event stream
 
     @property
     def latest_deployment(self) -> Deployment | None:
@@ -136,6 +138,21 @@ def _indexed_key(raw: Mapping) -> tuple:
     return (raw.get("ID"), raw.get("ModifyIndex"))
 
 
+def _newest_first(records) -> tuple:
+    return tuple(sorted(records, key=lambda r: r.create_index, reverse=True))
+
+
+def _newest(records: tuple) -> int:
+    return max((r.modify_index for r in records), default=0)
+
+
+# How long a list answer may wait for the event stream to deliver the writes it shows.
+STREAM_LAG = 0.5
+# The job's lists that its event stream also updates, and how each is ordered.
+STREAMED = {"allocations": lambda rs: tuple(sort_allocations(rs)), "job_deployments": _newest_first,
+            "evaluations": _newest_first}
+
+
 class LiveCluster:
     def __init__(self, settings: Settings, *, http: httpx.AsyncClient | None = None,
                  fabio: FabioClient | None = None, wait: float = 30.0, clock: Callable[[], float] = time.time) -> None:
@@ -153,6 +170,11 @@ class LiveCluster:
         self.watches: dict[str, Watch | FabioWatch] = {}
         self._detail_tasks: dict[str, asyncio.Task] = {}
         self._fabio_watch: FabioWatch | None = None
+        self._streamed: dict[str, dict[str, Any]] = {}     # records from events, newer than the lists
+        self._listed: dict[str, int] = {}                  # index of each list's last answer
+        self._stream: EventStream | None = None
+        self._held: dict[str, tuple[tuple, int]] = {}      # list answers waiting for the stream
+        self._hold_timers: dict[str, asyncio.TimerHandle] = {}
 
     # --- subscription ------------------------------------------------------------------------
 
@@ -189,11 +211,16 @@ class LiveCluster:
         self._cancel(self._job)
         self._cancel(self._detail_tasks)
         status = {k: v for k, v in self.state.status.items() if k not in JOB_WATCHES}
+        self._streamed, self._listed, self._stream = {}, {}, None
+        self._drop_held()
         self._set("focus", focus=key, job=None, allocations=(), job_deployments=(), versions=(),
-                  summary=None, evaluations=(), alloc_details={}, status=status)
+                  summary=None, evaluations=(), alloc_details={}, status=status, events=StreamStatus())
         if key is None:
             return
         ns, jid = key
+        stream = self._stream = EventStream(self.http, ns, jid, params=query(self.settings, ns), on_batch=self._on_events,
+                             on_status=self._on_stream_status, extensions=request_extensions(self.settings))
+        self._job["events"] = asyncio.get_running_loop().create_task(stream.run(), name="event-stream")
         base = f"/v1/job/{quote(jid, safe='')}"
         subject = f"job '{jid}'"
         self._spawn(self._job, "job", base, Job.from_api, query(self.settings, ns), subject=subject)
@@ -229,6 +256,7 @@ class LiveCluster:
             watch.poke()
 
     async def close(self) -> None:
+        self._drop_held()
         tasks = [*self._global.values(), *self._job.values(), *self._detail_tasks.values()]
         for t in tasks:
             t.cancel()
@@ -256,10 +284,16 @@ class LiveCluster:
 
     # --- publishing ------------------------------------------------------------------------
 
-    def _publish(self, name: str, data: Any, _index: int) -> None:
+    def _publish(self, name: str, data: Any, index: int) -> None:
         if name == "fabio":
             self._set(name, routes=tuple(data))
-            return
+        elif name not in STREAMED:
+            self._show(name, data)
+        elif not self._behind_stream(name, data, index):
+            self._listed[name] = index
+            self._show(name, self._with_streamed(name, data))
+
+    def _show(self, name: str, data: Any) -> None:
         self._set(name, **{name: data})
         if name == "allocations":
             self._fetch_details(data)
@@ -273,6 +307,71 @@ class LiveCluster:
         if status.name in JOB_WATCHES and status.name not in self._job:
             return   # a report from a watch that was just cancelled
         self._set("status", status={**current, status.name: status})
+
+    # --- the job's event stream ----------------------------------------------------------------
+
+    def _on_events(self, batch: EventBatch) -> None:
+        for name, records in batch.records.items():
+            listed = self._listed.get(name)
+            pending = self._streamed.setdefault(name, {})
+            for r in records:
+                if listed is None or r.modify_index > listed:
+                    pending[r.id] = r
+            if listed is None:
+                continue        # merged when the list first answers: a baseline is a whole list
+            data = self._with_streamed(name, getattr(self.state, name))
+            if data is not getattr(self.state, name):
+                self._show(name, data)
+        for name, (data, _) in list(self._held.items()):
+            if _newest(data) <= batch.index:
+                self._release(name)
+
+    def _behind_stream(self, name: str, data: tuple, index: int) -> bool:
+        """Hold back a list answer (for STREAM_LAG at most) while it shows a write the event
+        stream has not delivered yet: the stream's writes come first, one at a time, so the
+        steps between two list answers are seen, never folded into the later one."""
+        stream = self._stream
+        if stream is None or not self.state.events.live or name not in self._listed or _newest(data) <= stream.index:
+            return False
+        self._held[name] = (data, index)
+        if name not in self._hold_timers:
+            self._hold_timers[name] = asyncio.get_running_loop().call_later(STREAM_LAG, self._release, name)
+        return True
+
+    def _release(self, name: str) -> None:
+        timer = self._hold_timers.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+        held = self._held.pop(name, None)
+        if held is not None:
+            data, index = held
+            self._listed[name] = index
+            self._show(name, self._with_streamed(name, data))
+
+    def _drop_held(self) -> None:
+        for timer in self._hold_timers.values():
+            timer.cancel()
+        self._hold_timers.clear()
+        self._held.clear()
+
+    def _with_streamed(self, name: str, listed: tuple) -> tuple:
+        """The list with every record the event stream has shown newer (the same tuple if none)."""
+        pending = self._streamed.get(name)
+        if not pending:
+            return listed
+        floor = self._listed.get(name, 0)
+        for rid in [rid for rid, r in pending.items() if r.modify_index <= floor]:
+            del pending[rid]          # the list has caught up with it
+        by_id = {r.id: r for r in listed}
+        newer = [r for r in pending.values() if r.id not in by_id or r.modify_index > by_id[r.id].modify_index]
+        if not newer:
+            return listed
+        by_id.update((r.id, r) for r in newer)
+        return STREAMED[name](by_id.values())
+
+    def _on_stream_status(self, status: StreamStatus) -> None:
+        if status != self.state.events:
+            self._set("events", events=status)
 
     def _busy(self) -> bool:
         return any(d.active for d in self.state.deployments) or any(d.active for d in self.state.job_deployments)

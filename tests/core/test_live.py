@@ -169,3 +169,42 @@ async def test_a_poke_and_a_cancel_in_the_same_loop_pass_still_stop_the_fabio_wa
         done, _ = await asyncio.wait({task}, timeout=2)
         assert task in done
         await watch.client.aclose()
+
+
+async def test_the_event_stream_tells_what_the_lists_have_not_answered_yet(live, demo):
+    from nomadtui.timeline import Timeline
+    timeline = Timeline(clock=demo.cluster.clock.now)
+    live.subscribe(lambda state, what: timeline.observe(state))
+    await until(lambda: live.state.events.live)
+    # After their next answer, the job's lists wait a minute before asking again: from then on
+    # only the event stream can bring news.
+    slow = [live.watches[name] for name in ("allocations", "job_deployments", "evaluations")]
+    for watch in slow:
+        watch.min_gap = 60
+    await asyncio.to_thread(register, demo, "httpsbackend-tcp-sni-1-canary-1.nomad")
+    await until(lambda: live.state.latest_deployment.job_version == 1)
+    requests = [w.requests for w in slow]
+    await asyncio.to_thread(demo.advance, 31)
+    await until(lambda: live.state.latest_deployment.canaries_healthy)
+    canary = next(a for a in live.state.allocations if a.job_version == 1)
+    assert canary.canary and canary.healthy is True and canary.deployment_id == live.state.latest_deployment.id
+    assert [w.requests for w in slow] == requests                  # no list was asked again
+    events = timeline.latest_deployment_events(live.state)
+    assert [e.kind for e in events if e.alloc_id == canary.id] == ["placed", "running", "healthy"]
+    assert [e.kind for e in events if e.kind in ("deployment", "canaries-healthy")] == ["deployment", "canaries-healthy"]
+
+
+async def test_a_refused_event_stream_leaves_the_watches_alone(scripted):
+    async def denied(scope, receive, send):
+        await PlainTextResponse("Permission denied", 403)(scope, receive, send)
+
+    with scripted(denied) as server:
+        cluster = LiveCluster(Settings(address=server.url), wait=1)
+        cluster.start()
+        cluster.focus("default", JOB)
+        await until(lambda: cluster.state.events.off != "")
+        assert "'read-job' capability in namespace 'default'" in cluster.state.events.off
+        assert not cluster.state.events.live
+        await until(lambda: cluster._job["events"].done())          # refused: not retried
+        assert "events" not in cluster.state.status                 # and no error banner for it
+        await cluster.close()

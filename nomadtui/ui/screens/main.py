@@ -90,7 +90,7 @@ class MainScreen(Screen):
         elif what == "job" and (row := self._job_rows.focused_row(state)) is not None:
             jobs.update_row(row)     # the job in focus knows its exact version and count
         if what in ("all", "job", "summary", "focus", "versions", "job_deployments", "allocations", "alloc_details",
-                    "fabio", "nodes", "tick"):
+                    "fabio", "nodes", "tick", "events"):
             self._refresh_detail(state, now)
         self._refresh_status(state, now)
 
@@ -118,6 +118,8 @@ class MainScreen(Screen):
         rows = with_durations(self.app.timeline.latest_deployment_events(state))
         d = state.latest_deployment
         title = f"Rollout timeline (deployment {d.id[:8]})" if d is not None else "Rollout timeline"
+        if state.events.off:
+            title += "  · event stream refused, steps may be coarser"
         self.query_one("#timeline", LivePanel).show((tuple(e for e, _, _ in rows), title),
                                                     lambda: render.timeline_panel(rows, title))
 
