@@ -69,10 +69,7 @@ class EventStream:
                                             timeout=httpx.Timeout(10.0, read=SILENCE)) as resp:
                     if resp.status_code >= 400:
                         body = (await resp.aread()).decode("utf-8", "replace")
-                        error = from_status(resp.status_code, body, action="stream events",
-                                            capability="read-job", namespace=self.namespace,
-                                            subject=f"job '{self.job_id}'")
-                        self.on_status(StreamStatus(False, error.message))
+                        self.on_status(StreamStatus(False, self._refusal(resp.status_code, body)))
                         return        # refused, not broken: the watches carry on alone
                     failures, self.index = 0, 0
                     self.on_status(StreamStatus(True))
@@ -85,6 +82,12 @@ class EventStream:
             failures += 1
             self.on_status(StreamStatus(False))
             await asyncio.sleep(backoff_delay(failures))
+
+    def _refusal(self, status: int, body: str) -> str:
+        if status in (404, 405, 501):
+            return f"this Nomad serves no event stream (HTTP {status}; it came with Nomad 1.0)"
+        return from_status(status, body, action="stream events", capability="read-job",
+                           namespace=self.namespace, subject=f"job '{self.job_id}'").message
 
     def _receive(self, line: str) -> None:
         if not line.strip():

@@ -208,3 +208,16 @@ async def test_a_refused_event_stream_leaves_the_watches_alone(scripted):
         await until(lambda: cluster._job["events"].done())          # refused: not retried
         assert "events" not in cluster.state.status                 # and no error banner for it
         await cluster.close()
+
+
+async def test_a_nomad_without_an_event_stream_is_told_apart_from_a_missing_job(scripted):
+    async def old_nomad(scope, receive, send):
+        await PlainTextResponse("404 page not found", 404)(scope, receive, send)
+
+    with scripted(old_nomad) as server:
+        cluster = LiveCluster(Settings(address=server.url), wait=1)
+        cluster.start()
+        cluster.focus("default", JOB)
+        await until(lambda: cluster.state.events.off != "")
+        assert cluster.state.events.off.startswith("this Nomad serves no event stream (HTTP 404")
+        await cluster.close()

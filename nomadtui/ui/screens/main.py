@@ -119,7 +119,7 @@ class MainScreen(Screen):
         d = state.latest_deployment
         title = f"Rollout timeline (deployment {d.id[:8]})" if d is not None else "Rollout timeline"
         if state.events.off:
-            title += "  · event stream refused, steps may be coarser"
+            title += "  · no event stream: steps may be coarser"
         self.query_one("#timeline", LivePanel).show((tuple(e for e, _, _ in rows), title),
                                                     lambda: render.timeline_panel(rows, title))
 
