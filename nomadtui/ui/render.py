@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -120,13 +121,45 @@ def job_header(job: Job | None, now: float) -> RenderableType:
     return Group(line, second)
 
 
+SUMMARY_COLUMNS = (("Queued", "queued", ""), ("Starting", "starting", ""), ("Running", "running", "green"),
+                   ("Failed", "failed", "red"), ("Complete", "complete", ""), ("Lost", "lost", "red"),
+                   ("Unknown", "unknown", ""))
+
+
 def summary_table(summary: JobSummary | None) -> RenderableType:
-    """`nomad job status`'s Summary: client status counts per task group."""
-    table = _table("Task Group", "Queued", "Starting", "Running", "Failed", "Complete", "Lost", "Unknown")
-    for name, g in (summary.groups if summary else {}).items():
-        table.add_row(name, str(g.queued), str(g.starting), Text(str(g.running), style="green" if g.running else ""),
-                      Text(str(g.failed), style="red" if g.failed else ""), str(g.complete), str(g.lost), str(g.unknown))
+    """`nomad job status`'s Summary: client status counts per task group. Where the whole table
+    does not fit, the columns that are zero in every group go (Running always stays)."""
+    groups = summary.groups if summary else {}
+    shown = [c for c in SUMMARY_COLUMNS if c[1] == "running" or any(getattr(g, c[1]) for g in groups.values())]
+    return FirstThatFits(_summary(groups, SUMMARY_COLUMNS), _summary(groups, shown))
+
+
+def _summary(groups: Mapping, columns: Sequence[tuple[str, str, str]]) -> Table:
+    table = _table("Task Group", *(label for label, _, _ in columns))
+    for name, g in groups.items():
+        counts = [getattr(g, attr) for _, attr, _ in columns]
+        table.add_row(name, *(Text(str(n), style=style if n else "") for n, (_, _, style) in zip(counts, columns)))
     return table
+
+
+class FirstThatFits:
+    """The first of several renderings whose natural width fits the space given (else the last)."""
+
+    def __init__(self, *choices: RenderableType) -> None:
+        self.choices = choices
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        unbounded = options.update_width(10_000)        # Measurement.get caps at the width given
+        for choice in self.choices[:-1]:
+            if Measurement.get(console, unbounded, choice).maximum <= options.max_width:
+                yield choice
+                return
+        yield self.choices[-1]
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        widest = Measurement.get(console, options, self.choices[0])
+        narrowest = Measurement.get(console, options, self.choices[-1])
+        return Measurement(narrowest.minimum, widest.maximum)
 
 
 def _table(*labels: str, left: tuple[str, ...] = ("Task Group", "Progress Deadline")) -> Table:
