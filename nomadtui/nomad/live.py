@@ -218,9 +218,9 @@ class LiveCluster:
         if key is None:
             return
         ns, jid = key
-        stream = self._stream = EventStream(self.http, ns, jid, params=query(self.settings, ns), on_batch=self._on_events,
-                             on_status=self._on_stream_status, extensions=request_extensions(self.settings))
-        self._job["events"] = asyncio.get_running_loop().create_task(stream.run(), name="event-stream")
+        self._stream = EventStream(self.http, ns, jid, params=query(self.settings, ns), on_batch=self._on_events,
+                                   on_status=self._on_stream_status, extensions=request_extensions(self.settings))
+        self._job["events"] = asyncio.get_running_loop().create_task(self._stream.run(), name="event-stream")
         base = f"/v1/job/{quote(jid, safe='')}"
         subject = f"job '{jid}'"
         self._spawn(self._job, "job", base, Job.from_api, query(self.settings, ns), subject=subject)
