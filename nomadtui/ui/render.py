@@ -137,8 +137,8 @@ def summary_table(summary: JobSummary | None) -> RenderableType:
 def _summary(groups: Mapping, columns: Sequence[tuple[str, str, str]]) -> Table:
     table = _table("Task Group", *(label for label, _, _ in columns))
     for name, g in groups.items():
-        counts = [getattr(g, attr) for _, attr, _ in columns]
-        table.add_row(name, *(Text(str(n), style=style if n else "") for n, (_, _, style) in zip(counts, columns)))
+        counts = [(getattr(g, attr), style) for _, attr, style in columns]
+        table.add_row(name, *(Text(str(n), style=style if n else "") for n, style in counts))
     return table
 
 
