@@ -127,6 +127,18 @@ def _loaded(state: ClusterState, watch: str, data: Any) -> bool:
     return bool(data) or (status is not None and status.as_of is not None)
 
 
+def _replace_seen(state: ClusterState, mem: _Memory, name: str) -> dict | None:
+    """Remember the job's current `name` records (evaluations, allocations) by id and return those
+    seen before; None when there is nothing to compare: not loaded, unchanged, or the baseline."""
+    records = getattr(state, name)
+    loaded = _loaded(state, name, records)
+    if mem.unchanged(name, loaded, records) or not loaded:
+        return None
+    previous = getattr(mem, name)
+    setattr(mem, name, {r.id: r for r in records})
+    return previous
+
+
 def _keep_newest(records: dict, key: Callable[[Any], int]) -> None:
     for k in sorted(records, key=lambda k: key(records[k]))[:-MAX_REMEMBERED]:
         del records[k]
@@ -359,15 +371,11 @@ class Timeline:
     # --- evaluations ---------------------------------------------------------------------------
 
     def _evaluations(self, state: ClusterState, mem: _Memory) -> list[TimelineEvent]:
-        loaded = _loaded(state, "evaluations", state.evaluations)
-        if mem.unchanged("evaluations", loaded, state.evaluations) or not loaded:
-            return []
-        current = {e.id: e for e in state.evaluations}
-        previous, mem.evaluations = mem.evaluations, current
+        previous = _replace_seen(state, mem, "evaluations")
         if previous is None:
             return []
         events = []
-        for e in sorted(current.values(), key=lambda e: e.create_index):
+        for e in sorted(state.evaluations, key=lambda e: e.create_index):
             prev = previous.get(e.id)
             # A pending evaluation is told once the scheduler is done with it, at its creation
             # time: that is where it sits between the change that caused it and its results.
@@ -381,11 +389,7 @@ class Timeline:
     # --- allocations ---------------------------------------------------------------------------
 
     def _allocations(self, state: ClusterState, mem: _Memory) -> list[TimelineEvent]:
-        loaded = _loaded(state, "allocations", state.allocations)
-        if mem.unchanged("allocations", loaded, state.allocations) or not loaded:
-            return []
-        current = {a.id: a for a in state.allocations}
-        previous, mem.allocations = mem.allocations, current
+        previous = _replace_seen(state, mem, "allocations")
         if previous is None:
             return []
         events: list[TimelineEvent] = []
