@@ -6,8 +6,9 @@ Used by the tests, the screenshots command and anything else that plays the walk
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from rich.console import Console
 
@@ -97,6 +98,17 @@ class Walkthrough:
         await self.pilot.press("y")
         await self.until(lambda: isinstance(self.app.screen, MainScreen))
         await self.advance(0)
+
+
+@contextlib.asynccontextmanager
+async def driven(app: NomadApp, demo: DemoServer,
+                 size: tuple[int, int] = (120, 40)) -> AsyncIterator[tuple[Walkthrough, object]]:
+    """The app running headless at `size`, its first picture of the cluster complete:
+    `async with driven(app, demo) as (w, pilot):`."""
+    async with app.run_test(size=size) as pilot:
+        w = Walkthrough(app, pilot, demo)
+        await w.ready()
+        yield w, pilot
 
 
 def demo_app(demo: DemoServer, **kwargs) -> NomadApp:

@@ -18,7 +18,7 @@ from ..demo.clock import ManualClock
 from ..demo.cluster import Cluster
 from ..demo.server import DemoServer
 from ..probe import ProbeConfig
-from .drive import Walkthrough, demo_app
+from .drive import Walkthrough, driven, demo_app
 from .screens.main import MainScreen
 
 SEED = 42
@@ -86,9 +86,7 @@ async def take(out: Path, size: tuple[int, int] = (120, 40)) -> list[Path]:
 async def take_narrow(out: Path) -> list[Path]:
     with _demo() as demo:
         app = demo_app(demo)
-        async with app.run_test(size=(80, 24)) as pilot:
-            w = Walkthrough(app, pilot, demo)
-            await w.ready()
+        async with driven(app, demo, size=(80, 24)) as (w, pilot):
             await w.run("httpsbackend-tcp-sni-1-canary-1.nomad")
             await w.advance(31)
             path = out / "main-80x24.svg"
@@ -101,9 +99,7 @@ async def take_probe_and_timeline(out: Path) -> list[Path]:
     this picture's counts differ a little from run to run)."""
     with _demo() as demo:
         app = demo_app(demo, probe=ProbeConfig(url=f"{demo.lb_url}/", host="mysite-sni-1.com", rate=50))
-        async with app.run_test(size=(120, 48)) as pilot:
-            w = Walkthrough(app, pilot, demo)
-            await w.ready()
+        async with driven(app, demo, size=(120, 48)) as (w, pilot):
             await w.run("httpsbackend-tcp-sni-1-canary-1.nomad")
             await w.advance(31)
             await w.until(lambda: (p := app.probe) is not None and p.snapshot().answered >= 300, timeout=30)
@@ -118,9 +114,7 @@ async def take_probe_and_timeline(out: Path) -> list[Path]:
 async def take_tour(out: Path) -> list[Path]:
     with _demo() as demo:
         app = demo_app(demo, tour=True)
-        async with app.run_test(size=(120, 40)) as pilot:
-            w = Walkthrough(app, pilot, demo)
-            await w.ready()
+        async with driven(app, demo) as (w, pilot):
             tour = app.main_screen.tour
             for _ in range(2):
                 await pilot.press("space")

@@ -6,7 +6,7 @@ import httpx
 
 from nomadtui.ui.screens.main import MainScreen
 from nomadtui.ui.screens.revert import RevertScreen
-from nomadtui.ui.drive import Walkthrough, screen_text
+from nomadtui.ui.drive import driven, screen_text
 
 JOB = "httpsbackend-sni-1"
 
@@ -24,9 +24,7 @@ def latest(demo) -> dict:
 
 async def test_the_whole_walkthrough_from_the_keyboard(demo, make_app):
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        w = Walkthrough(app, pilot, demo)
-        await w.ready()
+    async with driven(app, demo) as (w, pilot):
         text = screen_text(app)
         assert "version 0 (stable)" in text and "mysite-sni-1.com/" in text
         assert text.count("33.3%") == 3 and "demo ns=default" in text and "● live" in text

@@ -15,7 +15,7 @@ from nomadtui.ui.screens.help import HelpScreen
 from nomadtui.ui.screens.main import MainScreen
 from nomadtui.ui.screens.plan import PlanScreen
 from nomadtui.ui.screens.revert import RevertScreen
-from nomadtui.ui.drive import Walkthrough, screen_text
+from nomadtui.ui.drive import Walkthrough, driven, screen_text
 from tests.helpers import fingerprint
 
 
@@ -27,9 +27,7 @@ ACTION_KEYS = ("r", "p", "R", "F", "z")
 
 async def test_read_only_offers_no_action(demo, make_app):
     app = make_app(read_only=True)
-    async with app.run_test(size=(120, 40)) as pilot:
-        w = Walkthrough(app, pilot, demo)
-        await w.ready()
+    async with driven(app, demo) as (w, pilot):
         text = screen_text(app)
         assert "READ-ONLY" in text
         for label in ("Run job file", "Promote", "Revert", "Fail deploy", "Pause/resume"):
@@ -59,9 +57,7 @@ async def test_read_only_offers_no_action(demo, make_app):
 
 async def test_help_lists_every_key(demo, make_app):
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        w = Walkthrough(app, pilot, demo)
-        await w.ready()
+    async with driven(app, demo) as (w, pilot):
         await pilot.press("question_mark")
         await w.until(lambda: isinstance(app.screen, HelpScreen))
         text = screen_text(app)
@@ -76,9 +72,7 @@ async def test_help_lists_every_key(demo, make_app):
 
 async def test_cancelling_changes_nothing(demo, make_app):
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        w = Walkthrough(app, pilot, demo)
-        await w.ready()
+    async with driven(app, demo) as (w, pilot):
         await w.run("httpsbackend-tcp-sni-1-canary-1.nomad")
         await w.advance(31)
         before = fingerprint(demo)
@@ -105,9 +99,7 @@ async def test_cancelling_changes_nothing(demo, make_app):
 
 async def test_pause_resume_and_fail_from_the_keyboard(demo, make_app):
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        w = Walkthrough(app, pilot, demo)
-        await w.ready()
+    async with driven(app, demo) as (w, pilot):
         await w.run("httpsbackend-tcp-sni-1-canary-fail.nomad")
         for key, status in (("z", "paused"), ("z", "running"), ("F", "failed")):
             await pilot.press(key)
@@ -129,9 +121,7 @@ async def test_a_file_that_does_not_parse(demo, make_app, tmp_path):
     broken.write_text((JOBS_DIR / "httpsbackend-tcp-sni-1.nomad").read_text().replace("count = 3", "count = = 3"))
     app = make_app(jobs_dir=tmp_path)
     app.jobs_dir = tmp_path
-    async with app.run_test(size=(120, 40)) as pilot:
-        w = Walkthrough(app, pilot, demo)
-        await w.ready()
+    async with driven(app, demo) as (w, pilot):
         before = fingerprint(demo)
         await pilot.press("r")
         await w.until(lambda: isinstance(app.screen, FilePickerScreen))
@@ -150,9 +140,7 @@ async def test_a_file_that_does_not_parse(demo, make_app, tmp_path):
 
 async def test_refused_promotion_is_explained(demo, make_app):
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        w = Walkthrough(app, pilot, demo)
-        await w.ready()
+    async with driven(app, demo) as (w, pilot):
         await w.run("httpsbackend-tcp-sni-1-canary-1.nomad")
         await w.advance(1)
         before = fingerprint(demo)
@@ -169,9 +157,7 @@ async def test_refused_promotion_is_explained(demo, make_app):
 
 async def test_a_job_changed_since_the_plan_is_not_overwritten(demo, make_app):
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        w = Walkthrough(app, pilot, demo)
-        await w.ready()
+    async with driven(app, demo) as (w, pilot):
         await w.open_plan("httpsbackend-tcp-sni-1-canary-1.nomad")
         # Meanwhile another operator rolls out v1.0.1.
         other = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={
@@ -219,9 +205,7 @@ async def test_a_denied_token_is_explained_and_never_shown():
 
 async def test_filter_and_palette(demo, make_app):
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        w = Walkthrough(app, pilot, demo)
-        await w.ready()
+    async with driven(app, demo) as (w, pilot):
         await pilot.press("slash", *"nothing-like-this")
         await pilot.pause(0.2)
         assert "No jobs" in screen_text(app)

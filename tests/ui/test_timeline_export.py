@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from nomadtui.ui.drive import Walkthrough, screen_text
+from nomadtui.ui.drive import driven, screen_text
 
 
 async def test_the_timeline_shows_the_rollout_and_exports_it(demo, make_app, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     app = make_app()
-    async with app.run_test(size=(120, 80)) as pilot:
-        w = Walkthrough(app, pilot, demo)
-        await w.ready()
+    async with driven(app, demo, size=(120, 80)) as (w, pilot):
         assert "No rollout observed yet" in screen_text(app)
         await w.run("httpsbackend-tcp-sni-1-rolling-update.nomad")
         await w.until_deployment("successful")
