@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import clientsim, jobspec, watcher
 from .clock import Clock
+from .gostrconv import quote
 from .scheduler import Decision, assign_nodes, reconcile, update_strategy
 from .store import ACTIVE_DEPLOYMENT, NomadError, Store, multierror, nanos, rfc3339
 
@@ -25,6 +26,7 @@ SEED_JOB_FILE = JOBS_DIR / "httpsbackend-tcp-sni-1.nomad"
 DEFAULT_SPEED = 10.0
 HISTORY_SECONDS = 3600.0      # how far back the seed job was started
 TRACKED_VERSIONS = 6          # Nomad's job_tracked_versions default
+JOB_MAX_COUNT = 50000         # Nomad's job_max_count default (structs.JobDefaultMaxCount)
 
 # Identity of the three client nodes (the article's short ids).
 NODES = [
@@ -123,7 +125,8 @@ class Cluster:
     # --- jobs ---------------------------------------------------------------------------------
 
     def parse(self, hcl: str, canonicalize: bool = False, variables: str | None = None) -> dict:
-        if not hcl.strip():
+        """Pure: it reads nothing of the cluster, so it may run on any thread."""
+        if not hcl:
             raise NomadError(400, "Job spec is empty")
         try:
             return jobspec.parse_hcl(hcl, variables, canonicalize=canonicalize)
@@ -133,19 +136,36 @@ class Cluster:
     def _struct_job(self, api_job: dict, namespace: str | None) -> dict:
         ns = namespace or api_job.get("Namespace") or "default"
         try:
-            job = jobspec.to_struct(api_job, namespace=ns)
-            jobspec.validate(job)
+            # apiJobAndRequestToStructs sets the job's namespace to the request's.
+            job = jobspec.to_struct(dict(api_job, Namespace=ns), namespace=ns)
         except jobspec.JobspecError as e:
             raise NomadError(500, e.message) from None
+        # Job.admissionValidators (nomad/job_endpoint_hooks.go) in order, each validator's
+        # errors flattened into one go-multierror: jobNamespaceConstraintCheckHook
+        # (nomad/job_endpoint_validators.go), then jobValidate's Job.Validate and its
+        # job_max_count check.
+        before, after = [], []
+        if ns not in self.store.namespaces:
+            before.append(f"job {quote(job['ID'])} is in nonexistent namespace {quote(ns)}")
+        total = sum(group["Count"] for group in job["TaskGroups"] or [])
+        if total > JOB_MAX_COUNT:
+            after.append(f"total count was greater than configured job_max_count: {total} > {JOB_MAX_COUNT}")
+        for group in job["TaskGroups"] or []:
+            # The demo's own limit, not Nomad's: its scheduler names every canary it places.
+            if (canaries := (group["Update"] or {}).get("Canary") or 0) > JOB_MAX_COUNT:
+                after.append(f"task group {quote(group['Name'])} asks for {canaries} canaries; "
+                             f"the demo places at most {JOB_MAX_COUNT}")
+        try:
+            jobspec.validate(job)
+        except jobspec.JobspecError as e:
+            raise NomadError(500, multierror(before, e.message, after)) from None
+        if before or after:
+            raise NomadError(500, multierror(before + after))
         return job
 
-    def register(self, api_job: dict | None, *, namespace: str | None = None,
+    def register(self, api_job: dict, *, namespace: str | None = None,
                  enforce_index: bool = False, job_modify_index: int = 0,
                  submission: dict | None = None) -> dict:
-        if not api_job:
-            raise NomadError(400, "Job must be specified")
-        if not api_job.get("ID"):
-            raise NomadError(400, "Job ID hasn't been provided")
         job = self._struct_job(api_job, namespace)
         existing = self.store.job(job["Namespace"], job["ID"])
         if enforce_index:
@@ -211,11 +231,9 @@ class Cluster:
                 "JobModifyIndex": job_modify_index, "Warnings": "", "Index": ev["CreateIndex"],
                 "LastContact": 0, "KnownLeader": True, "NextToken": ""}
 
-    def plan(self, api_job: dict | None, *, namespace: str | None = None, diff: bool = True) -> dict:
+    def plan(self, api_job: dict, *, namespace: str | None = None, diff: bool = True) -> dict:
         from .jobdiff import annotate_plan, job_diff
 
-        if not api_job:
-            raise NomadError(400, "Job must be specified")
         job = self._struct_job(api_job, namespace)
         existing = self.store.job(job["Namespace"], job["ID"])
         if existing is not None and not existing.get("Stop") and not spec_changed(existing, job):

@@ -50,7 +50,7 @@ class FabioAdmin(RequestApp):
             try:
                 body = json.loads(await request.body())
                 value, version = str(body.get("value", "")), int(body.get("version", "0"))
-            except (ValueError, AttributeError):
+            except (ValueError, AttributeError, TypeError, RecursionError):   # any body that is no manual
                 return PlainTextResponse("bad request", 400)
             if version != self.manual_version:
                 return PlainTextResponse("version mismatch", 409)

@@ -1,5 +1,8 @@
 """The demo cluster's Nomad HTTP API (nomad-api.md §1-§3) over a Cluster: routes, blocking
-queries that park on a future every write resolves, plain-text errors, the event stream."""
+queries that park on a future every write resolves, plain-text errors, the event stream.
+
+Bodies are decoded as Nomad's agent decodes them (gojson, api_types) and query parameters
+parsed as it parses them (query), so a malformed request gets Nomad's own answer."""
 
 from __future__ import annotations
 
@@ -14,29 +17,13 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from ..aio import wait_future
+from . import api_types, gojson, gostrconv, query
 from .asgi import RequestApp
 from .cluster import Cluster
+from .query import get
 from .store import ALLOC_STUB_KEYS, JOB_STUB_KEYS, NomadError, public
 
-MAX_WAIT = 300.0
 HEARTBEAT_SECONDS = 30.0
-
-_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_wait(text: str) -> float:
-    total, rest = 0.0, text
-    while rest:
-        m = re.match(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)", rest)
-        if not m:
-            raise NomadError(400, "Invalid wait time")
-        total += float(m.group(1)) * _UNIT[m.group(2)]
-        rest = rest[m.end():]
-    return total
-
-
-def truthy(value: str | None) -> bool:
-    return value is not None and value.lower() not in ("", "0", "false")
 
 
 def dumps(data, pretty: bool) -> bytes:
@@ -107,9 +94,10 @@ class NomadAPI(RequestApp):
         r("GET", r"/v1/nodes", self.nodes)
         r("GET", r"/v1/node/(?P<node_id>[^/]+)", self.node)
         r("GET", r"/v1/namespaces", self.namespaces)
-        r("GET", r"/v1/regions", lambda req: self._json(req, ["global"]))
-        r("GET", r"/v1/status/leader", lambda req: self._json(req, "127.0.0.1:4647"))
-        r("GET", r"/v1/status/peers", lambda req: self._json(req, ["127.0.0.1:4647"]))
+        r("GET", r"/v1/namespace/(?P<name>.*)", self.namespace)
+        r("GET", r"/v1/regions", self.regions)
+        r("GET", r"/v1/status/leader", self.leader)
+        r("GET", r"/v1/status/peers", self.peers)
         r("GET", r"/v1/agent/self", self.agent_self)
         r("GET", r"/v1/event/stream", self.event_stream)
 
@@ -117,7 +105,9 @@ class NomadAPI(RequestApp):
         self.routes.append(_Route(frozenset(methods.split()), re.compile(f"^{pattern}$"), handler, write))
 
     async def dispatch(self, request: Request) -> Response:
-        path = request.url.path
+        # The decoded path as sent: `request.url.path` quotes some characters again (a job id
+        # ending in a backslash would not be found).
+        path = request.scope["path"]
         matched = [(r, m) for r in self.routes if (m := r.pattern.match(path))]
         if not matched:
             return PlainTextResponse("404 page not found\n", 404)
@@ -163,38 +153,25 @@ class NomadAPI(RequestApp):
         return Response(dumps(data, pretty), status, headers=headers, media_type="application/json")
 
     async def _blocking(self, request: Request, index_of: Callable[[], int]) -> int:
-        q = request.query_params
-        try:
-            wanted = int(q.get("index", "0") or 0)
-        except ValueError:
-            raise NomadError(400, "Invalid index") from None
-        wait = MAX_WAIT
-        if "wait" in q:
-            wait = min(parse_wait(q["wait"]), MAX_WAIT) or MAX_WAIT
-        if wanted > 0:
+        """HTTPServer.parse's query options, then a blocking query on `index_of`."""
+        opts = query.query_options(request.query_params)
+        if opts.index > 0:
             loop = asyncio.get_running_loop()
-            deadline = loop.time() + wait + random.uniform(0, wait / 16)
-            while index_of() <= wanted and (remaining := deadline - loop.time()) > 0:
+            deadline = loop.time() + opts.wait + random.uniform(0, opts.wait / 16)
+            while index_of() <= opts.index and (remaining := deadline - loop.time()) > 0:
                 await self.changes.wait(min(remaining, 1.0))
                 if await request.is_disconnected():
                     raise NomadError(499, "client went away")
         return index_of()
 
     @staticmethod
-    async def _body(request: Request) -> dict:
-        raw = await request.body()
-        if not raw.strip():
-            raise NomadError(400, "Request body is empty")
-        try:
-            body = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise NomadError(400, str(e)) from None
-        if not isinstance(body, dict):
-            raise NomadError(400, "json: cannot unmarshal into Go value of type request")
-        return body
+    async def _body(request: Request, typ: gojson.Struct) -> dict:
+        """decodeBody (command/agent/http.go) into `typ`; a JSON null leaves it at its zero value."""
+        return gojson.decode(await request.body(), typ) or {}
 
-    def _namespace(self, request: Request) -> str:
-        return request.query_params.get("namespace") or "default"
+    def _namespace(self, request: Request, body: dict | None = None) -> str:
+        """parseNamespace: the query's, else the request body's (WriteRequest), else default."""
+        return get(request.query_params, "namespace") or (body or {}).get("Namespace") or "default"
 
     def _in_namespace(self, request: Request, obj: dict) -> bool:
         ns = self._namespace(request)
@@ -205,6 +182,26 @@ class NomadAPI(RequestApp):
         if job is None:
             raise NomadError(404, "job not found")
         return job
+
+    def _submitted_job(self, request: Request, body: dict, job_id: str, missing_id: str,
+                       mismatch: str) -> tuple[dict, str]:
+        """jobUpdate's and jobPlan's first checks (command/agent/job_endpoint.go); returns the job
+        and its namespace as namespaceForJob picks it: the query's, the body's, the job's."""
+        job = body.get("Job")
+        if job is None:
+            raise NomadError(400, "Job must be specified")
+        if job.get("ID") is None:
+            raise NomadError(400, missing_id)
+        if job_id and job["ID"] != job_id:
+            raise NomadError(400, mismatch)
+        return job, (get(request.query_params, "namespace") or body.get("Namespace") or job.get("Namespace")
+                     or "default")
+
+    @staticmethod
+    def _convertible(job: dict) -> None:
+        """apiJobAndRequestToStructs dereferences every element of the job's []*T lists."""
+        if (nil := gojson.nil_element(job, api_types.JOB, "Job")) is not None:
+            raise _agent_panic(f"null {nil}")
 
     # --- jobs -------------------------------------------------------------------------------
 
@@ -219,13 +216,14 @@ class NomadAPI(RequestApp):
         return stub
 
     async def jobs(self, request: Request) -> Response:
+        query.query_options(request.query_params)
+        with_meta = query.parse_bool(request.query_params, "meta")
         index = await self._blocking(request, lambda: max(self.store.table("jobs"), self.store.table("job_summary")))
-        prefix = request.query_params.get("prefix", "")
-        with_meta = truthy(request.query_params.get("meta"))
+        prefix = get(request.query_params, "prefix")
         jobs = sorted((j for j in self.store.jobs.values()
                        if self._in_namespace(request, j) and j["ID"].startswith(prefix)),
                       key=lambda j: (j["Namespace"], j["ID"]))
-        return self._json(request, [self.job_stub(j, with_meta) for j in jobs], index)
+        return self._json(request, [self.job_stub(j, bool(with_meta)) for j in jobs], index)
 
     async def job(self, request: Request, job_id: str) -> Response:
         def index() -> int:
@@ -246,36 +244,58 @@ class NomadAPI(RequestApp):
             return self._json(request, public(store.summaries[(ns, job_id)]), idx)
         if what == "versions":
             return await self.versions(request, job_id)
+        if what == "submission":
+            return await self.submission(request, job_id)
         if what == "allocations":
+            all_ = query.lenient_bool(request.query_params, "all")
             idx = await self._blocking(request, lambda: store.table("allocs"))
             job = store.job(ns, job_id)
-            allocs = store.job_allocs(job, all_incarnations=truthy(request.query_params.get("all"))) if job else []
+            allocs = store.job_allocs(job, all_incarnations=all_) if job else []
             return self._json(request, [alloc_stub(a) for a in allocs], idx)
         if what == "evaluations":
             idx = await self._blocking(request, lambda: store.table("evals"))
             return self._json(request, [public(e) for e in store.job_evals(ns, job_id)], idx)
         if what == "deployments":
+            all_ = query.lenient_bool(request.query_params, "all")
             idx = await self._blocking(request, lambda: store.table("deployment"))
             job = store.job(ns, job_id)
-            all_ = truthy(request.query_params.get("all"))
-            ds = store.job_deployments(ns, job_id, None if all_ or job is None else job["CreateIndex"]) if job else []
+            ds = store.job_deployments(ns, job_id, None if all_ else job["CreateIndex"]) if job else []
             return self._json(request, [public(d) for d in ds], idx)
-        if what == "deployment":
-            idx = await self._blocking(request, lambda: store.table("deployment"))
-            job = store.job(ns, job_id)
-            latest = store.latest_deployment(job) if job else None
-            return self._json(request, public(latest) if latest else None, idx)
-        # submission
-        job = self._job_or_404(request, job_id)
-        version = int(request.query_params.get("version", job["Version"]))
-        sub = store.submissions.get((ns, job_id, version))
+        # the latest deployment
+        idx = await self._blocking(request, lambda: store.table("deployment"))
+        job = store.job(ns, job_id)
+        latest = store.latest_deployment(job) if job else None
+        return self._json(request, public(latest) if latest else None, idx)
+
+    async def submission(self, request: Request, job_id: str) -> Response:
+        """jobSubmissionCRUD: the version is required."""
+        try:
+            version = gostrconv.parse_uint(get(request.query_params, "version"))
+        except gostrconv.NumError:
+            raise NomadError(400, "Unable to parse job submission version parameter") from None
+        query.query_options(request.query_params)
+        ns = self._namespace(request)
+        sub = self.store.submissions.get((ns, job_id, version))
         if sub is None:
             raise NomadError(404, "job source not found")
-        return self._json(request, sub, job["ModifyIndex"])
+        job = self.store.job(ns, job_id)
+        return self._json(request, sub, job["ModifyIndex"] if job else sub["JobModifyIndex"])
 
     async def versions(self, request: Request, job_id: str) -> Response:
+        """jobVersions (command/agent/job_endpoint.go) and Job.GetJobVersions (nomad/job_endpoint.go):
+        a diff base (diff_version or diff_tag) counts only with diffs=true."""
         from .jobdiff import job_diff
 
+        q = request.query_params
+        diffs, diff_version, diff_tag = get(q, "diffs"), get(q, "diff_version"), get(q, "diff_tag")
+        try:
+            diffs_on = gostrconv.parse_bool(diffs) if diffs else False
+        except gostrconv.NumError as e:
+            raise NomadError(500, query.failed("diffs", diffs, "bool", e)) from None
+        try:
+            base_version = gostrconv.parse_uint(diff_version) if diff_version else None
+        except gostrconv.NumError as e:
+            raise NomadError(500, query.failed("diff_version", diff_version, "uint64", e)) from None
         ns = self._namespace(request)
         key = (ns, job_id)
 
@@ -286,78 +306,114 @@ class NomadAPI(RequestApp):
         versions = self.store.versions.get(key)
         if not versions:
             raise NomadError(404, "job versions not found")
-        diffs = None
-        q = request.query_params
-        if "diff_version" in q:
-            base = self.store.job_version(ns, job_id, int(q["diff_version"]))
+        diff_list = None
+        if diffs_on and (diff_tag or base_version is not None):
+            base = next((v for v in versions if (v.get("VersionTag") or {}).get("Name") == diff_tag), None) \
+                if diff_tag else self.store.job_version(ns, job_id, base_version)
             if base is None:
-                raise NomadError(500, f"version {q['diff_version']} not found")
-            diffs = [job_diff(base, v, contextual=True) for v in versions]
-        elif truthy(q.get("diffs")):
-            diffs = [job_diff(versions[i + 1], versions[i], contextual=True) for i in range(len(versions) - 1)]
-        body = {"Versions": [public(v) for v in versions], "Diffs": diffs, "Index": idx,
+                raise NomadError(500, f"tag {gostrconv.quote(diff_tag)} not found" if diff_tag
+                                 else f"version {base_version} not found")
+            diff_list = [job_diff(base, v, contextual=True) for v in versions]
+        elif diffs_on:
+            diff_list = [job_diff(versions[i + 1], versions[i], contextual=True) for i in range(len(versions) - 1)]
+        body = {"Versions": [public(v) for v in versions], "Diffs": diff_list, "Index": idx,
                 "LastContact": 0, "KnownLeader": True, "NextToken": ""}
         return self._json(request, body, idx)
 
-    async def register(self, request: Request, job_id: str | None = None) -> Response:
-        body = await self._body(request)
-        job = body.get("Job")
-        if job_id is not None and job and job.get("ID") and job["ID"] != job_id:
-            raise NomadError(400, "Job ID does not match name")
-        result = self.cluster.register(
-            job, namespace=request.query_params.get("namespace"),
-            enforce_index=bool(body.get("EnforceIndex")),
-            job_modify_index=int(body.get("JobModifyIndex") or 0),
-            submission=body.get("Submission"))
+    async def register(self, request: Request, job_id: str = "") -> Response:
+        """jobUpdate (command/agent/job_endpoint.go)."""
+        body = await self._body(request, api_types.JOB_REGISTER_REQUEST)
+        job, ns = self._submitted_job(request, body, job_id, "Job ID hasn't been provided",
+                                      "Job ID does not match name")
+        groups = job.get("TaskGroups") or []
+        if job.get("Type") == "system":
+            if None in groups:
+                raise _agent_panic(f"null Job.TaskGroups[{groups.index(None)}]")
+            if any(group.get("Scaling") is not None for group in groups):
+                raise NomadError(400, "Task groups with job type system do not support scaling blocks")
+        if body.get("EvalPriority", 0) and not 1 <= body["EvalPriority"] <= 100:
+            raise NomadError(400, "Eval priority must be between 1 and 100 inclusively")
+        self._convertible(job)
+        result = self.cluster.register(job, namespace=ns, enforce_index=body.get("EnforceIndex", False),
+                                       job_modify_index=body.get("JobModifyIndex", 0),
+                                       submission=body.get("Submission"))
         return self._json(request, result, result["Index"])
 
     async def parse(self, request: Request) -> Response:
-        body = await self._body(request)
-        job = self.cluster.parse(body.get("JobHCL") or "", bool(body.get("Canonicalize")),
-                                 body.get("Variables") or None)
+        """JobsParseRequest (command/agent/job_endpoint.go). The parse runs on a worker thread
+        (it is pure) so that a big one holds up no other request."""
+        body = gojson.decode(await request.body(), api_types.JOBS_PARSE_REQUEST)
+        if body is None:    # args, a *api.JobsParseRequest, becomes nil and is dereferenced
+            raise _agent_panic("a null body")
+        job = await asyncio.to_thread(self.cluster.parse, body.get("JobHCL", ""), body.get("Canonicalize", False),
+                                      body.get("Variables") or None)
         return self._json(request, job)
 
     async def plan(self, request: Request, job_id: str) -> Response:
-        body = await self._body(request)
-        job = body.get("Job")
-        if not job:
-            raise NomadError(400, "Job must be specified")
-        if not job.get("ID"):
-            raise NomadError(400, "Job must have a valid ID")
-        if job["ID"] != job_id:
-            raise NomadError(400, "Job ID does not match")
-        result = self.cluster.plan(job, namespace=request.query_params.get("namespace"),
-                                   diff=bool(body.get("Diff")))
+        """jobPlan (command/agent/job_endpoint.go)."""
+        body = await self._body(request, api_types.JOB_PLAN_REQUEST)
+        job, ns = self._submitted_job(request, body, job_id, "Job must have a valid ID", "Job ID does not match")
+        self._convertible(job)
+        result = self.cluster.plan(job, namespace=ns, diff=body.get("Diff", False))
         return self._json(request, result, result["Index"])
 
-    async def revert(self, request: Request, job_id: str) -> Response:
-        body = await self._body(request)
+    async def _versioned(self, request: Request, job_id: str, typ: gojson.Struct) -> dict:
+        """jobRevert's and jobStable's body checks."""
+        body = await self._body(request, typ)
         if not body.get("JobID"):
             raise NomadError(400, "JobID must be specified")
         if body["JobID"] != job_id:
             raise NomadError(400, "Job ID does not match")
-        result = self.cluster.revert(self._namespace(request), job_id, int(body.get("JobVersion") or 0),
+        return body
+
+    async def revert(self, request: Request, job_id: str) -> Response:
+        body = await self._versioned(request, job_id, api_types.JOB_REVERT_REQUEST)
+        result = self.cluster.revert(self._namespace(request, body), job_id, body.get("JobVersion", 0),
                                      body.get("EnforcePriorVersion"))
         return self._json(request, result, result["Index"])
 
     async def stable(self, request: Request, job_id: str) -> Response:
-        body = await self._body(request)
-        if not body.get("JobID"):
-            raise NomadError(400, "JobID must be specified")
-        result = self.cluster.set_stable(self._namespace(request), job_id,
-                                         int(body.get("JobVersion") or 0), bool(body.get("Stable")))
+        body = await self._versioned(request, job_id, api_types.JOB_STABILITY_REQUEST)
+        result = self.cluster.set_stable(self._namespace(request, body), job_id, body.get("JobVersion", 0),
+                                         body.get("Stable", False))
         return self._json(request, result, result["Index"])
 
     async def evaluate(self, request: Request, job_id: str) -> Response:
-        job = self._job_or_404(request, job_id)
+        """jobForceEvaluate: a body is optional, but checked when there is one."""
+        body: dict = {}
+        if await request.body():
+            body = await self._body(request, api_types.JOB_EVALUATE_REQUEST)
+            if not body.get("JobID"):
+                raise NomadError(400, "Job ID must be specified")
+            if body["JobID"] != job_id:
+                raise NomadError(400, "JobID not same as job name")
+        job = self.store.job(self._namespace(request, body), job_id)
+        if job is None:     # Job.Evaluate's plain error (nomad/job_endpoint.go)
+            raise NomadError(500, "job not found")
         ev = self.cluster.new_eval(job, "job-register")
         return self._json(request, {"EvalID": ev["ID"], "EvalCreateIndex": ev["CreateIndex"],
                                     "JobModifyIndex": job["JobModifyIndex"], "Warnings": "",
                                     "Index": ev["CreateIndex"]}, ev["CreateIndex"])
 
     async def deregister(self, request: Request, job_id: str) -> Response:
-        result = self.cluster.deregister(self._namespace(request), job_id,
-                                         purge=truthy(request.query_params.get("purge")))
+        """jobDelete (command/agent/job_endpoint.go)."""
+        q = request.query_params
+        purge = query.parse_bool(q, "purge")
+        query.parse_bool(q, "global")
+        priority = get(q, "eval_priority")
+        try:
+            priority_value = gostrconv.atoi(priority) if priority else 0
+        except gostrconv.NumError as e:
+            raise NomadError(500, query.failed("eval_priority", priority, "int", e)) from None
+        if text := get(q, "no_shutdown_delay"):
+            try:
+                gostrconv.parse_bool(text)
+            except gostrconv.NumError as e:   # sic: Nomad's format string has %qq
+                raise NomadError(500, f'Failed to parse value of "no_shutdown_delay"q ({text}) as a bool: '
+                                      f'{e}') from None
+        if priority_value > 0 and not priority_value <= 100:
+            raise NomadError(400, "Eval priority must be between 1 and 100 inclusively")
+        result = self.cluster.deregister(self._namespace(request), job_id, purge=bool(purge))
         return self._json(request, result, result["Index"])
 
     # --- deployments ---------------------------------------------------------------------------
@@ -365,7 +421,7 @@ class NomadAPI(RequestApp):
     async def _read_list(self, request: Request, objects: dict[str, dict], table: str,
                          render: Callable[[dict], dict] = public, newest_first: bool = True) -> Response:
         idx = await self._blocking(request, lambda: self.store.table(table))
-        prefix = request.query_params.get("prefix", "")
+        prefix = get(request.query_params, "prefix")
         chosen = sorted((o for o in objects.values()
                          if self._in_namespace(request, o) and o["ID"].startswith(prefix)),
                         key=lambda o: o["CreateIndex"], reverse=newest_first)
@@ -383,9 +439,9 @@ class NomadAPI(RequestApp):
         return self._json(request, render(obj), idx)
 
     async def deployments(self, request: Request) -> Response:
-        # Oldest first, unlike the other lists (`reverse=true` flips it).
+        # Oldest first, unlike the other lists; parseReverse takes only `reverse=true`.
         return await self._read_list(request, self.store.deployments, "deployment",
-                                     newest_first=truthy(request.query_params.get("reverse")))
+                                     newest_first=get(request.query_params, "reverse") == "true")
 
     async def deployment(self, request: Request, dep_id: str) -> Response:
         return await self._read_one(request, self.store.deployments, dep_id, "deployment", "deployment not found")
@@ -397,34 +453,34 @@ class NomadAPI(RequestApp):
         return self._json(request, [alloc_stub(a) for a in allocs], idx)
 
     async def deployment_action(self, request: Request, action: str, dep_id: str) -> Response:
-        raw = await request.body()
-        body = json.loads(raw) if raw.strip() else {}
-        body = {k.lower(): v for k, v in body.items()} if isinstance(body, dict) else {}
-        if action != "fail":
-            if not body.get("deploymentid"):
-                raise NomadError(400, "DeploymentID must be specified")
-            if body["deploymentid"] != dep_id:
-                raise NomadError(400, "Deployment ID does not match")
+        """deploymentFail reads no body; the others decode theirs (command/agent/deployment_endpoint.go)."""
         c = self.cluster
-        if action == "promote":
-            result = c.promote(dep_id, groups=body.get("groups") or [], all_groups=bool(body.get("all")))
-        elif action == "fail":
+        if action == "fail":
             result = c.fail(dep_id)
+            return self._json(request, result, result["Index"])
+        body = await self._body(request, api_types.DEPLOYMENT_REQUESTS[action])
+        if not body.get("DeploymentID"):
+            raise NomadError(400, "DeploymentID must be specified")
+        if body["DeploymentID"] != dep_id:
+            raise NomadError(400, "Deployment ID does not match")
+        if action == "promote":
+            result = c.promote(dep_id, groups=body.get("Groups") or [], all_groups=body.get("All", False))
         elif action == "pause":
-            result = c.pause(dep_id, bool(body.get("pause")))
+            result = c.pause(dep_id, body.get("Pause", False))
         else:
-            result = c.set_alloc_health(dep_id, body.get("healthyallocationids") or [],
-                                        body.get("unhealthyallocationids") or [])
+            result = c.set_alloc_health(dep_id, body.get("HealthyAllocationIDs") or [],
+                                        body.get("UnhealthyAllocationIDs") or [])
         return self._json(request, result, result["Index"])
 
     # --- allocations, evaluations, nodes ------------------------------------------------------
 
     async def allocations(self, request: Request) -> Response:
         q = request.query_params
-        with_states = q.get("task_states", "true").lower() != "false"
-        with_resources = truthy(q.get("resources"))
-        return await self._read_list(request, self.store.allocs, "allocs",
-                                     lambda a: alloc_stub(a, task_states=with_states, resources=with_resources))
+        query.query_options(q)
+        resources = query.parse_bool(q, "resources")
+        task_states = query.parse_bool(q, "task_states")
+        return await self._read_list(request, self.store.allocs, "allocs", lambda a: alloc_stub(
+            a, task_states=task_states is not False, resources=bool(resources)))
 
     async def allocation(self, request: Request, alloc_id: str) -> Response:
         return await self._read_one(request, self.store.allocs, alloc_id, "allocs", "alloc not found", full_alloc)
@@ -441,9 +497,15 @@ class NomadAPI(RequestApp):
         return self._json(request, allocs, idx)
 
     async def nodes(self, request: Request) -> Response:
+        q = request.query_params
+        query.query_options(q)
+        try:   # parseNodeListStubFields, wrapped in a 400 by NodesRequest
+            query.parse_bool(q, "resources")
+            with_os = query.parse_bool(q, "os")
+        except NomadError as e:
+            raise NomadError(400, f"Failed to parse node list fields: {e.message}") from None
         idx = await self._blocking(request, lambda: self.store.table("nodes"))
-        prefix = request.query_params.get("prefix", "")
-        with_os = truthy(request.query_params.get("os"))
+        prefix = get(q, "prefix")
         out = []
         for node in sorted(self.store.nodes.values(), key=lambda n: n["ID"]):
             if not node["ID"].startswith(prefix):
@@ -455,6 +517,7 @@ class NomadAPI(RequestApp):
         return self._json(request, out, idx)
 
     async def node(self, request: Request, node_id: str) -> Response:
+        query.query_options(request.query_params)
         node = self.store.nodes.get(node_id)
         if node is None:
             raise NomadError(404, "node not found")
@@ -462,11 +525,38 @@ class NomadAPI(RequestApp):
         body["Attributes"] = dict(node["_attributes"])
         return self._json(request, body, node["ModifyIndex"])
 
+    # --- namespaces, regions, status, agent ---------------------------------------------------
+
     async def namespaces(self, request: Request) -> Response:
-        names = sorted({"default"} | {ns for ns, _ in self.store.jobs})
-        return self._json(request, [{"Name": n, "Description": "Default shared namespace" if n == "default" else "",
-                                     "Quota": "", "Meta": None, "Capabilities": None, "NodePoolConfiguration": None,
-                                     "CreateIndex": 1, "ModifyIndex": 1} for n in names], self.store.index)
+        idx = await self._blocking(request, lambda: self.store.table("namespaces"))
+        prefix = get(request.query_params, "prefix")
+        chosen = [ns for name, ns in sorted(self.store.namespaces.items()) if name.startswith(prefix)]
+        return self._json(request, chosen, idx)
+
+    async def namespace(self, request: Request, name: str) -> Response:
+        """NamespaceSpecificRequest (command/agent/namespace_endpoint.go)."""
+        if not name:
+            raise NomadError(400, "Missing Namespace Name")
+
+        def index() -> int:
+            ns = self.store.namespaces.get(name)
+            return ns["ModifyIndex"] if ns else self.store.table("namespaces")
+        idx = await self._blocking(request, index)
+        if name not in self.store.namespaces:
+            raise NomadError(404, "Namespace not found")
+        return self._json(request, self.store.namespaces[name], idx)
+
+    async def regions(self, request: Request) -> Response:
+        query.query_options(request.query_params)
+        return self._json(request, ["global"])
+
+    async def leader(self, request: Request) -> Response:
+        query.query_options(request.query_params)
+        return self._json(request, "127.0.0.1:4647")
+
+    async def peers(self, request: Request) -> Response:
+        query.query_options(request.query_params)
+        return self._json(request, ["127.0.0.1:4647"])
 
     async def agent_self(self, request: Request) -> Response:
         return self._json(request, {"config": {"Version": {"Version": "2.0.5", "VersionPrerelease": "",
@@ -477,8 +567,12 @@ class NomadAPI(RequestApp):
                                     "stats": {}})
 
     async def event_stream(self, request: Request) -> Response:
-        topics = _parse_topics(request.query_params.getlist("topic"))
-        start = int(request.query_params.get("index", "0") or 0)
+        """EventStream (command/agent/event_endpoint.go). Its HTTPServer.parse errors come after
+        the response has begun in Nomad (a garbled 400); the demo answers them as a plain 400."""
+        q = request.query_params
+        start = query.event_index(q)
+        topics = query.event_topics(q)
+        query.query_options(q)
         ns = self._namespace(request)
 
         async def lines():
@@ -506,12 +600,10 @@ class NomadAPI(RequestApp):
                                  headers={"Cache-Control": "no-cache"})
 
 
-def _parse_topics(values: list[str]) -> dict[str, set[str]]:
-    topics: dict[str, set[str]] = {}
-    for v in values or ["*:*"]:
-        topic, _, key = v.partition(":")
-        topics.setdefault(topic, set()).add(key or "*")
-    return topics
+def _agent_panic(what: str) -> NomadError:
+    """A request Nomad's agent panics on (net/http then drops the connection without an answer):
+    the demo refuses it with a 400 that says so."""
+    return NomadError(400, f"{what} makes Nomad's HTTP agent panic; the demo refuses it")
 
 
 def _topic_match(topics: dict[str, set[str]], event) -> bool:

@@ -8,7 +8,9 @@ event stream would carry.
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import random
 import uuid
 from collections import deque
@@ -46,10 +48,30 @@ class NomadError(Exception):
         self.message = message
 
 
-def multierror(errors: list[str]) -> str:
-    """hashicorp/go-multierror's text, which Nomad returns for validation-like failures."""
-    head = "1 error occurred:" if len(errors) == 1 else f"{len(errors)} errors occurred:"
-    return head + "".join(f"\n\t* {e}" for e in errors) + "\n\n"
+def multierror(*groups: list[str] | str) -> str:
+    """hashicorp/go-multierror's text, which Nomad returns for validation-like failures, for
+    errors appended in order. A group that is already such a text is flattened into the list,
+    as multierror.Append does with a nested *multierror.Error."""
+    count, points = 0, []
+    for group in groups:
+        if isinstance(group, str):
+            head, _, rest = group.partition(":\n\t")
+            count += int(head.split()[0])
+            points.append(rest.removesuffix("\n\n"))
+        else:
+            count += len(group)
+            points += [f"* {e}" for e in group]
+    head = "1 error occurred:" if count == 1 else f"{count} errors occurred:"
+    return head + "".join(f"\n\t{p}" for p in points) + "\n\n"
+
+
+def namespace(name: str, description: str) -> dict:
+    """A structs.Namespace as the state store keeps it, Hash set as Namespace.SetHash does."""
+    digest = hashlib.blake2b((name + description).encode(), digest_size=32).digest()
+    return {"Name": name, "Description": description, "Quota": "", "Capabilities": None,
+            "NodePoolConfiguration": None, "VaultConfiguration": None, "ConsulConfiguration": None,
+            "Meta": None, "Hash": base64.b64encode(digest).decode(), "CreateIndex": 1, "ModifyIndex": 1,
+            "RequiredExtraClaims": None, "OptionalExtraClaims": None}
 
 
 def rfc3339(epoch: float | None) -> str | None:
@@ -115,6 +137,10 @@ class Store:
         self.evals: dict[str, dict] = {}
         self.deployments: dict[str, dict] = {}
         self.nodes: dict[str, dict] = {}
+        # Nomad's state store creates the default namespace at index 1 (namespaceInit in
+        # nomad/state/state_store.go); the demo's second one is there from the start too.
+        self.namespaces = {ns["Name"]: ns for ns in (namespace("default", "Default shared namespace"),
+                                                       namespace("staging", "Staging environment"))}
         self.event_log: deque[tuple[int, str, list[Event]]] = deque(maxlen=EVENT_BUFFER)
         self.listeners: list[Callable[[int], None]] = []
         self._txn: Txn | None = None
