@@ -16,29 +16,41 @@ import httpx
 
 from .aio import wait_event
 from .model import Allocation, Route, RouteTarget, routes_from_api
-from .nomad.errors import BAD_RESPONSE, ClusterError, from_transport
-from .nomad.watch import WatchStatus, backoff_delay
+from .nomad import decode
+from .nomad.errors import BAD_RESPONSE, ClusterError, status_phrase, from_transport
+from .nomad.http import MAX_ANSWER, read_body, read_error_text
+from .nomad.watch import Expect, ShapeError, WatchStatus, backoff_delay
 
 FAST_SECONDS = 0.5
 SLOW_SECONDS = 5.0
 
 
+ROUTES = Expect("a list of routes", null_is_empty=True)
+
+
 class FabioClient:
-    def __init__(self, address: str, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, address: str, http: httpx.AsyncClient | None = None, *, max_answer: int = MAX_ANSWER) -> None:
         self.address = address.rstrip("/")
         self.http = http or httpx.AsyncClient(timeout=5.0)
+        self.max_answer = max_answer
 
     async def routes(self) -> list[Route]:
+        url = f"{self.address}/api/routes"
         try:
-            resp = await self.http.get(f"{self.address}/api/routes")
+            async with self.http.stream("GET", url) as resp:
+                if resp.status_code != 200:
+                    why = await read_error_text(resp)
+                    raise ClusterError(BAD_RESPONSE, f"Fabio at {self.address} answered {resp.status_code} "
+                                                     f"{status_phrase(resp.status_code)} for /api/routes.",
+                                       status=resp.status_code, detail=why)
+                content = await read_body(resp, self.max_answer, service="Fabio", path="/api/routes")
         except httpx.HTTPError as e:
-            raise _fabio_error(from_transport(e, self.address)) from None
-        if resp.status_code != 200:
-            raise ClusterError(BAD_RESPONSE, f"Fabio at {self.address} answered {resp.status_code} for /api/routes.",
-                               status=resp.status_code)
+            raise from_transport(e, self.address, service="Fabio") from None
         try:
-            return routes_from_api(resp.json())
-        except ValueError:
+            return routes_from_api(ROUTES.check(decode.loads(content.decode("utf-8"))))
+        except ShapeError as e:
+            raise ClusterError(BAD_RESPONSE, f"Fabio's answer to /api/routes was {e}.") from None
+        except (ValueError, RecursionError):
             raise ClusterError(BAD_RESPONSE, f"Fabio at {self.address} sent a route table that is not JSON.") from None
 
     async def healthy(self) -> bool:
@@ -50,10 +62,6 @@ class FabioClient:
 
     async def aclose(self) -> None:
         await self.http.aclose()
-
-
-def _fabio_error(e: ClusterError) -> ClusterError:
-    return ClusterError(e.kind, e.message.replace("Nomad", "Fabio"), status=e.status)
 
 
 class FabioWatch:

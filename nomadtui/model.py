@@ -8,6 +8,7 @@ versions ("requires promotion" became "requires manual promotion").
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,12 +26,23 @@ def _s(data: Mapping, key: str, default: str = "") -> str:
     return default if value is None else str(value)
 
 
-def _i(data: Mapping, key: str, default: int = 0) -> int:
-    value = data.get(key) if isinstance(data, Mapping) else None
+def as_int(value: Any, default: Any = 0) -> Any:
+    """An integer from an answer's field, else `default` (no bool, no float garbage)."""
     try:
         return int(value) if value is not None and not isinstance(value, bool) else default
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
+
+
+def _i(data: Mapping, key: str, default: int = 0) -> int:
+    return as_int(data.get(key) if isinstance(data, Mapping) else None, default)
+
+
+def _f(data: Mapping, key: str, default: float = 0.0) -> float:
+    value = data.get(key) if isinstance(data, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return default
+    return float(value)
 
 
 def _b(data: Mapping, key: str) -> bool:
@@ -52,9 +64,13 @@ def _l(data: Mapping, key: str) -> list:
     return value if isinstance(value, list) else []
 
 
+# The largest time the standard library can print (9999-12-31): later ones are garbage.
+_LAST_SECOND = 253402300799
+
+
 def unix_nanos(value: Any) -> float | None:
     """Nomad's UnixNano fields (CreateTime, ModifyTime, SubmitTime) as epoch seconds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < _LAST_SECOND * 1e9:
         return None
     return value / 1e9
 
@@ -457,11 +473,36 @@ class Node:
 
 # --- plans and action results ------------------------------------------------------------------
 
+def _counts(d: Mapping, key: str) -> dict[str, int]:
+    return {str(k): v for k, v in _m(d, key).items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+@dataclass(frozen=True)
+class PlacementFailure:
+    """A group's AllocMetric from a plan's FailedTGAllocs: why allocations could not be placed."""
+
+    coalesced: int = 0
+    nodes_evaluated: int = 0
+    nodes_exhausted: int = 0
+    nodes_available: Mapping[str, int] = field(default_factory=dict)      # datacenter -> nodes
+    dimension_exhausted: Mapping[str, int] = field(default_factory=dict)
+    constraint_filtered: Mapping[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_api(cls, d: Mapping) -> PlacementFailure:
+        return cls(_i(d, "CoalescedFailures"), _i(d, "NodesEvaluated"), _i(d, "NodesExhausted"),
+                   _counts(d, "NodesAvailable"), _counts(d, "DimensionExhausted"), _counts(d, "ConstraintFiltered"))
+
+    @property
+    def failed(self) -> int:
+        return self.coalesced + 1
+
+
 @dataclass(frozen=True)
 class GroupPlan:
     name: str
     updates: Mapping[str, int]
-    placement_failure: Mapping | None = None
+    placement_failure: PlacementFailure | None = None
 
     def counts_text(self) -> str:
         """`1 canary, 3 ignore`: as `nomad job plan` prints a group's updates."""
@@ -485,11 +526,11 @@ class Plan:
     def from_api(cls, job_id: str, d: Mapping) -> Plan:
         desired = _m(_m(d, "Annotations"), "DesiredTGUpdates")
         failed = _m(d, "FailedTGAllocs")
-        names = sorted(set(desired) | set(failed))
+        names = sorted(str(n) for n in set(desired) | set(failed))
         groups = tuple(
             GroupPlan(name, {_UPDATE_KEYS[k]: int(v) for k, v in _m(desired, name).items()
                              if k in _UPDATE_KEYS and isinstance(v, int) and v},
-                      failed.get(name) if isinstance(failed.get(name), Mapping) else None)
+                      PlacementFailure.from_api(failed[name]) if isinstance(failed.get(name), Mapping) else None)
             for name in names)
         diff = d.get("Diff")
         return cls(job_id, _i(d, "JobModifyIndex"), groups, diff if isinstance(diff, Mapping) else None,
@@ -552,7 +593,7 @@ def routes_from_api(rows: Any) -> list[Route]:
     for src, items in grouped.items():
         first = items[0]
         targets = tuple(
-            RouteTarget(_s(r, "service"), _s(r, "dst"), float(r.get("weight") or 0.0),
+            RouteTarget(_s(r, "service"), _s(r, "dst"), _f(r, "weight"),
                         tuple(str(t) for t in _l(r, "tags")))
             for r in items)
         routes.append(Route(src, _s(first, "host"), _s(first, "path"), _s(first, "opts"), targets))
@@ -560,6 +601,11 @@ def routes_from_api(rows: Any) -> list[Route]:
 
 
 # --- formatting as the nomad CLI prints --------------------------------------------------------
+
+def format_bytes(n: int) -> str:
+    """`12.5 MB` from a megabyte up, `4,096 bytes` below."""
+    return f"{n / 2**20:,.1f} MB" if n >= 2**20 else f"{n:,} bytes"
+
 
 def short_id(value: str) -> str:
     return value[:8]

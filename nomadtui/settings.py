@@ -21,6 +21,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 DEFAULT_ADDRESS = "http://127.0.0.1:4646"
+DEFAULT_MAX_ANSWER_MB = 256      # the largest answer read from Nomad or Fabio
 
 
 class SettingsError(ValueError):
@@ -107,6 +108,7 @@ class Settings:
     read_only: bool = False
     jobs_dir: Path | None = None
     keymap: Mapping[str, str] = field(default_factory=dict)
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_MB * 2**20
 
     @property
     def is_tls(self) -> bool:
@@ -121,10 +123,10 @@ class Settings:
         user, _, password = self.http_auth.reveal().partition(":")
         return (user, password)
 
-    def describe(self) -> str:
+    def describe(self, namespace: str | None = None) -> str:
         """One line for the status bar: address and namespace, never the token."""
         where = self.cluster or self.address
-        return f"{where} ns={self.namespace}" + (f" region={self.region}" if self.region else "")
+        return f"{where} ns={namespace or self.namespace}" + (f" region={self.region}" if self.region else "")
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -214,6 +216,9 @@ def load(flags: Mapping[str, object] | None = None, env: Mapping[str, str] | Non
     if tls.ca_path is not None and not tls.ca_path.is_dir():
         raise SettingsError(f"CA folder {tls.ca_path} does not exist")
     jobs_dir = _path(pick("jobs_dir"))
+    max_answer_mb = from_file.get("max_answer_mb", file.get("max_answer_mb", DEFAULT_MAX_ANSWER_MB))
+    if isinstance(max_answer_mb, bool) or not isinstance(max_answer_mb, (int, float)) or max_answer_mb <= 0:
+        raise SettingsError(f"max_answer_mb must be a positive number of megabytes, not {max_answer_mb!r}")
     http_auth = pick("http_auth")
     return Settings(
         address=address,
@@ -227,6 +232,7 @@ def load(flags: Mapping[str, object] | None = None, env: Mapping[str, str] | Non
         read_only=bool(flags.get("read_only") or from_file.get("read_only") or file.get("read_only")),
         jobs_dir=jobs_dir,
         keymap=dict(file.get("keys") or {}),
+        max_answer_bytes=int(max_answer_mb * 2**20),
     )
 
 

@@ -37,6 +37,7 @@ from .difftext import diff_summary
 from .model import (Allocation, Deployment, Evaluation, GroupState, JobVersion, Route, format_duration,
                     format_time, latest_deployment, short_id)
 from .nomad.live import ClusterState
+from .safetext import markdown as markdown_text
 
 MAX_EVENTS = 1000        # per job; the oldest go first
 MAX_JOBS = 100           # jobs whose history is kept; the least recently observed go first
@@ -241,11 +242,10 @@ class Timeline:
     def markdown(self, events: Iterable[TimelineEvent], *, title: str) -> str:
         """A Markdown table for incident notes: absolute time, time since the first event, time
         since the previous one, what happened."""
-        lines = [f"### {title}", "", "| time | +since start | step took | event |", "|---|---|---|---|"]
+        lines = [f"### {markdown_text(title)}", "", "| time | +since start | step took | event |", "|---|---|---|---|"]
         for i, (e, step, elapsed) in enumerate(with_durations(events)):
-            text = " ".join(e.text.split()).replace("|", "\\|")
             took = format_span(step) if i else ""
-            lines.append(f"| {format_time(e.at)} | {format_span(elapsed)} | {took} | {text} |")
+            lines.append(f"| {format_time(e.at)} | {format_span(elapsed)} | {took} | {markdown_text(e.text)} |")
         return "\n".join(lines) + "\n"
 
     # --- memory --------------------------------------------------------------------------------

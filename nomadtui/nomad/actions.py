@@ -9,7 +9,6 @@ job modify index its plan saw (`EnforceIndex`), a revert the version the user lo
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import shlex
 from collections.abc import Callable, Mapping
@@ -22,29 +21,13 @@ import nomad
 import requests
 from nomad.api import exceptions as nomad_exceptions
 
-from ..model import Deployment, JobVersion, Plan, short_id, versions_from_api
+from .. import jobfile
+from ..jobfile import JobFile
+from ..model import Deployment, JobVersion, Plan, as_int, short_id, versions_from_api
 from ..settings import DEFAULT_ADDRESS, Settings
-from .errors import INVALID, TIMEOUT, ClusterError, from_status, from_transport
-from .http import python_nomad
+from .errors import BAD_RESPONSE, INVALID, TIMEOUT, ClusterError, from_status, from_transport
+from .http import ERROR_BODY, python_nomad
 from .threads import in_thread
-
-JOB_FILE_SUFFIXES = (".nomad", ".hcl", ".nomad.hcl", ".json")
-
-
-@dataclass(frozen=True)
-class JobFile:
-    path: Path
-    source: str
-    format: str          # "hcl2" or "json"
-    job: Mapping[str, Any]
-
-    @property
-    def job_id(self) -> str:
-        return str(self.job.get("ID") or self.job.get("Name") or "")
-
-    @property
-    def namespace(self) -> str | None:
-        return self.job.get("Namespace") or None
 
 
 @dataclass(frozen=True)
@@ -56,8 +39,11 @@ class ActionResult:
     job_version: int | None = None
     index: int = 0
     warnings: str = ""
+    namespace: str = ""
 
 
+# A big job file takes Nomad a while to parse; the UI says how long it has been waiting.
+PARSE_TIMEOUT = 120.0
 _HCL_POSITION = re.compile(r"input\.hcl:(\d+),(\d+)(?:-\d+(?:,\d+)?)?:\s*")
 
 
@@ -68,94 +54,126 @@ class Actions:
         self.timeout = timeout
 
     async def _call(self, fn: Callable[[], Any], *, action: str, capability: str = "submit-job",
-                    subject: str = "", namespace: str | None = None) -> Any:
+                    subject: str = "", namespace: str | None = None, timeout: float | None = None) -> Any:
         ns = namespace or self.settings.namespace
+        timeout = timeout or self.timeout
         try:
-            return await in_thread(fn, timeout=self.timeout + 5)
-        except (asyncio.TimeoutError, TimeoutError):
+            return await in_thread(fn, timeout=timeout + 5)
+        except (asyncio.TimeoutError, TimeoutError, nomad_exceptions.TimeoutNomadException, requests.Timeout):
             raise ClusterError(TIMEOUT, f"Nomad at {self.settings.address} did not answer within "
-                                        f"{self.timeout:g}s (trying to {action}).") from None
+                                        f"{timeout:g}s (trying to {action}).") from None
         except nomad_exceptions.BaseNomadException as e:
             resp = e.nomad_resp
             if isinstance(resp, requests.Response):
-                raise from_status(resp.status_code, resp.text, action=action, capability=capability,
-                                  namespace=ns, subject=subject) from None
-            raise from_transport(resp if isinstance(resp, Exception) else e, self.settings.address,
-                                 self.timeout) from None
-        except (nomad_exceptions.TimeoutNomadException, requests.RequestException) as e:
-            raise from_transport(e, self.settings.address, self.timeout) from None
+                raise from_status(resp.status_code, resp.text[:ERROR_BODY], action=action, capability=capability,
+                                  namespace=ns, subject=subject, content_type=resp.headers.get("Content-Type", ""),
+                                  address=self.settings.address) from None
+            raise from_transport(resp if isinstance(resp, Exception) else e, self.settings.address, timeout) from None
+        except requests.RequestException as e:
+            raise from_transport(e, self.settings.address, timeout) from None
+        except ValueError as e:      # an answer that is not JSON (a proxy's page)
+            raise ClusterError(BAD_RESPONSE, f"Nomad's answer when trying to {action} is not JSON "
+                                             f"({str(e)[:200]}).") from None
+
+    async def _request(self, method: str, resource: str, *segments: str, action: str, namespace: str,
+                       capability: str = "submit-job", subject: str = "", body: Mapping | None = None,
+                       params: Mapping | None = None, timeout: float | None = None) -> Mapping:
+        """`method /v1/<resource>/<segments>` through python-nomad, in the given namespace (ids in
+        the path are escaped: Nomad allows `/`, `?` and `#` in a job id); the answer must be an object."""
+        api = {"jobs": self.client.jobs, "job": self.client.job, "deployment": self.client.deployment}[resource]
+        path = [quote(segment, safe="") for segment in segments]
+        query = {"namespace": namespace, **(params or {})}
+
+        def call() -> Any:
+            return api.request(*path, method=method, json=body, params=query, timeout=timeout or self.timeout).json()
+        out = await self._call(call, action=action, capability=capability, subject=subject, namespace=namespace,
+                               timeout=timeout)
+        if not isinstance(out, Mapping):
+            raise ClusterError(BAD_RESPONSE, f"Nomad's answer when trying to {action} was not a JSON object.")
+        return out
 
     # --- job files -------------------------------------------------------------------------
 
-    async def parse_file(self, path: Path) -> JobFile:
-        """Read a local job file (HCL or JSON); HCL is parsed by the server, as the CLI's
-        `-json`-less path does on Nomad's side (`POST /v1/jobs/parse`)."""
+    async def read_file(self, path: Path) -> str:
+        """A local job file's text; a sentence (INVALID) if it cannot be one. Nothing is sent."""
         try:
-            source = path.read_text()
-        except (OSError, UnicodeDecodeError) as e:
-            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            raise ClusterError(INVALID, f"Cannot read {path}: {reason}.") from None
-        if path.suffix == ".json" or source.lstrip().startswith("{"):
-            return JobFile(path, source, "json", _json_job(path, source))
+            return await in_thread(lambda: jobfile.read(path), timeout=30)
+        except jobfile.JobFileError as e:
+            raise ClusterError(INVALID, e.message, line=e.line, column=e.column) from None
+        except TimeoutError:
+            raise ClusterError(INVALID, f"Reading {path} took longer than 30s: is it on a disk that hangs?") from None
+
+    async def parse_file(self, path: Path, source: str | None = None) -> JobFile:
+        """A job file's job (HCL or JSON), read first unless `source` is given; HCL is parsed by
+        the server, as the CLI's `-json`-less path does on Nomad's side (`POST /v1/jobs/parse`)."""
+        if source is None:
+            source = await self.read_file(path)
+        if jobfile.is_json(path, source):
+            try:
+                return JobFile(path, source, "json", jobfile.json_job(path, source))
+            except jobfile.JobFileError as e:
+                raise ClusterError(INVALID, e.message, line=e.line, column=e.column) from None
         try:
-            job = await self._call(lambda: self.client.jobs.parse(source), action=f"parse {path.name}",
-                                   capability="parse-job")
+            job = await self._request("post", "jobs", "parse", body={"JobHCL": source, "Canonicalize": False},
+                                      action=f"parse {path.name}", capability="parse-job", timeout=PARSE_TIMEOUT,
+                                      namespace=self.settings.namespace if self.settings.namespace != "*" else "default")
         except ClusterError as e:
             raise _located(e, path) from None
         return JobFile(path, source, "hcl2", job)
 
     async def plan(self, job_file: JobFile) -> Plan:
-        job_id = job_file.job_id
-        body = await self._call(
-            lambda: self.client.job.plan_job(job_id, {"Job": dict(job_file.job)}, diff=True),
-            action=f"plan job '{job_id}'", subject=f"job '{job_id}'", namespace=job_file.namespace)
+        job_id, ns = job_file.job_id, job_file.target_namespace(self.settings.namespace)
+        body = await self._request("post", "job", job_id, "plan", body={"Job": dict(job_file.job), "Diff": True},
+                                   action=f"plan job '{job_id}'", subject=f"job '{job_id}'", namespace=ns)
         return Plan.from_api(job_id, body)
 
     async def register(self, job_file: JobFile, plan: Plan) -> ActionResult:
-        """Register what was planned; refused (STALE) if the job changed since the plan."""
-        job_id = job_file.job_id
+        """Register what was planned, in the job file's namespace; refused (STALE) if the job
+        changed since the plan."""
+        job_id, ns = job_file.job_id, job_file.target_namespace(self.settings.namespace)
         body = {"Job": dict(job_file.job), "EnforceIndex": True, "JobModifyIndex": plan.job_modify_index,
                 "Submission": {"Source": job_file.source, "Format": job_file.format}}
-        out = await self._call(lambda: self.client.jobs.register_job(body), action=f"register job '{job_id}'",
-                               subject=f"job '{job_id}'", namespace=job_file.namespace)
-        job = await self._call(lambda: self.client.job.get_job(job_id), action=f"read job '{job_id}'",
-                               capability="read-job", subject=f"job '{job_id}'", namespace=job_file.namespace)
-        version = job.get("Version")
-        return ActionResult(f"Registered job {job_id} version {version} (evaluation {short_id(out.get('EvalID', ''))}).",
-                            eval_id=out.get("EvalID", ""), job_id=job_id, job_version=version,
-                            index=int(out.get("JobModifyIndex") or 0), warnings=out.get("Warnings") or "")
+        out = await self._request("post", "jobs", body=body, action=f"register job '{job_id}'",
+                                  subject=f"job '{job_id}'", namespace=ns)
+        job = await self._request("get", "job", job_id, action=f"read job '{job_id}'", capability="read-job",
+                                  subject=f"job '{job_id}'", namespace=ns)
+        version = as_int(job.get("Version"), None)
+        eval_id = str(out.get("EvalID") or "")
+        where = f" in namespace {ns}" if ns != self.settings.namespace else ""
+        return ActionResult(f"Registered job {job_id} version {version}{where} (evaluation {short_id(eval_id)}).",
+                            eval_id=eval_id, job_id=job_id, job_version=version, namespace=ns,
+                            index=as_int(out.get("JobModifyIndex")), warnings=str(out.get("Warnings") or ""))
 
     # --- deployments -----------------------------------------------------------------------
 
+    async def _deployment(self, verb: str, deployment: Deployment, body: Mapping) -> Mapping:
+        return await self._request("post", "deployment", verb, deployment.id, body=body,
+                                   action=f"{verb if verb != 'pause' or body.get('Pause') else 'resume'} deployment "
+                                          f"{short_id(deployment.id)}",
+                                   subject=f"deployment {short_id(deployment.id)}", namespace=deployment.namespace)
+
     async def promote(self, deployment: Deployment, groups: list[str] | None = None) -> ActionResult:
-        d = self.client.deployment
-        call = (lambda: d.promote_deployment_all(deployment.id)) if not groups else \
-               (lambda: d.promote_deployment_groups(deployment.id, groups))
-        out = await self._call(call, action=f"promote deployment {short_id(deployment.id)}",
-                               subject=f"deployment {short_id(deployment.id)}")
+        body = {"DeploymentID": deployment.id, "All": not groups, "Groups": groups or None}
+        out = await self._deployment("promote", deployment, body)
         which = ", ".join(groups) if groups else "every group"
         return ActionResult(f"Promoted the canaries of {which} in deployment {short_id(deployment.id)}.",
-                            eval_id=out.get("EvalID", ""), deployment_id=deployment.id, job_id=deployment.job_id,
-                            index=int(out.get("Index") or 0))
+                            eval_id=str(out.get("EvalID") or ""), deployment_id=deployment.id,
+                            job_id=deployment.job_id, index=as_int(out.get("Index")))
 
     async def fail(self, deployment: Deployment) -> ActionResult:
-        out = await self._call(lambda: self.client.deployment.fail_deployment(deployment.id),
-                               action=f"fail deployment {short_id(deployment.id)}",
-                               subject=f"deployment {short_id(deployment.id)}")
-        reverted = out.get("RevertedJobVersion")
+        out = await self._deployment("fail", deployment, {"DeploymentID": deployment.id})
+        reverted = as_int(out.get("RevertedJobVersion"), None)
         message = f"Deployment {short_id(deployment.id)} marked as failed."
         if reverted is not None:
             message += f" Auto-reverted to job version {reverted}."
-        return ActionResult(message, eval_id=out.get("EvalID", ""), deployment_id=deployment.id,
-                            job_id=deployment.job_id, job_version=reverted, index=int(out.get("Index") or 0))
+        return ActionResult(message, eval_id=str(out.get("EvalID") or ""), deployment_id=deployment.id,
+                            job_id=deployment.job_id, job_version=reverted, index=as_int(out.get("Index")))
 
     async def pause(self, deployment: Deployment, pause: bool) -> ActionResult:
-        out = await self._call(lambda: self.client.deployment.pause_deployment(deployment.id, pause),
-                               action=f"{'pause' if pause else 'resume'} deployment {short_id(deployment.id)}",
-                               subject=f"deployment {short_id(deployment.id)}")
+        out = await self._deployment("pause", deployment, {"DeploymentID": deployment.id, "Pause": pause})
         verb = "paused" if pause else "resumed"
-        return ActionResult(f"Deployment {short_id(deployment.id)} {verb}.", eval_id=out.get("EvalID", ""),
-                            deployment_id=deployment.id, job_id=deployment.job_id, index=int(out.get("Index") or 0))
+        return ActionResult(f"Deployment {short_id(deployment.id)} {verb}.", eval_id=str(out.get("EvalID") or ""),
+                            deployment_id=deployment.id, job_id=deployment.job_id, index=as_int(out.get("Index")))
 
     # --- versions --------------------------------------------------------------------------
 
@@ -163,40 +181,28 @@ class Actions:
                        diff_version: int | None = None) -> list[JobVersion]:
         """Versions newest first, each with its diff from the previous version, or, with
         `diff_version`, from that version (what reverting to it would change)."""
-        params = {"diffs": "true", "namespace": namespace or self.settings.namespace}
+        params = {"diffs": "true"}
         if diff_version is not None:
             params["diff_version"] = str(diff_version)
-
-        def call() -> Any:
-            return self.client.job.request(quote(job_id, safe=""), "versions", method="get", params=params).json()
-        body = await self._call(call, action=f"list the versions of job '{job_id}'", capability="read-job",
-                                subject=f"job '{job_id}'", namespace=namespace)
+        body = await self._request("get", "job", job_id, "versions", params=params, capability="read-job",
+                                   action=f"list the versions of job '{job_id}'", subject=f"job '{job_id}'",
+                                   namespace=namespace or self.settings.namespace)
         return versions_from_api(body)
 
     async def revert(self, job_id: str, version: int, prior_version: int, namespace: str | None = None) -> ActionResult:
         """Revert to `version`, refused if the job is no longer at `prior_version`."""
-        out = await self._call(lambda: self.client.job.revert_job(job_id, version, enforce_prior_version=prior_version),
-                               action=f"revert job '{job_id}' to version {version}",
-                               subject=f"job '{job_id}'", namespace=namespace)
-        job = await self._call(lambda: self.client.job.get_job(job_id), action=f"read job '{job_id}'",
-                               capability="read-job", subject=f"job '{job_id}'", namespace=namespace)
-        new_version = job.get("Version")
+        ns = namespace or self.settings.namespace
+        out = await self._request("post", "job", job_id, "revert", namespace=ns,
+                                  body={"JobID": job_id, "JobVersion": version, "EnforcePriorVersion": prior_version},
+                                  action=f"revert job '{job_id}' to version {version}", subject=f"job '{job_id}'")
+        job = await self._request("get", "job", job_id, action=f"read job '{job_id}'", capability="read-job",
+                                  subject=f"job '{job_id}'", namespace=ns)
+        new_version = as_int(job.get("Version"), None)
         message = f"Reverted job {job_id} to version {version}"
         message += f" (now version {new_version})." if new_version != prior_version else \
                    " (same specification: no new version)."
-        return ActionResult(message, eval_id=out.get("EvalID", ""), job_id=job_id, job_version=new_version,
-                            index=int(out.get("JobModifyIndex") or 0), warnings=out.get("Warnings") or "")
-
-
-def _json_job(path: Path, source: str) -> Mapping[str, Any]:
-    try:
-        data = json.loads(source)
-    except json.JSONDecodeError as e:
-        raise ClusterError(INVALID, f"{path.name}, line {e.lineno}, column {e.colno}: {e.msg}.") from None
-    job = data.get("Job", data) if isinstance(data, dict) else None
-    if not isinstance(job, dict) or not (job.get("ID") or job.get("Name")):
-        raise ClusterError(INVALID, f"{path.name} is not a Nomad job in JSON (no ID).")
-    return job
+        return ActionResult(message, eval_id=str(out.get("EvalID") or ""), job_id=job_id, job_version=new_version,
+                            index=as_int(out.get("JobModifyIndex")), warnings=str(out.get("Warnings") or ""))
 
 
 def _located(error: ClusterError, path: Path) -> ClusterError:
@@ -229,7 +235,7 @@ def _line(*words: str) -> str:
 
 
 def command_run(settings: Settings, job_file: JobFile, check_index: int) -> str:
-    return _line("nomad", "job", "run", *_global_flags(settings, job_file.namespace),
+    return _line("nomad", "job", "run", *_global_flags(settings, job_file.target_namespace(settings.namespace)),
                  f"-check-index={check_index}", str(job_file.path))
 
 

@@ -7,10 +7,14 @@ thread one array element at a time, so the loop gets the GIL back every few mill
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import gc
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -79,4 +83,55 @@ async def parse_body(content: bytes, parse: Callable[[Any], T]) -> T:
     """`parse(JSON of content)`: on the loop when small, in a thread when large."""
     if len(content) < LARGE_BODY:
         return decode_parse(content, parse)
-    return await in_thread(lambda: decode_parse(content, parse, yield_gil=True))
+    return await in_thread(lambda: _decode_large(content, parse))
+
+
+# One large answer is decoded at a time: its throw-away JSON can be ten times its size, and a
+# proxy that sends 50 MB to every watch at once must not multiply that by the number of watches.
+_LARGE = threading.Lock()
+
+
+def _decode_large(content: bytes, parse: Callable[[Any], T]) -> T:
+    with _LARGE:
+        try:
+            return decode_parse(content, parse, yield_gil=True)
+        finally:
+            release_memory()
+
+
+def release_memory() -> None:
+    """Give the heap that the last large answer's throw-away JSON freed back to the system. The
+    allocator keeps freed memory for reuse; after a burst of large answers that would leave the
+    process at its peak size for good. (glibc only; elsewhere a no-op.)"""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+_release_pending = False
+
+
+def release_memory_soon() -> None:
+    """`release_memory()` in a thread a second from now (once, however often it is asked for):
+    for the records of a large answer, which are freed only when the state that holds them is
+    replaced, after the answer that replaces them has been decoded."""
+    global _release_pending
+    if _release_pending or _malloc_trim is None:
+        return
+    _release_pending = True
+
+    def release() -> None:
+        global _release_pending
+        _release_pending = False
+        threading.Thread(target=release_memory, name="nomadtui-trim", daemon=True).start()
+    asyncio.get_running_loop().call_later(1.0, release)
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _find_malloc_trim()

@@ -8,9 +8,12 @@ errors, refused promotions); tokens never appear because nothing here sees reque
 from __future__ import annotations
 
 import re
+from http import HTTPStatus
 
 import httpx
 import requests
+
+from ..model import format_bytes
 
 UNREACHABLE = "unreachable"
 TIMEOUT = "timeout"
@@ -19,7 +22,10 @@ NOT_FOUND = "not_found"
 INVALID = "invalid"      # a job file or request Nomad rejects (parse, validation)
 STALE = "stale"          # a check-and-set guard refused the write: someone else changed the job
 REFUSED = "refused"      # anything else Nomad refused (unhealthy canaries, terminal deployment)
-BAD_RESPONSE = "bad_response"
+BAD_RESPONSE = "bad_response"   # an answer that is not what Nomad sends (wrong shape, not JSON)
+TOO_LARGE = "too_large"         # an answer over the size limit: refused unread
+PROXY = "proxy"                 # an error from the HTTP layer in front of Nomad, not from Nomad
+STOPPED = "stopped"             # a watch ended unexpectedly and is being restarted
 
 
 class ClusterError(Exception):
@@ -52,9 +58,14 @@ def nomad_text(body: str) -> str:
 
 
 def from_status(status: int, body: str, *, action: str, capability: str, namespace: str,
-                subject: str = "") -> ClusterError:
+                subject: str = "", content_type: str = "", address: str = "") -> ClusterError:
     """Map an HTTP error answer to a sentence. `action` is what we tried ("register the job"),
     `capability` the ACL capability it needs, `subject` what it was about ("job web")."""
+    if from_http_layer(status, body, content_type):
+        where = f" at {address}" if address else ""
+        return ClusterError(PROXY, f"{status} {status_phrase(status)} from the HTTP layer in front of Nomad{where} "
+                                   f"(a proxy or load balancer), not from Nomad itself: cannot {action}.",
+                            status=status, detail=body[:2000])
     text = nomad_text(body)
     if status == 403:
         if "ACL token not found" in body:
@@ -75,24 +86,67 @@ def from_status(status: int, body: str, *, action: str, capability: str, namespa
     return ClusterError(REFUSED, f"Nomad refused to {action}: {text}", status=status, detail=text)
 
 
-def from_transport(e: Exception, address: str, timeout: float | None = None) -> ClusterError:
-    """Connection-level failures of httpx or requests."""
+def from_http_layer(status: int, body: str, content_type: str = "") -> bool:
+    """Whether an error answer came from something in front of Nomad rather than Nomad: Nomad's
+    agent never answers 502, 503 or 504 and writes its errors as plain text, never HTML."""
+    if status in (502, 503, 504):
+        return True
+    head = body.lstrip()[:200].lower()
+    return status >= 400 and ("html" in content_type.lower() or head.startswith(("<!doctype html", "<html")))
+
+
+def status_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "(unknown status)"
+
+
+def too_large(service: str, path: str, size: int, limit: int, *, declared: bool) -> ClusterError:
+    how = "says it is" if declared else "was more than"
+    return ClusterError(TOO_LARGE, f"{service}'s answer to {path} {how} {format_bytes(size)}, over the "
+                                   f"{format_bytes(limit)} limit: it was not read (max_answer_mb in the config "
+                                   "file raises the limit).")
+
+
+def from_transport(e: Exception, address: str, timeout: float | None = None, *, service: str = "Nomad") -> ClusterError:
+    """Connection-level failures of httpx or requests: a refused connection, a reset, a
+    connection closed without an answer and a timeout each have their own words."""
+    limit = f" within {timeout:g}s" if timeout else ""
+    if isinstance(e, (httpx.ConnectTimeout, requests.ConnectTimeout)):
+        return ClusterError(TIMEOUT, f"{service} at {address} did not accept a connection{limit}.")
     if isinstance(e, (httpx.TimeoutException, requests.Timeout)):
-        limit = f" within {timeout:g}s" if timeout else ""
-        return ClusterError(TIMEOUT, f"Nomad at {address} did not answer{limit}.")
-    reason = _reason(e)
-    return ClusterError(UNREACHABLE, f"Cannot reach Nomad at {address}: {reason}.")
+        return ClusterError(TIMEOUT, f"{service} at {address} did not answer{limit}.")
+    return ClusterError(UNREACHABLE, f"Cannot reach {service} at {address}: {_reason(e)}.")
 
 
-def _reason(e: Exception) -> str:
-    text = str(e) or type(e).__name__
-    for pattern, sentence in (
-        (r"CERTIFICATE_VERIFY_FAILED|certificate verify failed", "its TLS certificate is not trusted "
-                                                                 "(set NOMAD_CACERT, or NOMAD_SKIP_VERIFY=true to accept it)"),
-        (r"Connection refused|ConnectError: All connection attempts failed|\[Errno 111\]", "connection refused"),
-        (r"Name or service not known|nodename nor servname|getaddrinfo failed", "the host name does not resolve"),
-        (r"WRONG_VERSION_NUMBER", "it does not speak TLS (try http://)"),
-    ):
+_REASONS = (
+    (r"CERTIFICATE_VERIFY_FAILED|certificate verify failed",
+     "its TLS certificate is not trusted (set NOMAD_CACERT, or NOMAD_SKIP_VERIFY=true to accept it)"),
+    (r"WRONG_VERSION_NUMBER", "it does not speak TLS (try http://)"),
+    (r"Connection refused|All connection attempts failed|\[Errno 111\]|\[Errno 61\]", "connection refused"),
+    (r"Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution",
+     "the host name does not resolve"),
+    (r"Connection reset|\[Errno 104\]|\[Errno 54\]|ConnectionResetError", "the connection was reset"),
+    (r"Server disconnected without sending|RemoteDisconnected|closed connection without response|"
+     r"Remote end closed connection", "the connection was closed before an answer came"),
+    (r"Broken pipe|\[Errno 32\]", "the connection broke while the request was being sent"),
+    (r"No route to host|Network is unreachable|\[Errno 113\]|\[Errno 101\]", "there is no network route to it"),
+)
+
+
+def _reason(e: BaseException) -> str:
+    text = " ".join(f"{type(x).__name__}: {x}" for x in (e, e.__context__, e.__cause__) if x is not None)
+    for pattern, sentence in _REASONS:
         if re.search(pattern, text):
             return sentence
-    return text.splitlines()[0][:200]
+    if isinstance(e, httpx.RemoteProtocolError):
+        return "it did not answer in HTTP"
+    if isinstance(e, httpx.ReadError):
+        return "the connection broke while the answer was being read"
+    if isinstance(e, httpx.WriteError):
+        return "the connection broke while the request was being sent"
+    if isinstance(e, httpx.UnsupportedProtocol):
+        return "the address is not http:// or https://"
+    first = (str(e).splitlines() or [""])[0][:200]
+    return first or type(e).__name__

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import httpx
 
 from ..model import Allocation, Deployment, Evaluation
-from .errors import from_status
-from .watch import backoff_delay
+from .errors import BAD_RESPONSE, UNREACHABLE, ClusterError, from_http_layer, from_status, from_transport, too_large
+from .http import MAX_ANSWER, read_error_text
+from .watch import backoff_delay, json_kind
 
 # Nomad heartbeats every 30 s with `{}`; a stream silent for longer than this is dead.
 SILENCE = 75.0
+REFUSALS = (403, 404, 405, 501)     # a token without the capability, a Nomad without the endpoint
 KINDS = {"Allocation": ("allocations", Allocation), "Deployment": ("job_deployments", Deployment),
          "Evaluation": ("evaluations", Evaluation)}
 
@@ -38,13 +41,16 @@ class EventBatch:
 @dataclass(frozen=True)
 class StreamStatus:
     live: bool = False
-    off: str = ""            # why the stream is not used ("" while it is, or is being retried)
+    off: str = ""                       # why the stream is not used ("" while it is, or is being retried)
+    error: ClusterError | None = None   # why it is failing while it is retried
+    retry_at: float | None = None       # when the next attempt starts (None: it is under way)
 
 
 class EventStream:
     def __init__(self, http: httpx.AsyncClient, namespace: str, job_id: str, *, params: dict,
                  on_batch: Callable[[EventBatch], None], on_status: Callable[[StreamStatus], None],
-                 extensions: dict | None = None) -> None:
+                 extensions: dict | None = None, clock: Callable[[], float] = time.time,
+                 max_answer: int = MAX_ANSWER) -> None:
         self.http = http
         self.namespace = namespace
         self.job_id = job_id
@@ -53,6 +59,8 @@ class EventStream:
         self.on_status = on_status
         self.index = 0
         self.extensions = extensions or {}
+        self.clock = clock
+        self.max_line = max_answer
 
     def url(self) -> str:
         # No `index`: Nomad replays what its buffer holds (100 writes by default), which is
@@ -68,20 +76,41 @@ class EventStream:
                 async with self.http.stream("GET", self.url(), extensions=self.extensions,
                                             timeout=httpx.Timeout(10.0, read=SILENCE)) as resp:
                     if resp.status_code >= 400:
-                        body = (await resp.aread()).decode("utf-8", "replace")
-                        self.on_status(StreamStatus(False, self._refusal(resp.status_code, body)))
-                        return        # refused, not broken: the watches carry on alone
+                        body, kind = await read_error_text(resp), resp.headers.get("Content-Type", "")
+                        if resp.status_code in REFUSALS and not from_http_layer(resp.status_code, body, kind):
+                            self.on_status(StreamStatus(False, self._refusal(resp.status_code, body)))
+                            return        # refused, not broken: the watches carry on alone
+                        raise from_status(resp.status_code, body, action="stream events", capability="read-job",
+                                          namespace=self.namespace, content_type=kind,
+                                          address=str(self.http.base_url))
                     failures, self.index = 0, 0
                     self.on_status(StreamStatus(True))
-                    async for line in resp.aiter_lines():
+                    async for line in self._lines(resp):
                         self._receive(line)
-            except asyncio.CancelledError:
-                raise
-            except (httpx.HTTPError, ValueError):
-                pass
+                error = ClusterError(UNREACHABLE, "Nomad ended the event stream.")
+            except httpx.HTTPError as e:
+                error = from_transport(e, str(self.http.base_url), SILENCE)
+            except ClusterError as e:
+                error = e
+            except (ValueError, RecursionError) as e:
+                error = ClusterError(BAD_RESPONSE, f"Nomad's event stream sent something that is not an event "
+                                                   f"({type(e).__name__}: {str(e)[:200]}).")
             failures += 1
-            self.on_status(StreamStatus(False))
-            await asyncio.sleep(backoff_delay(failures))
+            delay = backoff_delay(failures)
+            self.on_status(StreamStatus(False, error=error, retry_at=self.clock() + delay))
+            await asyncio.sleep(delay)
+            self.on_status(StreamStatus(False, error=error))
+
+    async def _lines(self, resp: httpx.Response) -> AsyncIterator[bytes]:
+        """The stream's lines; one longer than the answer limit is refused, not buffered."""
+        pending = b""
+        async for chunk in resp.aiter_bytes():
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                yield line
+            if len(pending) > self.max_line:
+                raise too_large("Nomad", "/v1/event/stream", len(pending), self.max_line, declared=False)
 
     def _refusal(self, status: int, body: str) -> str:
         if status in (404, 405, 501):
@@ -89,19 +118,27 @@ class EventStream:
         return from_status(status, body, action="stream events", capability="read-job",
                            namespace=self.namespace, subject=f"job '{self.job_id}'").message
 
-    def _receive(self, line: str) -> None:
+    def _receive(self, line: bytes) -> None:
         if not line.strip():
             return
         frame = json.loads(line)
+        if not isinstance(frame, dict):
+            raise ValueError(f"a frame is {json_kind(frame)}, not an object")
         index = frame.get("Index") or 0
         events = frame.get("Events") or []
+        if not isinstance(index, int) or not isinstance(events, list):
+            raise ValueError("a frame's Index or Events has the wrong type")
         if not events or index <= self.index:
             return           # a heartbeat
         self.index = index
         records: dict[str, list] = {}
         for event in events:
-            kind = KINDS.get(event.get("Topic", ""))
-            payload = (event.get("Payload") or {}).get(event.get("Topic", ""))
+            if not isinstance(event, dict):
+                continue
+            topic = event.get("Topic")
+            kind = KINDS.get(topic) if isinstance(topic, str) else None
+            payload = event.get("Payload")
+            payload = payload.get(topic) if kind is not None and isinstance(payload, dict) else None
             if kind is None or not isinstance(payload, dict) or payload.get("JobID") != self.job_id:
                 continue
             name, model = kind

@@ -10,7 +10,8 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .. import __version__
-from ..settings import Settings
+from ..settings import DEFAULT_MAX_ANSWER_MB, Settings
+from .errors import from_status, from_transport, too_large
 
 USER_AGENT = f"nomadtui/{__version__}"
 
@@ -71,3 +72,48 @@ def python_nomad(settings: Settings, *, timeout: float = 15.0) -> nomad.Nomad:
         cert=settings.tls.requests_cert() or (),
         session=session,
     )
+
+
+MAX_ANSWER = DEFAULT_MAX_ANSWER_MB * 2**20
+ERROR_BODY = 64 * 1024        # bytes of an error answer worth reading: the sentence is at the start
+
+
+async def read_body(resp: httpx.Response, limit: int, *, service: str = "Nomad", path: str = "") -> bytes:
+    """The (decompressed) body of a streamed answer, refused unread, or as soon as it grows past
+    `limit`, when it is larger: a runaway proxy must not take the process's memory with it."""
+    declared = resp.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(service, path or resp.request.url.path, int(declared), limit, declared=True)
+    chunks, size = [], 0
+    async for chunk in resp.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(service, path or resp.request.url.path, size, limit, declared=False)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_error_text(resp: httpx.Response) -> str:
+    """The start of an error answer, as text: enough for the sentence, never a 50 MB page."""
+    chunks, size = [], 0
+    async for chunk in resp.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= ERROR_BODY:
+            break
+    return b"".join(chunks)[:ERROR_BODY].decode("utf-8", "replace")
+
+
+async def get_answer(http: httpx.AsyncClient, path: str, *, params: dict, timeout: float, extensions: dict,
+                     limit: int, describe: dict) -> tuple[bytes, httpx.Headers]:
+    """`GET path`: the body and headers of a good answer, else a ClusterError with a sentence
+    (`describe` gives from_status its action, capability, namespace and subject)."""
+    try:
+        async with http.stream("GET", path, params=params, timeout=timeout, extensions=extensions) as resp:
+            if resp.status_code >= 400:
+                raise from_status(resp.status_code, await read_error_text(resp),
+                                  content_type=resp.headers.get("Content-Type", ""), address=str(http.base_url),
+                                  **describe)
+            return await read_body(resp, limit, path=path), resp.headers
+    except httpx.HTTPError as e:
+        raise from_transport(e, str(http.base_url), timeout) from None

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
@@ -25,14 +26,18 @@ from ..fabio import FabioClient, FabioWatch, annotate, routes_for_services
 from ..model import (Allocation, Deployment, Evaluation, Job, JobSummary, JobVersion, Node, Route, image_tag,
                      latest_deployment, sort_allocations, versions_from_api)
 from ..settings import Settings
-from .errors import ClusterError, from_status
+from .errors import STOPPED, ClusterError
 from .events import EventBatch, EventStream, StreamStatus
-from .http import async_client, query, request_extensions
-from .watch import MIN_GAP, Watch, WatchStatus
+from .decode import parse_body
+from .http import async_client, get_answer, query, request_extensions
+from .watch import MIN_GAP, Expect, Watch, WatchStatus, backoff_delay
+
+log = logging.getLogger(__name__)
 
 # Namespace-wide lists change with every allocation anywhere and cost a fifth of a second to
 # decode at 10,000 jobs: at most one refresh a second keeps keys answered during busy rollouts.
 LIST_GAP = 1.0
+ALLOCATION = Expect("an allocation", is_list=False)
 JOB_WATCHES = ("job", "allocations", "job_deployments", "versions", "summary", "evaluations")
 
 
@@ -85,8 +90,25 @@ class ClusterState:
 
     @property
     def connected(self) -> bool:
+        """Every Nomad watch has its latest answer."""
         nomad = [s for name, s in self.status.items() if name != "fabio"]
         return bool(nomad) and all(s.connected for s in nomad)
+
+    @property
+    def live(self) -> bool:
+        """Every source answers: the Nomad watches, the event stream and Fabio."""
+        return self.connected and not self.failing()
+
+    def failing(self) -> list[WatchStatus]:
+        """The sources that are failing now (Nomad's watches first, then the stream, then Fabio)."""
+        out = [s for name, s in self.status.items() if s.error is not None and name != "fabio"]
+        if self.events.error is not None:
+            out.append(WatchStatus("events", False, self.events.error, None, self.events.retry_at,
+                                   retrying=self.events.retry_at is None))
+        fabio = self.status.get("fabio")
+        if fabio is not None and fabio.error is not None:
+            out.append(fabio)
+        return out
 
     @property
     def as_of(self) -> float | None:
@@ -129,13 +151,17 @@ class Reuse:
         return tuple(out)
 
 
+# Identity keys are built from text: a field of an odd type (a list as an ID) must not make
+# the key unhashable.
 def _job_key(raw: Mapping) -> tuple:
-    summary = raw.get("JobSummary") or {}
-    return (raw.get("Namespace"), raw.get("ID"), raw.get("ModifyIndex"), summary.get("ModifyIndex"), raw.get("Status"))
+    summary = raw.get("JobSummary")
+    summary_index = summary.get("ModifyIndex") if isinstance(summary, Mapping) else None
+    return tuple(str(v) for v in (raw.get("Namespace"), raw.get("ID"), raw.get("ModifyIndex"), summary_index,
+                                  raw.get("Status")))
 
 
 def _indexed_key(raw: Mapping) -> tuple:
-    return (raw.get("ID"), raw.get("ModifyIndex"))
+    return (str(raw.get("ID")), str(raw.get("ModifyIndex")))
 
 
 def _newest_first(records) -> tuple:
@@ -159,10 +185,11 @@ class LiveCluster:
         self.settings = settings
         self.http = http or async_client(settings)
         if fabio is None and settings.fabio_address:
-            fabio = FabioClient(settings.fabio_address)
+            fabio = FabioClient(settings.fabio_address, max_answer=settings.max_answer_bytes)
         self.fabio = fabio
         self.wait = wait
         self.clock = clock
+        self.namespace = settings.namespace     # what the lists show; a run in another namespace moves it
         self.state = ClusterState()
         self._listeners: list[Listener] = []
         self._global: dict[str, asyncio.Task] = {}
@@ -190,22 +217,37 @@ class LiveCluster:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        ns = self.settings.namespace
-        self._spawn(self._global, "jobs", "/v1/jobs", Reuse(Job.from_api, _job_key),
+        ns = self.namespace
+        self._spawn(self._global, "jobs", "/v1/jobs", Reuse(Job.from_api, _job_key), Expect("a list of jobs"),
                     query(self.settings, ns), capability="list-jobs", min_gap=LIST_GAP)
         self._spawn(self._global, "deployments", "/v1/deployments", Reuse(Deployment.from_api, _indexed_key),
-                    query(self.settings, ns), capability="read-job", min_gap=LIST_GAP)
-        self._spawn(self._global, "nodes", "/v1/nodes", lambda b: tuple(Node.from_api(n) for n in b or []),
-                    query(self.settings), capability="node:read")
+                    Expect("a list of deployments"), query(self.settings, ns), capability="read-job",
+                    min_gap=LIST_GAP)
+        self._spawn(self._global, "nodes", "/v1/nodes", lambda b: tuple(Node.from_api(n) for n in b),
+                    Expect("a list of nodes"), query(self.settings), capability="node:read")
         if self.fabio is not None:
-            self._fabio_watch = FabioWatch(self.fabio, publish=self._publish, on_status=self._on_status,
-                                           busy=self._busy, clock=self.clock)
-            self.watches["fabio"] = self._fabio_watch
-            self._global["fabio"] = asyncio.get_running_loop().create_task(self._fabio_watch.run())
+            fabio = self._fabio_watch = FabioWatch(self.fabio, publish=self._publish, on_status=self._on_status,
+                                                   busy=self._busy, clock=self.clock)
+            self.watches["fabio"] = fabio
+            self._supervise(self._global, "fabio", fabio.run)
+
+    def set_namespace(self, namespace: str) -> None:
+        """Watch another namespace (`*` for all): the lists start over, the focus is dropped."""
+        if namespace == self.namespace:
+            return
+        self.namespace = namespace
+        self._cancel(self._global)
+        self._cancel(self._job)
+        self._cancel(self._detail_tasks)
+        self._drop_held()
+        self._streamed, self._listed, self._stream = {}, {}, None
+        self._set("namespace", jobs=(), deployments=(), focus=None, job=None, allocations=(), job_deployments=(),
+                  versions=(), summary=None, evaluations=(), alloc_details={}, status={}, events=StreamStatus())
+        self.start()
 
     def focus(self, namespace: str | None, job_id: str | None) -> None:
         """Watch this job (None: no job). Cancels the previous job's watches at once."""
-        key = (namespace or self.settings.namespace, job_id) if job_id else None
+        key = (namespace or self.namespace, job_id) if job_id else None
         if key == self.state.focus:
             return
         self._cancel(self._job)
@@ -219,26 +261,30 @@ class LiveCluster:
             return
         ns, jid = key
         self._stream = EventStream(self.http, ns, jid, params=query(self.settings, ns), on_batch=self._on_events,
-                                   on_status=self._on_stream_status, extensions=request_extensions(self.settings))
-        self._job["events"] = asyncio.get_running_loop().create_task(self._stream.run(), name="event-stream")
+                                   on_status=self._on_stream_status, extensions=request_extensions(self.settings),
+                                   clock=self.clock, max_answer=self.settings.max_answer_bytes)
+        self._supervise(self._job, "events", self._stream.run)
         base = f"/v1/job/{quote(jid, safe='')}"
         subject = f"job '{jid}'"
-        self._spawn(self._job, "job", base, Job.from_api, query(self.settings, ns), subject=subject)
+        params = query(self.settings, ns)
+        self._spawn(self._job, "job", base, Job.from_api, Expect("a job", is_list=False), params, subject=subject)
         allocations = Reuse(Allocation.from_api, _indexed_key)
         self._spawn(self._job, "allocations", f"{base}/allocations",
-                    lambda b: tuple(sort_allocations(allocations(b))), query(self.settings, ns), subject=subject)
+                    lambda b: tuple(sort_allocations(allocations(b))), Expect("a list of allocations"), params,
+                    subject=subject)
         self._spawn(self._job, "job_deployments", f"{base}/deployments",
-                    lambda b: tuple(sorted((Deployment.from_api(d) for d in b or []),
+                    lambda b: tuple(sorted((Deployment.from_api(d) for d in b),
                                            key=lambda d: d.create_index, reverse=True)),
-                    query(self.settings, ns), subject=subject)
+                    Expect("a list of deployments"), params, subject=subject)
         self._spawn(self._job, "versions", f"{base}/versions", lambda b: tuple(versions_from_api(b)),
-                    query(self.settings, ns, diffs="true"), subject=subject)
+                    Expect("the job's versions", is_list=False), query(self.settings, ns, diffs="true"),
+                    subject=subject)
         self._spawn(self._job, "summary", f"{base}/summary", JobSummary.from_api,
-                    query(self.settings, ns), subject=subject)
+                    Expect("a job summary", is_list=False), params, subject=subject)
         evaluations = Reuse(Evaluation.from_api, _indexed_key)
         self._spawn(self._job, "evaluations", f"{base}/evaluations",
                     lambda b: tuple(sorted(evaluations(b), key=lambda e: e.create_index, reverse=True)),
-                    query(self.settings, ns), subject=subject)
+                    Expect("a list of evaluations"), params, subject=subject)
 
     def refresh(self) -> None:
         """Start every watch over: fresh data now, not at the next change."""
@@ -273,14 +319,43 @@ class LiveCluster:
         tasks.clear()
 
     def _spawn(self, group: dict[str, asyncio.Task], name: str, path: str, parse: Callable[[Any], Any],
-               params: dict, *, capability: str = "read-job", subject: str = "", min_gap: float = MIN_GAP) -> None:
-        watch = Watch(self.http, name, path, parse, publish=self._publish, on_status=self._on_status,
+               expect: Expect, params: dict, *, capability: str = "read-job", subject: str = "",
+               min_gap: float = MIN_GAP) -> None:
+        watch = Watch(self.http, name, path, parse, expect=expect, publish=self._publish, on_status=self._on_status,
                       params=params, wait=self.wait, extensions=request_extensions(self.settings),
                       describe={"action": f"watch {path}", "capability": capability,
                                 "namespace": params.get("namespace", "default"), "subject": subject},
-                      clock=self.clock, min_gap=min_gap)
+                      clock=self.clock, min_gap=min_gap, max_answer=self.settings.max_answer_bytes)
         self.watches[name] = watch
-        group[name] = asyncio.get_running_loop().create_task(watch.run(), name=f"watch-{name}")
+        self._supervise(group, name, watch.run)
+
+    def _supervise(self, group: dict[str, asyncio.Task], name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run a watch or stream for as long as its group lives. Ending is for a cancel (quitting,
+        a new focus) or a stream refused by design; anything else is a bug or an answer nobody
+        foresaw: it is reported as the source failing, logged, and the loop starts over."""
+        async def supervised() -> None:
+            failures = 0
+            while True:
+                try:
+                    await run()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - reported and restarted, never lost
+                    failures += 1
+                    delay = backoff_delay(failures)
+                    log.exception("the %s watch stopped; restarting in %.1fs", name, delay)
+                    error = ClusterError(STOPPED, f"The {name} watch stopped ({type(e).__name__}: {str(e)[:200]}) "
+                                                  "and is being restarted.")
+                    previous = self.state.status.get(name)
+                    as_of = previous.as_of if previous is not None else None
+                    if name == "events":
+                        self._on_stream_status(StreamStatus(False, error=error, retry_at=self.clock() + delay))
+                    elif group.get(name) is asyncio.current_task():
+                        self._on_status(WatchStatus(name, False, error, as_of, self.clock() + delay, failures))
+                    await asyncio.sleep(delay)
+
+        group[name] = asyncio.get_running_loop().create_task(supervised(), name=f"watch-{name}")
 
     # --- publishing ------------------------------------------------------------------------
 
@@ -389,14 +464,13 @@ class LiveCluster:
 
     async def _read_alloc(self, alloc: Allocation) -> None:
         try:
-            resp = await self.http.get(f"/v1/allocation/{alloc.id}", params=query(self.settings, alloc.namespace),
-                                       extensions=request_extensions(self.settings))
-            if resp.status_code >= 400:
-                raise from_status(resp.status_code, resp.text, action="read an allocation",
-                                  capability="read-job", namespace=alloc.namespace)
-            full = Allocation.from_api(resp.json())
-        except (httpx.HTTPError, ClusterError, ValueError):
-            return   # the next allocations update tries again
+            content, _ = await get_answer(
+                self.http, f"/v1/allocation/{quote(alloc.id, safe='')}", params=query(self.settings, alloc.namespace),
+                timeout=15, extensions=request_extensions(self.settings), limit=self.settings.max_answer_bytes,
+                describe={"action": "read an allocation", "capability": "read-job", "namespace": alloc.namespace})
+            full = await parse_body(content, lambda body: Allocation.from_api(ALLOCATION.check(body)))
+        except Exception:  # noqa: BLE001 - a detail: the next allocations update tries again
+            return
         finally:
             self._detail_tasks.pop(alloc.id, None)
         if self.state.focus and alloc.job_id == self.state.focus[1]:

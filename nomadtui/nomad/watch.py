@@ -3,7 +3,9 @@
 Each request starts when the previous one returns, so an unchanged cluster costs one request
 per `wait`. A changed index means new data; an index that went backwards (a restarted or
 replaced server) resets to 0. Errors back off with jitter; the last good data stays published
-with its age, and the loop's status says whether it is connected or retrying.
+with its age, and the loop's status says whether it is connected, waiting to retry, or retrying.
+An answer that is not what Nomad sends (wrong shape, not JSON, too large) is an error like any
+other: a sentence, then a retry.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from ..aio import wait_event
-from .decode import parse_body
-from .errors import BAD_RESPONSE, ClusterError, from_status, from_transport
+from .decode import LARGE_BODY, parse_body, release_memory_soon
+from .errors import BAD_RESPONSE, ClusterError
+from .http import MAX_ANSWER, get_answer
 
 T = TypeVar("T")
 
@@ -36,6 +39,7 @@ class WatchStatus:
     as_of: float | None = None          # wall time of the last good answer
     retry_at: float | None = None       # wall time of the next attempt after an error
     failures: int = 0
+    retrying: bool = False              # the attempt after an error is under way
 
 
 _rng = random.Random()
@@ -47,16 +51,56 @@ def backoff_delay(failures: int) -> float:
     return ceiling / 2 + _rng.uniform(0, ceiling / 2)
 
 
+class ShapeError(ValueError):
+    """An answer that is valid JSON but not the shape Nomad sends for it."""
+
+
+def json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return {dict: "an object", list: "a list", str: "a string"}.get(type(value), "a number")
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a watch's answer must be: a list of objects or one object. Nomad answers `[]` for an
+    empty list (its endpoints replace a nil slice), so `null` there is a wrong shape; Fabio's
+    route table is `null` when empty."""
+    noun: str                   # "a list of jobs", "the job"
+    is_list: bool = True
+    null_is_empty: bool = False
+
+    def check(self, body: Any) -> Any:
+        if self.is_list:
+            if body is None and self.null_is_empty:
+                return []
+            if not isinstance(body, list):
+                raise ShapeError(f"not {self.noun} (it is {json_kind(body)})")
+            bad = next((i for i, item in enumerate(body) if not isinstance(item, dict)), None)
+            if bad is not None:
+                raise ShapeError(f"not {self.noun} (item {bad} is {json_kind(body[bad])}, not an object)")
+        elif not isinstance(body, dict):
+            raise ShapeError(f"not {self.noun} (it is {json_kind(body)})")
+        return body
+
+
+ANY_OBJECT = Expect("a JSON object", is_list=False)
+
+
 class Watch(Generic[T]):
     def __init__(self, http: httpx.AsyncClient, name: str, path: str, parse: Callable[[Any], T], *,
                  publish: Callable[[str, T, int], None], on_status: Callable[[WatchStatus], None],
-                 params: dict | None = None, wait: float = 30.0, extensions: dict | None = None,
-                 describe: dict | None = None, clock: Callable[[], float] = time.time,
-                 min_gap: float = MIN_GAP) -> None:
+                 expect: Expect = ANY_OBJECT, params: dict | None = None, wait: float = 30.0,
+                 extensions: dict | None = None, describe: dict | None = None,
+                 clock: Callable[[], float] = time.time, min_gap: float = MIN_GAP,
+                 max_answer: int = MAX_ANSWER) -> None:
         self.http = http
         self.name = name
         self.path = path
         self.parse = parse
+        self.expect = expect
         self.publish = publish
         self.on_status = on_status
         self.params = params or {}
@@ -65,11 +109,13 @@ class Watch(Generic[T]):
         self.describe = describe or {}   # action/capability/namespace/subject for error sentences
         self.clock = clock
         self.min_gap = min_gap
+        self.max_answer = max_answer
         self.index = 0
         self.requests = 0
         self._last: T | None = None
         self._have_data = False
         self._as_of: float | None = None
+        self._large = False
         self._wake = asyncio.Event()
 
     async def run(self) -> None:
@@ -77,8 +123,6 @@ class Watch(Generic[T]):
         while True:
             try:
                 data, index = await self._fetch()
-            except asyncio.CancelledError:
-                raise
             except ClusterError as e:
                 # After a failure the server may be a new one with a lower index: ask for the
                 # current state at once instead of blocking on an index it may never reach.
@@ -87,6 +131,8 @@ class Watch(Generic[T]):
                 delay = backoff_delay(failures)
                 self.on_status(WatchStatus(self.name, False, e, self._as_of, self.clock() + delay, failures))
                 await asyncio.sleep(delay)
+                # The countdown is over but the answer may take a while: say so, not "in 0s".
+                self.on_status(WatchStatus(self.name, False, e, self._as_of, None, failures, retrying=True))
                 continue
             failures = 0
             self._as_of = self.clock()
@@ -113,18 +159,27 @@ class Watch(Generic[T]):
         # Nomad adds up to wait/16 of jitter; give it that and some slack before giving up.
         timeout = self.wait * 17 / 16 + 10 if blocking else 15
         self.requests += 1
+        content, headers = await get_answer(self.http, self.path, params=params, timeout=timeout,
+                                            extensions=self.extensions, limit=self.max_answer,
+                                            describe=self._describe())
+        index_header = headers.get("X-Nomad-Index", "0")
+        if self._large and len(content) < LARGE_BODY:
+            release_memory_soon()       # the records of the last large answer are about to go
+        self._large = len(content) >= LARGE_BODY
+        if not index_header.isdigit():
+            raise self._unreadable(f"has an X-Nomad-Index header that is not a number ({index_header[:40]!r})")
         try:
-            resp = await self.http.get(self.path, params=params, timeout=timeout, extensions=self.extensions)
-        except httpx.HTTPError as e:
-            raise from_transport(e, str(self.http.base_url), timeout) from None
-        if resp.status_code >= 400:
-            raise from_status(resp.status_code, resp.text, **self._describe())
-        try:
-            data = await parse_body(resp.content, self.parse)
-            index = int(resp.headers.get("X-Nomad-Index", "0"))
-        except (ValueError, TypeError, KeyError) as e:
-            raise ClusterError(BAD_RESPONSE, f"Nomad's answer to {self.path} could not be read: {e}") from None
-        return data, index
+            data = await parse_body(content, lambda body: self.parse(self.expect.check(body)))
+        except ShapeError as e:
+            raise self._unreadable(f"was {e}") from None
+        except RecursionError:
+            raise self._unreadable("nests its JSON too deeply to be read") from None
+        except Exception as e:  # noqa: BLE001 - any answer that cannot be read is a sentence, not a dead watch
+            raise self._unreadable(f"could not be read ({type(e).__name__}: {str(e)[:200]})") from None
+        return data, int(index_header)
+
+    def _unreadable(self, why: str) -> ClusterError:
+        return ClusterError(BAD_RESPONSE, f"Nomad's answer to {self.path} {why}.")
 
     def _describe(self) -> dict:
         return {"action": self.describe.get("action", f"read {self.path}"),

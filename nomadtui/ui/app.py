@@ -8,10 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App
+from textual.notifications import SeverityLevel
 
 from ..nomad.actions import Actions
 from ..nomad.live import ClusterState, LiveCluster
 from ..probe import Probe, ProbeConfig, ProbeSnapshot
+from ..safetext import SHORT, inert
 from ..settings import Settings
 from ..timeline import Timeline
 from .commands import NomadCommands
@@ -19,6 +21,9 @@ from .keys import APP_KEYS, bindings
 from .messages import ClusterChanged, ProbeChanged
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
+
+
+NOTIFY_LIMIT = 400      # characters of a notification: a toast must not cover the screen
 
 
 class NomadApp(App):
@@ -33,7 +38,7 @@ class NomadApp(App):
                  freeze_heap: bool = False) -> None:
         super().__init__()
         self.settings = settings
-        self.live = live or LiveCluster(settings, wait=watch_wait)
+        self.live = live or LiveCluster(settings, wait=watch_wait, clock=clock)
         self.actions = actions or Actions(settings)
         self.now = clock
         self.jobs_dir = jobs_dir or settings.jobs_dir or Path.cwd()
@@ -76,6 +81,13 @@ class NomadApp(App):
         if self.probe is not None:
             await self.probe.aclose()
         await self.live.close()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification is plain text: the messages carry job ids, group names and Nomad's
+        own words, none of which may be read as markup or reach the terminal as control codes."""
+        super().notify(inert(message, multiline=True, limit=NOTIFY_LIMIT), title=inert(title, limit=SHORT),
+                       severity=severity, timeout=timeout, markup=False)
 
     # --- app-wide keys --------------------------------------------------------------------------
 

@@ -1,13 +1,21 @@
 """The command palette (ctrl+p): jump to a job, or run any action the keys offer (the same
-actions: in read-only mode the cluster-changing ones are not offered)."""
+actions: in read-only mode the cluster-changing ones are not offered).
+
+Job ids are outside text: the palette's own highlighter and help line read markup, so hits are
+given as Rich Text built from `literal()` and help as escaped text.
+"""
 
 from __future__ import annotations
 
 from functools import partial
 
+from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
 
+from ..safetext import inert
 from .keys import MAIN_KEYS
+from .text import literal
 
 
 class NomadCommands(Provider):
@@ -28,11 +36,22 @@ class NomadCommands(Provider):
 
     async def discover(self) -> Hits:
         for title, help_text, run in self._actions():
-            yield DiscoveryHit(title, run, help=help_text)
+            yield DiscoveryHit(literal(title), run, text=inert(title), help=escape(inert(help_text)))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for title, help_text, run in [*self._actions(), *self._jobs()]:
-            score = matcher.match(title)
+            shown = inert(title)
+            score = matcher.match(shown)
             if score > 0:
-                yield Hit(score, matcher.highlight(title), run, help=help_text)
+                yield Hit(score, _highlight(matcher, shown), run, text=shown, help=escape(inert(help_text)))
+
+
+def _highlight(matcher, shown: str) -> Text:
+    """`matcher.highlight`, without its markup parsing."""
+    text = literal(shown)
+    _, offsets = matcher.fuzzy_search.match(matcher.query, shown)
+    for offset in offsets:
+        if not shown[offset].isspace():
+            text.stylize("reverse", offset, offset + 1)
+    return text

@@ -4,26 +4,64 @@ the cluster's own watches then show what the action started."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Group
 from rich.text import Text
 
+from ..aio import wait_future
 from ..model import Deployment, format_duration, short_id
 from ..nomad.actions import (ActionResult, command_fail, command_pause, command_promote, command_revert,
                              command_run)
 from ..nomad.errors import STALE, ClusterError
-from .screens.dialogs import ChoiceScreen, ConfirmScreen, ErrorScreen, FilePickerScreen
+from .screens.dialogs import BusyScreen, ChoiceScreen, ConfirmScreen, ErrorScreen, FilePickerScreen
 from .screens.plan import PlanScreen
 from .screens.revert import RevertScreen
+from .text import literal
 
 if TYPE_CHECKING:
     from .screens.main import MainScreen
 
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+BUSY_AFTER = 1.0     # seconds before a slow answer gets a dialog that counts the wait
+
+
 def _start(screen: MainScreen, flow, name: str) -> None:
-    screen.run_worker(flow(screen), group="action", exclusive=True, exit_on_error=False, name=name)
+    async def guarded() -> None:
+        try:
+            await flow(screen)
+        except Exception as e:  # noqa: BLE001 - a broken flow says so; the app carries on
+            log.exception("the %s action failed", name)
+            await screen.app.push_screen_wait(ErrorScreen(
+                f"The {name} action stopped", f"{type(e).__name__}: {e}\n\nNothing else was changed; the app "
+                                               "carries on. This is a bug in nomadtui: please report it."))
+    screen.run_worker(guarded(), group="action", exclusive=True, exit_on_error=False, name=name)
+
+
+class StoppedWaiting(Exception):
+    """The user stopped waiting for a slow answer."""
+
+
+async def _waiting(screen: MainScreen, doing: str, work: Awaitable[T]) -> T:
+    """`await work`, with a dialog that says Nomad is still `doing` it (and for how long) once it
+    takes longer than BUSY_AFTER: a slow answer is not an unreachable Nomad."""
+    task = asyncio.ensure_future(work)
+    started = asyncio.get_running_loop().time()
+    if not await wait_future(task, BUSY_AFTER):
+        busy = BusyScreen(doing, task, started)
+        await screen.app.push_screen(busy)
+        await asyncio.wait({task})
+        if busy.is_current:
+            busy.dismiss(None)
+    if task.cancelled():
+        raise StoppedWaiting(doing)
+    return task.result()
 
 
 async def _failed(screen: MainScreen, title: str, error: ClusterError, source: str | None = None) -> None:
@@ -60,16 +98,26 @@ async def _run_job(screen: MainScreen) -> None:
     if path is None:
         return
     try:
-        job_file = await app.actions.parse_file(path)
+        source = await app.actions.read_file(path)
     except ClusterError as e:
-        source = path.read_text() if path.is_file() else None
+        await _failed(screen, f"Cannot use {path.name}: nothing was sent to Nomad", e)
+        return
+    try:
+        job_file = await _waiting(screen, f"parsing {path.name}", app.actions.parse_file(path, source))
+    except ClusterError as e:
         await _failed(screen, f"Cannot use {path.name}", e, source)
+        return
+    except StoppedWaiting:
+        app.notify(f"Stopped waiting for Nomad to parse {path.name}. Nothing was registered.", timeout=4)
         return
     while True:
         try:
-            plan = await app.actions.plan(job_file)
+            plan = await _waiting(screen, f"planning {job_file.job_id}", app.actions.plan(job_file))
         except ClusterError as e:
             await _failed(screen, f"Cannot plan {path.name}", e)
+            return
+        except StoppedWaiting:
+            app.notify(f"Stopped waiting for the plan of {job_file.job_id}. Nothing was registered.", timeout=4)
             return
         command = command_run(app.settings, job_file, plan.job_modify_index)
         if not await app.push_screen_wait(PlanScreen(job_file, plan, command)):
@@ -80,15 +128,20 @@ async def _run_job(screen: MainScreen) -> None:
         except ClusterError as e:
             if e.kind == STALE and await app.push_screen_wait(ConfirmScreen(
                     "The job changed since the plan",
-                    Text(f"{e.message}\n\nSomeone (or something) registered job {job_file.job_id} after this plan "
-                         "was made, so nothing was overwritten. Plan again to see the difference to what runs now."),
+                    literal(f"{e.message}\n\nSomeone (or something) registered job {job_file.job_id} after this plan "
+                            "was made, so nothing was overwritten. Plan again to see the difference to what runs now.",
+                            multiline=True),
                     confirm_label="plan again")):
                 continue
             if e.kind != STALE:
                 await _failed(screen, f"Cannot register {job_file.job_id}", e)
             return
+        shown = app.live.namespace
+        if result.namespace and shown not in ("*", result.namespace):
+            app.live.set_namespace(result.namespace)      # show the job where it went
+            result = replace(result, message=f"{result.message} Now showing namespace {result.namespace}.")
         app.notify(result.message + (f"\n{result.warnings}" if result.warnings else ""), timeout=5)
-        screen.select_job(job_file.namespace or app.settings.namespace, job_file.job_id)
+        screen.select_job(result.namespace or job_file.target_namespace(shown), job_file.job_id)
         return
 
 
@@ -124,16 +177,16 @@ async def _promote(screen: MainScreen) -> None:
     groups: list[str] | None = None
     if len(waiting) > 1:
         options = [("*", Text("all groups", style="bold"))] + [
-            (g, Text(f"{g}  ({d.groups[g].healthy}/{d.groups[g].desired_canaries} canaries healthy)")) for g in waiting]
+            (g, literal(f"{g}  ({d.groups[g].healthy}/{d.groups[g].desired_canaries} canaries healthy)")) for g in waiting]
         choice = await app.push_screen_wait(ChoiceScreen("Promote which task group?", options))
         if choice is None:
             return
         groups = None if choice == "*" else [choice]
     chosen = [d.groups[g] for g in (groups or waiting)]
     unhealthy = [g for g in chosen if not g.canaries_healthy]
-    lines = [Text(f"Deployment {short_id(d.id)} of job {d.job_id}, version {d.job_version}")]
+    lines = [literal(f"Deployment {short_id(d.id)} of job {d.job_id}, version {d.job_version}")]
     for g in chosen:
-        lines.append(Text(f"  {g.name}: {g.healthy}/{g.desired_canaries} canaries healthy; promoting stops the old "
+        lines.append(literal(f"  {g.name}: {g.healthy}/{g.desired_canaries} canaries healthy; promoting stops the old "
                           f"allocations the canaries replace and rolls the rest ({g.desired_total} desired)"))
     warning = ""
     if unhealthy:
@@ -155,12 +208,12 @@ async def _fail(screen: MainScreen) -> None:
         return
     revert = any(g.auto_revert for g in d.groups.values())
     stable = next((v for v in app.live.state.versions if v.stable and v.version != d.job_version), None)
-    lines = [Text(f"Deployment {short_id(d.id)} of job {d.job_id} (version {d.job_version}) will be marked as failed.")]
+    lines = [literal(f"Deployment {short_id(d.id)} of job {d.job_id} (version {d.job_version}) will be marked as failed.")]
     if any(g.awaiting_promotion for g in d.groups.values()):
         lines.append(Text("Its unpromoted canaries will be stopped."))
     if revert:
         target = f"version {stable.version}" if stable else "the latest stable version (none found)"
-        lines.append(Text(f"auto_revert is on: Nomad will roll back to {target} as a new version."))
+        lines.append(literal(f"auto_revert is on: Nomad will roll back to {target} as a new version."))
     else:
         lines.append(Text("No auto_revert: the job stays at this version with the allocations it has now."))
     dialog = ConfirmScreen("Fail the deployment?", Group(*lines), command_fail(app.settings, d), confirm_label="fail it")
@@ -179,11 +232,11 @@ async def _pause_resume(screen: MainScreen) -> None:
     pause = d.status != "paused"
     verb = "Pause" if pause else "Resume"
     if pause:
-        body = Text(f"Deployment {short_id(d.id)} of job {d.job_id} stops placing and replacing allocations "
+        body = literal(f"Deployment {short_id(d.id)} of job {d.job_id} stops placing and replacing allocations "
                     "and its progress deadline is suspended until you resume it.")
     else:
         deadline = max((g.progress_deadline for g in d.groups.values()), default=0)
-        body = Text(f"Deployment {short_id(d.id)} of job {d.job_id} continues; its progress deadline starts again"
+        body = literal(f"Deployment {short_id(d.id)} of job {d.job_id} continues; its progress deadline starts again"
                     + (f" ({format_duration(deadline)})." if deadline else "."))
     dialog = ConfirmScreen(f"{verb} the deployment?", body, command_pause(app.settings, d, pause),
                            confirm_label=verb.lower())

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from ..difftext import diff_summary
-from ..model import (Allocation, Deployment, GroupState, Job, JobSummary, JobVersion, Route, format_age,
-                     format_duration, format_time, short_id)
+from ..model import (Allocation, Deployment, GroupState, Job, JobSummary, JobVersion, PlacementFailure, Plan, Route,
+                     format_age, format_duration, format_time, short_id)
 from ..nomad.live import ClusterState
 from ..probe import version_key
+from ..safetext import inert
+from .text import literal
 from .widgets.table import Column, Row
 
 STATUS_STYLE = {
@@ -29,7 +32,7 @@ BAR_WIDTH = 24
 
 
 def status_text(status: str) -> Text:
-    return Text(status, style=STATUS_STYLE.get(status.split(" ")[0], ""))
+    return literal(status, STATUS_STYLE.get(status.split(" ")[0], ""))
 
 
 def bar(value: float, total: float, width: int = BAR_WIDTH, style: str = "green", back: str = "grey37") -> Text:
@@ -57,14 +60,17 @@ def rollout_mark(d: Deployment | None) -> Text:
     return Text("▶", style="bold green")
 
 
-def job_row(job: Job, d: Deployment | None, focused: Job | None) -> Row:
+def job_row(job: Job, d: Deployment | None, focused: Job | None, all_namespaces: bool = False) -> Row:
     version = focused.version if focused is not None else (d.job_version if d is not None else None)
     running = job.summary.running if job.summary else 0
     desired = focused.desired if focused is not None else (
         sum(g.desired_total for g in d.groups.values()) if d is not None and d.groups else None)
     run = f"{running}/{desired}" if desired is not None else str(running)
+    name = literal(job.id)
+    if all_namespaces:        # every namespace in one list: each job says which it is in
+        name = Text.assemble(literal(f"{job.namespace}/", "dim"), name)
     return Row(f"{job.namespace}/{job.id}", (
-        rollout_mark(d).append(" ") + Text(job.id) if d is not None and d.active else Text("  " + job.id),
+        rollout_mark(d).append(" ") + name if d is not None and d.active else Text("  ") + name,
         "" if version is None else str(version), status_text(job.display_status),
         Text(run, style="yellow" if desired is not None and running < desired else "")),
         search=f"{job.id} {job.display_type} {job.display_status} {job.namespace}")
@@ -76,8 +82,11 @@ class JobRows:
 
     def __init__(self) -> None:
         self._cache: dict[str, tuple[Job, Deployment | None, Job | None, Row]] = {}
+        self._all_namespaces = False
 
-    def rows(self, state: ClusterState) -> list[Row]:
+    def rows(self, state: ClusterState, *, all_namespaces: bool = False) -> list[Row]:
+        if all_namespaces != self._all_namespaces:
+            self._cache, self._all_namespaces = {}, all_namespaces
         latest = state.latest_by_job()
         out, cache = [], {}
         for job in state.jobs:
@@ -86,7 +95,7 @@ class JobRows:
             focused = state.job if state.job is not None and state.job.id == job.id else None
             hit = self._cache.get(key)
             if hit is None or hit[0] is not job or hit[1] is not d or hit[2] is not focused:
-                hit = (job, d, focused, job_row(job, d, focused))
+                hit = (job, d, focused, job_row(job, d, focused, all_namespaces))
             cache[key] = hit          # the same tuple when nothing changed: no new long-lived objects
             out.append(hit[3])
         self._cache = cache
@@ -98,7 +107,7 @@ class JobRows:
             return None
         d = state.latest_by_job().get((job.namespace, job.id))
         stub = next((j for j in state.jobs if j.id == job.id and j.namespace == job.namespace), None)
-        return job_row(stub, d, job) if stub is not None else None
+        return job_row(stub, d, job, self._all_namespaces) if stub is not None else None
 
 
 # --- the job in focus --------------------------------------------------------------------------
@@ -106,18 +115,19 @@ class JobRows:
 def job_header(job: Job | None, now: float) -> RenderableType:
     if job is None:
         return Text("Select a job", style="dim")
-    line = Text.assemble((job.id, "bold"), "  ", job.display_type, "  ")
+    line = Text.assemble(literal(job.id, "bold"), "  ", literal(job.display_type), "  ", no_wrap=True,
+                         overflow="ellipsis")
     if job.version is not None:
         line.append(f"version {job.version}", style="bold")
         line.append(" (stable)" if job.stable else " (not stable)", style="green" if job.stable else "yellow")
         line.append("  ")
     line.append_text(status_text(job.display_status))
-    second = Text(style="dim")
+    second = Text(style="dim", no_wrap=True, overflow="ellipsis")
     if job.submit_time:
         second.append(f"submitted {format_age(job.submit_time, now)}")
     images = ", ".join(dict.fromkeys(job.images))
     if images:
-        second.append(f"{'  ' if second else ''}image {images}")
+        second.append(f"{'  ' if second else ''}image {inert(images)}")
     return Group(line, second)
 
 
@@ -138,7 +148,7 @@ def _summary(groups: Mapping, columns: Sequence[tuple[str, str, str]]) -> Table:
     table = _table("Task Group", *(label for label, _, _ in columns))
     for name, g in groups.items():
         counts = [(getattr(g, attr), style) for _, attr, style in columns]
-        table.add_row(name, *(Text(str(n), style=style if n else "") for n, style in counts))
+        table.add_row(literal(name), *(Text(str(n), style=style if n else "") for n, style in counts))
     return table
 
 
@@ -173,7 +183,7 @@ def deployment_panel(d: Deployment | None, now: float, *, compact: bool = False)
     """The latest deployment as `nomad deployment status` shows it, plus a bar per group."""
     if d is None:
         return Text("No deployments", style="dim")
-    title = Text.assemble(("Latest deployment ", "bold"), (short_id(d.id), "bold"), "  ")
+    title = Text.assemble(("Latest deployment ", "bold"), literal(short_id(d.id), "bold"), "  ")
     title.append_text(status_text(d.status))
     title.append(f"  job version {d.job_version}")
     if d.needs_promotion:
@@ -189,9 +199,9 @@ def deployment_panel(d: Deployment | None, now: float, *, compact: bool = False)
              (["Canaries"] if has_canaries else []) + ["Placed", "Healthy", "Unhealthy"]
     table = _table(*labels)
     bars = Text()
-    width = max(len(g.name) for g in d.groups.values()) if d.groups else 0
+    width = max(cell_len(inert(g.name)) for g in d.groups.values()) if d.groups else 0
     for g in d.groups.values():
-        cells: list[Text | str] = [g.name]
+        cells: list[Text | str] = [literal(g.name)]
         if has_canaries:
             cells.append(str(g.promoted).lower() if g.has_canaries else "N/A")
         cells.append(str(g.desired_total))
@@ -200,14 +210,17 @@ def deployment_panel(d: Deployment | None, now: float, *, compact: bool = False)
         cells += [str(g.placed), Text(str(g.healthy), style="green" if g.healthy else ""),
                   Text(str(g.unhealthy), style="bold red" if g.unhealthy else "")]
         table.add_row(*cells)
-        bars.append(f"{g.name:<{width}}  ")
+        bars.append_text(literal(g.name))
+        bars.append(" " * (width - cell_len(inert(g.name)) + 2))
         bars.append_text(group_bar(g, 10 if compact else 16))
         if has_deadline:
             bars.append("  deadline ", style="dim")
             bars.append_text(_deadline(g, d, now))
         bars.append("\n")
     bars.rstrip()
-    return Group(title, Text(d.status_description, style="dim"), table, bars)
+    description = literal(d.status_description, "dim")
+    description.no_wrap, description.overflow = True, "ellipsis"
+    return Group(title, description, table, bars)
 
 
 def group_bar(g: GroupState, width: int = BAR_WIDTH) -> Text:
@@ -289,21 +302,21 @@ def routes_panel(routes: Sequence[Route], version_label: Callable[[int | None], 
     lines = Text(no_wrap=True, overflow="ellipsis")
     width = 12 if compact else 20
     for route in routes:
-        lines.append(route.src, style="bold")
-        lines.append("  " + " ".join(f"{k}={v}" for k, v in sorted(route.options.items())), style="dim")
+        lines.append_text(literal(route.src, "bold"))
+        lines.append_text(literal("  " + " ".join(f"{k}={v}" for k, v in sorted(route.options.items())), "dim"))
         if route.canary:
             lines.append("  ◆ canary route", style="bold cyan")
         lines.append("\n")
-        labels = [version_label(t.job_version) for t in route.targets]
-        label_width = max(len(text) for text in labels)
+        labels = [inert(version_label(t.job_version)) for t in route.targets]
+        label_width = max(cell_len(text) for text in labels)
         for t, label in zip(route.targets, labels):
             style = "cyan" if t.canary else "green"
-            lines.append(f"  {label:<{label_width}}  ", style=f"bold {style}")
+            lines.append(f"  {label}{' ' * (label_width - cell_len(label))}  ", style=f"bold {style}")
             lines.append_text(bar(t.weight, 1.0, width, style=style))
             lines.append(f" {t.weight * 100:5.1f}%  ")
-            lines.append(t.dst.split("://")[-1].rstrip("/"), style="dim")
+            lines.append_text(literal(t.dst.split("://")[-1].rstrip("/"), "dim"))
             if t.alloc_id:
-                lines.append(f"  {short_id(t.alloc_id)}", style="dim")
+                lines.append_text(literal(f"  {short_id(t.alloc_id)}", "dim"))
             if t.canary:
                 lines.append("  ◆ canary", style="bold cyan")
             lines.append("\n")
@@ -320,7 +333,7 @@ def version_line(v: JobVersion, current: int | None, now: float) -> Text:
     text.append(f"{format_age(v.submit_time, now):>11}  ", style="dim")
     text.append("running  " if v.version == current else "         ", style="bold yellow")
     summary = diff_summary(v.diff) if v.diff else "first version"
-    text.append(summary if len(summary) <= 64 else summary[:63] + "…")
+    text.append_text(literal(summary if len(summary) <= 64 else summary[:63] + "…"))
     return text
 
 
@@ -335,35 +348,30 @@ def diff_text(text: str) -> Text:
             "yellow" if stripped.startswith("+/- ") else ""
         head, paren, tail = line.rpartition(" (")
         if paren and line.endswith(")") and ("forces" in tail or tail[:1].isdigit()):
-            out.append(head, style=style)
-            out.append(f" ({tail}", style="magenta")
+            out.append_text(literal(head, style))
+            out.append_text(literal(f" ({tail}", "magenta"))
         else:
-            out.append(line, style=style)
+            out.append_text(literal(line, style))
         out.append("\n")
     out.rstrip()
     return out
 
 
-def placement_failures(plan) -> Text:
-    text = Text()
+def placement_failures(plan: Plan) -> Text:
+    """The scheduler dry-run's failures as `nomad job plan` prints them."""
+    lines = []
     for g in plan.placement_failures:
-        m = g.placement_failure or {}
-        failed = int(m.get("CoalescedFailures", 0) or 0) + 1
-        text.append(f'Task Group "{g.name}" (failed to place {failed} allocation{"s" if failed > 1 else ""}):\n',
-                    style="bold red")
-        evaluated = m.get("NodesEvaluated", 0)
-        if not evaluated:
-            available = m.get("NodesAvailable") or {}
-            dcs = ", ".join(f"{dc} ({n})" for dc, n in available.items()) or "none of the job's datacenters"
-            text.append(f"  * No nodes were eligible for evaluation (datacenters: {dcs})\n")
-        for dim, n in sorted((m.get("DimensionExhausted") or {}).items()):
-            text.append(f'  * Dimension "{dim}" exhausted on {n} nodes\n')
-        if m.get("NodesExhausted"):
-            text.append(f"  * Resources exhausted on {m['NodesExhausted']} nodes\n")
-        for constraint, n in sorted((m.get("ConstraintFiltered") or {}).items()):
-            text.append(f'  * Constraint "{constraint}" filtered {n} nodes\n')
-    text.rstrip()
-    return text
+        m = g.placement_failure or PlacementFailure()
+        lines.append((f'Task Group "{g.name}" (failed to place {m.failed} allocation{"s" if m.failed > 1 else ""}):',
+                      "bold red"))
+        if not m.nodes_evaluated:
+            dcs = ", ".join(f"{dc} ({n})" for dc, n in m.nodes_available.items()) or "none of the job's datacenters"
+            lines.append((f"  * No nodes were eligible for evaluation (datacenters: {dcs})", ""))
+        lines += [(f'  * Dimension "{dim}" exhausted on {n} nodes', "") for dim, n in sorted(m.dimension_exhausted.items())]
+        if m.nodes_exhausted:
+            lines.append((f"  * Resources exhausted on {m.nodes_exhausted} nodes", ""))
+        lines += [(f'  * Constraint "{c}" filtered {n} nodes', "") for c, n in sorted(m.constraint_filtered.items())]
+    return Text("\n").join(literal(line, style) for line, style in lines)
 
 
 # --- observed traffic and the rollout timeline --------------------------------------------------
@@ -383,8 +391,8 @@ def probe_panel(snapshot, expectation, problems, target: str, *, compact: bool =
     if snapshot is None:
         return Text(f"Probing {target}: waiting for answers…", style="dim")
     head = Text.assemble(("Observed traffic", "bold"), (f"  {snapshot.rate:g}/s · {snapshot.answered} answers in "
-                                                        f"the window · {target}", "dim"), overflow="ellipsis",
-                         no_wrap=True)
+                                                        "the window · ", "dim"), literal(target, "dim"),
+                         overflow="ellipsis", no_wrap=True)
     configured = dict(expectation.configured) if expectation is not None else {}
     healthy = dict(expectation.healthy) if expectation is not None else {}
     canaries = expectation.canaries if expectation is not None else frozenset()
@@ -400,7 +408,7 @@ def probe_panel(snapshot, expectation, problems, target: str, *, compact: bool =
         style = "cyan" if label in canaries else "green"
         share = v.share if v else 0.0
         cells: list[Text | str] = [
-            Text(label + (" ◆" if label in canaries else ""), style=f"bold {style}"),
+            literal(label + (" ◆" if label in canaries else ""), f"bold {style}"),
             bar(share, 1.0, 8, style=style) + Text(f" {share * 100:5.1f}%"),
             f"{v.low * 100:.0f}–{v.high * 100:.0f}%" if v is not None and v.count else "",
             f"{configured[label] * 100:.1f}%" if label in configured else "-",
@@ -415,7 +423,7 @@ def probe_panel(snapshot, expectation, problems, target: str, *, compact: bool =
         parts.append(Text(f"{snapshot.errors} errors, {snapshot.timeouts} timeouts, {snapshot.skipped} skipped "
                           f"(of {snapshot.sent} sent)", style="yellow"))
     for finding in problems:
-        parts.append(Text(f"⚠ {finding.message}", style="bold red" if finding.kind != "errors" else "yellow"))
+        parts.append(literal(f"⚠ {finding.message}", "bold red" if finding.kind != "errors" else "yellow"))
     return Group(*parts)
 
 
@@ -429,9 +437,9 @@ def timeline_panel(rows, title: str, *, limit: int = 14) -> RenderableType:
     shown = rows[-limit:]
     for event, since_previous, since_start in shown:
         table.add_row(format_time(event.at)[11:19], _short_duration(since_start), _short_duration(since_previous),
-                      Text(event.text, style=_EVENT_STYLE.get(event.kind, "")))
+                      literal(event.text, _EVENT_STYLE.get(event.kind, "")))
     more = len(rows) - len(shown)
-    head = Text.assemble((title, "bold"), (f"  (+{more} earlier)" if more else "", "dim"),
+    head = Text.assemble(literal(title, "bold"), (f"  (+{more} earlier)" if more else "", "dim"),
                          ("  ctrl+e exports Markdown", "dim"))
     return Group(head, table)
 

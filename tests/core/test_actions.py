@@ -80,7 +80,8 @@ async def test_a_file_that_does_not_parse_names_line_and_column(actions, demo, t
     assert fingerprint(demo) == before
     with pytest.raises(ClusterError) as e:
         await actions.parse_file(tmp_path / "missing.nomad")
-    assert e.value.message == f"Cannot read {tmp_path / 'missing.nomad'}: No such file or directory."
+    assert e.value.message == f"{tmp_path / 'missing.nomad'} does not exist (any more): it was moved or deleted, " \
+                              "or the path is mistyped."
 
 
 async def test_a_stale_plan_is_refused_and_nothing_changes(actions, demo):

@@ -9,6 +9,7 @@ import pytest
 
 from starlette.responses import PlainTextResponse, Response
 
+from bench.storm import StormProxy
 from nomadtui.demo.clock import ManualClock
 from nomadtui.demo.cluster import Cluster
 from nomadtui.demo.server import DemoServer
@@ -213,3 +214,58 @@ async def test_a_refused_event_stream_says_why_and_leaves_the_watches_alone(scri
         await until(lambda: cluster._job["events"].done())          # refused: not retried
         assert "events" not in cluster.state.status                 # and no error banner for it
         await cluster.close()
+
+
+async def test_a_storm_of_wrong_shaped_answers_never_looks_live_and_ends(demo, scripted):
+    proxy = StormProxy(demo.nomad_url)
+    with scripted(proxy) as server:
+        cluster = LiveCluster(Settings(address=server.url), wait=0.5)
+        cluster.start()
+        cluster.focus("default", JOB)
+        await until(lambda: cluster.state.live and cluster.state.job is not None, timeout=10)
+        watches = dict(cluster._global)
+        seen_failing, live_while_failing, messages = False, False, set()
+        proxy.storming = True
+        storm_ends = time.monotonic() + 4
+        while time.monotonic() < storm_ends:
+            failing = cluster.state.failing()
+            messages.update(s.error.message for s in failing)
+            seen_failing = seen_failing or bool(failing)
+            live_while_failing = live_while_failing or (seen_failing and cluster.state.live)
+            await asyncio.sleep(0.01)
+        proxy.storming = False
+        assert seen_failing and not live_while_failing
+        assert all(not task.done() for task in watches.values())       # nothing died silently
+        assert "Nomad's answer to /v1/jobs was not a list of jobs (it is a string)." in messages
+        assert any("item 0 is a number, not an object" in m for m in messages)
+        assert any("nests its JSON too deeply" in m for m in messages)
+        assert [j.id for j in cluster.state.jobs] == [JOB]                 # the last good data stayed
+        # After the storm a new job appears with nothing done but waiting.
+        await asyncio.to_thread(register_as, demo, "httpsbackend-tcp-sni-1.nomad", "after-the-storm")
+        await until(lambda: "after-the-storm" in {j.id for j in cluster.state.jobs}, timeout=40)
+        await until(lambda: cluster.state.live, timeout=40)
+        await cluster.close()
+
+
+async def test_answers_over_the_limit_are_refused_with_their_size(demo, scripted):
+    proxy = StormProxy(demo.nomad_url)
+    proxy.storming, proxy.large = True, 3 * 2**20
+    with scripted(proxy) as server:
+        cluster = LiveCluster(Settings(address=server.url, max_answer_bytes=2**20), wait=0.5)
+        cluster.start()
+        await until(lambda: "jobs" in cluster.state.status and cluster.state.status["jobs"].error)
+        error = cluster.state.status["jobs"].error
+        assert error.kind == errors.TOO_LARGE
+        assert "Nomad's answer to /v1/jobs says it is 3.0 MB, over the 1.0 MB limit: it was not read" in error.message
+        await cluster.close()
+
+
+def register_as(demo, filename: str, job_id: str) -> None:
+    import httpx
+
+    from nomadtui.demo.cluster import JOBS_DIR
+
+    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": (JOBS_DIR / filename).read_text()}).json()
+    job["ID"] = job["Name"] = job_id
+    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
+    demo.advance(0)

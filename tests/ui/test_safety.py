@@ -179,8 +179,10 @@ async def test_an_unreachable_cluster_is_a_status_line_not_a_crash():
     app = NomadApp(Settings(address="http://127.0.0.1:9", cluster="nowhere"))
     async with app.run_test(size=(120, 40)) as pilot:
         w = Walkthrough(app, pilot, None)
-        await w.until(lambda: "Cannot reach Nomad at http://127.0.0.1:9" in screen_text(app))
-        assert "retrying in" in screen_text(app)
+        await w.until(lambda: "Cannot reach Nomad at http://127.0.0.1:9: connection refused" in screen_text(app))
+        status = screen_text(app).splitlines()[-2]
+        assert status.lstrip().startswith("○ offline ·") and ("retry in" in status or "retrying now" in status)
+        assert "live" not in status
         await pilot.press("question_mark")
         await w.until(lambda: isinstance(app.screen, HelpScreen))
 

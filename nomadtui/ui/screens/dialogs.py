@@ -5,8 +5,10 @@ Every dialog has its own Footer, so the keys shown are the dialog's, not the scr
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.text import Text
 from textual import on
@@ -16,13 +18,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from ...nomad.actions import JOB_FILE_SUFFIXES
+from ... import jobfile
 from ...nomad.errors import ClusterError
+from ...safetext import inert
 from ..keys import DIALOG_KEYS, bindings
+from ..text import literal
 
 
 def command_block(command: str) -> Text:
-    return Text.assemble(("$ ", "dim"), (command, "bold"))
+    return Text.assemble(("$ ", "dim"), literal(command, "bold"))
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -41,11 +45,11 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(literal(self.title_text), classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(self.body)
             if self.warning:
-                yield Static(Text(f"⚠ {self.warning}"), classes="warning")
+                yield Static(literal(f"⚠ {self.warning}", multiline=True), classes="warning")
             if self.command:
                 yield Label("Equivalent command:", classes="dim")
                 yield Static(command_block(self.command), classes="command")
@@ -73,13 +77,13 @@ class ErrorScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         message = self.error.message if isinstance(self.error, ClusterError) else str(self.error)
-        parts: list[RenderableType] = [Text(message)]
+        parts: list[RenderableType] = [literal(message, multiline=True)]
         line = getattr(self.error, "line", None)
         if self.source and line:
             parts.append(Text(""))
             parts.append(_excerpt(self.source, line, getattr(self.error, "column", None) or 1))
         with Vertical(classes="dialog error"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(literal(self.title_text), classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(Group(*parts))
             yield Static(Text.assemble(("esc", "bold"), " close"), classes="dialog-keys")
@@ -90,12 +94,15 @@ class ErrorScreen(ModalScreen[None]):
 
 
 def _excerpt(source: str, line: int, column: int) -> Text:
-    lines = source.splitlines()
+    lines = [text.expandtabs(4) for text in source.splitlines()]
     text = Text()
     for number in range(max(1, line - 2), min(len(lines), line) + 1):
         text.append(f"{number:>4} │ ", style="dim")
-        text.append(lines[number - 1] + "\n", style="bold" if number == line else "")
-    text.append(" " * (7 + column - 1) + "^", style="bold red")
+        text.append_text(literal(lines[number - 1], "bold" if number == line else ""))
+        text.append("\n")
+    # The caret sits under the column as shown: escapes and wide characters before it move it.
+    before = source.splitlines()[line - 1][:max(0, column - 1)].expandtabs(4) if 0 < line <= len(lines) else ""
+    text.append(" " * (7 + cell_len(inert(before))) + "^", style="bold red")
     return text
 
 
@@ -112,9 +119,9 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(literal(self.title_text), classes="dialog-title")
             if self.note:
-                yield Static(self.note, classes="dim")
+                yield Static(literal(self.note), classes="dim")
             yield OptionList(*(Option(label, id=value) for value, label in self.options), id="choices")
             yield Static(Text.assemble(("enter", "bold"), " choose   ", ("esc", "bold"), " back"), classes="dialog-keys")
         yield Footer()
@@ -127,13 +134,6 @@ class ChoiceScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def job_files(folder: Path) -> list[Path]:
-    try:
-        return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(JOB_FILE_SUFFIXES))
-    except OSError:
-        return []
-
-
 class FilePickerScreen(ModalScreen[Path | None]):
     """The job files of the jobs folder, or any path typed in."""
 
@@ -142,14 +142,14 @@ class FilePickerScreen(ModalScreen[Path | None]):
     def __init__(self, folder: Path) -> None:
         super().__init__()
         self.folder = folder
-        self.files = job_files(folder)
+        self.files = jobfile.listing(folder)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Run a job file", classes="dialog-title")
-            yield Static(Text(f"Job files in {self.folder}", style="dim"))
-            options = [Option(p.name, id=str(p)) for p in self.files] or [Option(Text("(no job files here)", style="dim"),
-                                                                                 disabled=True)]
+            yield Static(literal(f"Job files in {self.folder}", "dim"))
+            options = [Option(literal(p.name), id=str(p)) for p in self.files] or [
+                Option(Text("(no job files here)", style="dim"), disabled=True)]
             yield OptionList(*options, id="files")
             yield Input(placeholder="…or type a path and press enter", id="path")
             yield Static(Text.assemble(("enter", "bold"), " plan   ", ("tab", "bold"), " type a path   ",
@@ -170,4 +170,37 @@ class FilePickerScreen(ModalScreen[Path | None]):
             self.dismiss(path if path.is_absolute() or path.exists() else self.folder / path)
 
     def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class BusyScreen(ModalScreen[None]):
+    """Nomad is still working on something the user asked for: how long it has been, and `esc`
+    to stop waiting (what was sent may still finish on Nomad's side)."""
+
+    BINDINGS = [("escape", "stop_waiting", "Stop waiting")]
+
+    def __init__(self, doing: str, task: asyncio.Future, started: float) -> None:
+        super().__init__()
+        self.doing = doing
+        self.work = task
+        self.started = started
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(literal(f"Nomad is still {self.doing}"), classes="dialog-title")
+            yield Static(id="elapsed")
+            yield Static(Text.assemble(("esc", "bold"), " stop waiting"), classes="dialog-keys")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._tick()
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        seconds = int(asyncio.get_running_loop().time() - self.started)
+        self.query_one("#elapsed", Static).update(
+            Text(f"Waiting for its answer: {seconds}s so far. Nomad is working on it; the connection is fine."))
+
+    def action_stop_waiting(self) -> None:
+        self.work.cancel()
         self.dismiss(None)

@@ -18,6 +18,7 @@ from textual.widgets import Footer, Input, Label
 from ...model import Deployment, format_age
 from ...nomad.live import ClusterState
 from ...probe import expectation_from, findings
+from ...safetext import file_name_part
 from ...timeline import with_durations
 from .. import flows, render
 from ..keys import CLUSTER_CHANGING_ACTIONS, MAIN_KEYS, TOUR_ACTIONS, bindings
@@ -58,6 +59,7 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self._focus_timer = None
+        self._wanted: str | None = None        # a job to show once the list has it (after a run)
         self._job_rows = render.JobRows()
         self._probe_snapshot = None
         self._configured: dict | None = None     # the probed route's weights, to notice changes
@@ -82,15 +84,17 @@ class MainScreen(Screen):
     def refresh_from(self, state: ClusterState, what: str) -> None:
         now = self.app.now()
         jobs = self.query_one("#jobs", VirtualTable)
-        if what in ("all", "jobs", "deployments"):
+        if what in ("all", "jobs", "deployments", "namespace"):
             first = jobs.cursor_key is None
-            jobs.set_rows(self._job_rows.rows(state))
-            if first and jobs.cursor_key is not None:
+            jobs.set_rows(self._job_rows.rows(state, all_namespaces=self.app.live.namespace == "*"))
+            if self._wanted is not None and jobs.move_to_key(self._wanted):
+                self._wanted = None
+            elif first and jobs.cursor_key is not None:
                 self._schedule_focus(jobs.cursor_key)
         elif what == "job" and (row := self._job_rows.focused_row(state)) is not None:
             jobs.update_row(row)     # the job in focus knows its exact version and count
         if what in ("all", "job", "summary", "focus", "versions", "job_deployments", "allocations", "alloc_details",
-                    "fabio", "nodes", "tick", "events"):
+                    "fabio", "nodes", "tick", "events", "namespace"):
             self._refresh_detail(state, now)
         self._refresh_status(state, now)
 
@@ -144,7 +148,8 @@ class MainScreen(Screen):
 
     def _refresh_status(self, state: ClusterState, now: float) -> None:
         settings = self.app.settings
-        line = status_line(state, settings.describe(), now, read_only=settings.read_only, demo=self.app.demo)
+        line = status_line(state, settings.describe(self.app.live.namespace), now, read_only=settings.read_only,
+                           demo=self.app.demo)
         self.query_one("#status", LivePanel).show(line.plain, lambda: line)
 
     def _tick(self) -> None:
@@ -173,7 +178,8 @@ class MainScreen(Screen):
         jobs = self.query_one("#jobs", VirtualTable)
         if not jobs.move_to_key(key) and jobs.filter_text:
             jobs.filter_text = ""
-            jobs.move_to_key(key)
+        if not jobs.move_to_key(key):
+            self._wanted = key
         if self._focus_timer is not None:
             self._focus_timer.stop()
         self._focus_job(key)
@@ -249,7 +255,7 @@ class MainScreen(Screen):
         d = state.latest_deployment
         title = f"Rollout of {state.job.id}" + (f", deployment {d.id[:8]} (job version {d.job_version})" if d else "")
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.app.now()))
-        path = Path.cwd() / f"nomadtui-timeline-{state.job.id}-{stamp}.md"
+        path = Path.cwd() / f"nomadtui-timeline-{file_name_part(state.job.id)}-{stamp}.md"
         try:
             path.write_text(self.app.timeline.markdown(events, title=title))
         except OSError as e:

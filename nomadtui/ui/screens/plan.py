@@ -7,8 +7,9 @@ from rich.text import Text
 
 from ...difftext import format_diff
 from ...model import Plan
-from ...nomad.actions import JobFile
+from ...jobfile import JobFile
 from .. import render
+from ..text import literal
 from .dialogs import ConfirmScreen
 
 
@@ -16,7 +17,7 @@ def plan_body(job_file: JobFile, plan: Plan) -> RenderableType:
     parts: list[RenderableType] = []
     for g in plan.groups:
         counts = g.counts_text() or "no changes"
-        parts.append(Text.assemble(f'Task Group "{g.name}": ', (counts, "bold")))
+        parts.append(Text.assemble(literal(f'Task Group "{g.name}": '), (counts, "bold")))
     parts.append(Text(""))
     if plan.diff:
         parts.append(render.diff_text(format_diff(plan.diff)))
@@ -30,7 +31,7 @@ def plan_body(job_file: JobFile, plan: Plan) -> RenderableType:
     if plan.warnings:
         parts.append(Text(""))
         parts.append(Text("Job Warnings:", style="bold yellow"))
-        parts.append(Text(plan.warnings.strip(), style="yellow"))
+        parts.append(literal(plan.warnings.strip(), "yellow", multiline=True))
     parts.append(Text(""))
     guard = "a new job" if plan.job_modify_index == 0 else f"job modify index {plan.job_modify_index}"
     parts.append(Text(f"Registering checks that the job is still at {guard} (-check-index): "

@@ -17,6 +17,7 @@ from ...difftext import format_diff
 from ...model import JobVersion
 from .. import render
 from ..keys import DIALOG_KEYS, bindings
+from ..text import literal
 from .dialogs import command_block
 
 
@@ -43,7 +44,7 @@ class RevertScreen(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Label(f"Revert job {self.job_id} (running version {self.current})", classes="dialog-title")
+            yield Label(literal(f"Revert job {self.job_id} (running version {self.current})"), classes="dialog-title")
             options = [Option(render.version_line(v, self.current, self.now), id=str(v.version),
                               disabled=v.version == self.current) for v in self.versions]
             yield OptionList(*options, id="versions")
@@ -72,12 +73,12 @@ class RevertScreen(ModalScreen[int | None]):
         diff = self.query_one("#diff", Static)
         command = self.query_one("#command", Static)
         if version is None or version == self.current:
-            title.update("")
+            title.update(Text(""))
             diff.update(Text("No other version to revert to.", style="dim"))
-            command.update("")
+            command.update(Text(""))
             return
-        title.update(f"What reverting changes: running version {self.current} → version {version} "
-                     f"(Nomad writes it as a new version)")
+        title.update(Text(f"What reverting changes: running version {self.current} → version {version} "
+                          "(Nomad writes it as a new version)"))
         body = self.against_current.get(version)
         if body is None:
             diff.update(Text("(no diff available)", style="dim"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable
 
 from rich.console import RenderableType
@@ -10,6 +11,8 @@ from textual.widgets import Static
 
 from ...model import format_age
 from ...nomad.live import ClusterState
+from ...nomad.watch import WatchStatus
+from ..text import short
 
 
 class LivePanel(Static):
@@ -29,32 +32,50 @@ class LivePanel(Static):
 
 
 def status_line(state: ClusterState, where: str, now: float, *, read_only: bool, demo: bool) -> Text:
-    """Cluster address, namespace, connection state and the age of the data; never the token."""
-    text = Text(" ")
+    """The state of the data first (live, or offline and how old, and when the next try is),
+    so it is whole at any width; then where (address and namespace, never the token); then, when
+    a source fails, what went wrong. Never "live" while any source (a Nomad watch, the event
+    stream, Fabio) is failing."""
+    text = Text(" ", no_wrap=True, overflow="ellipsis", end="")
+    failing = state.failing()
+    nomad = [s for s in failing if s.name not in ("events", "fabio")]
+    if nomad:
+        worst = nomad[0]
+        age = f" {_age(state.as_of, now)}" if state.as_of is not None else ""
+        text.append(f"○ offline{age}", style="bold red")
+        text.append(f" · {_retry(worst, now)}", style="yellow")
+    elif failing:
+        worst = failing[0]
+        source = "Fabio" if worst.name == "fabio" else "event stream"
+        age = f" {_age(worst.as_of, now)}" if worst.as_of is not None else ""
+        text.append(f"◐ {source} failing{age}", style="bold yellow")
+        text.append(f" · {_retry(worst, now)}", style="yellow")
+    elif not state.connected:
+        text.append("○ connecting…", style="yellow")
+    else:
+        text.append("● live", style="green")
+        # Blocking queries answer at least every wait period: only a long silence is news.
+        if state.as_of is not None and now - state.as_of > 60:
+            text.append(f" · confirmed {format_age(state.as_of, now)}", style="dim")
+    text.append("  ")
     if demo:
         text.append(" DEMO ", style="bold reverse cyan")
         text.append(" ")
     if read_only:
         text.append(" READ-ONLY ", style="bold reverse yellow")
         text.append(" ")
-    text.append(where, style="bold")
-    errors = [s for name, s in state.status.items() if name != "fabio" and s.error is not None]
-    if not state.status:
-        text.append("  ○ connecting…", style="yellow")
-    elif errors:
-        worst = errors[0]
-        retry = f" retrying in {max(0, round(worst.retry_at - now))}s" if worst.retry_at else ""
-        text.append(f"  ○ {worst.error.message}{retry}", style="bold red")
-        if state.as_of is not None:
-            text.append(f"  showing data from {format_age(state.as_of, now)}", style="yellow")
-    else:
-        text.append("  ● live", style="green")
-        if state.as_of is not None:
-            age = max(0, round(now - state.as_of))
-            # Blocking queries answer at least every wait period: only a long silence is news.
-            if age > 60:
-                text.append(f"  data confirmed {format_age(state.as_of, now)}", style="dim")
-    fabio = state.status.get("fabio")
-    if fabio is not None and fabio.error is not None:
-        text.append(f"  ○ {fabio.error.message}", style="yellow")
+    text.append_text(short(where, "bold"))
+    if failing:
+        text.append("  ")
+        text.append_text(short(failing[0].error.message if failing[0].error else "", "red"))
     return text
+
+
+def _age(then: float | None, now: float) -> str:
+    return format_age(then, now).removesuffix(" ago") or "0s"
+
+
+def _retry(status: WatchStatus, now: float) -> str:
+    if status.retrying or status.retry_at is None:
+        return "retrying now"
+    return f"retry in {max(1, math.ceil(status.retry_at - now))}s"

@@ -23,7 +23,9 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ...safetext import inert
 from ..keys import TABLE_KEYS, bindings
+from ..text import literal
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Column:
 @dataclass(frozen=True)
 class Row:
     key: str
-    cells: tuple[Text | str, ...]
+    cells: tuple[Text | str, ...]  # a str cell is outside text: shown literally (see ui/text.py)
     style: str = ""                # e.g. "dim" for stopped allocations
     search: str = ""               # what the filter matches (defaults to the cells' text)
 
@@ -272,11 +274,11 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
 
 
 def _plain(cell: Text | str) -> str:
-    return cell.plain if isinstance(cell, Text) else str(cell)
+    return cell.plain if isinstance(cell, Text) else inert(cell)
 
 
 def _fit(cell: Text | str, width: int, justify: str) -> Text:
-    text = cell.copy() if isinstance(cell, Text) else Text(str(cell))
+    text = cell.copy() if isinstance(cell, Text) else literal(cell)
     text.truncate(width, overflow="ellipsis")
     pad = width - text.cell_len
     if pad > 0:
