@@ -13,7 +13,9 @@ Keys are Go field names, durations are integer nanoseconds and nil is ``None``.
 Modules, in the order a jobspec goes through them:
 
 * ``hcl``: ``parse_hcl`` and the top level of the file (variables, locals, one job), using
-  ``outline`` (source positions and HCL syntax errors), ``decode`` (HCL bodies and
+  ``outline`` (the parse: python-hcl2's values, source positions and HCL syntax errors;
+  ``lalr`` runs python-hcl2's Lark parser and ``hclvalues`` gives python-hcl2's values
+  for its tree, both faster than the libraries themselves), ``decode`` (HCL bodies and
   values) and ``jobdecoder`` (the ``job`` block, into the ``api`` shapes).
 * ``canonical``: api ``Canonicalize`` (``canonicalize_api``).
 * ``structs``: ``to_struct`` and ``job_meta_merged``.

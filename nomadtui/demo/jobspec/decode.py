@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -14,18 +16,23 @@ from .outline import _Node
 # Values: templates, variables and type conversion
 # ---------------------------------------------------------------------------
 
-_HEREDOC = re.compile(r"<<(-?)([A-Za-z][A-Za-z0-9._-]*)\r?\n(.*?)[ \t]*\2\Z", re.DOTALL)
+_HEREDOC_START = re.compile(r"<<(-?)([A-Za-z][A-Za-z0-9._-]*)\r?\n")
 _TEMPLATE_TOKEN = re.compile(r"\$\$\{|%%\{|\$\{\s*(var|local)\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}")
 _INTERPOLATION = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _PLAIN_REFERENCE = re.compile(r"\s*(?:var|local)\.[A-Za-z_][A-Za-z0-9_-]*\s*")
+# A reference in the source; the lookahead lets "local.var.x" yield both local.var and var.x.
+_REFERENCE = re.compile(r"\b(var|local)\.(?=([A-Za-z0-9_-]*))")
+_BOUNDARY = re.compile(r"\b")
 
 
 def _heredoc_text(raw: str) -> str:
     """The value of a heredoc: python-hcl2 gives its source, HCL keeps the final newline."""
-    match = _HEREDOC.match(raw)
-    if not match:
+    # The body is what lies between the opening line and the blanks before the closing
+    # marker. (As one regex, "(.*?)[ \t]*MARKER\Z" took quadratic time on a long run of blanks.)
+    match = _HEREDOC_START.match(raw)
+    if not match or not raw.endswith(match.group(2), match.end()):
         return raw
-    flush, body = match.group(1), match.group(3)
+    flush, body = match.group(1), raw[match.end():len(raw) - len(match.group(2))].rstrip(" \t")
     if body and not body.endswith("\n"):
         body += "\n"
     if flush and body:
@@ -148,7 +155,8 @@ class _Decoder:
         whole = _TEMPLATE_TOKEN.fullmatch(text)
         if whole and whole.group(1):
             return self._lookup(whole.group(1), whole.group(2))
-        for match in _INTERPOLATION.finditer(text):
+        # Up to the last "}" only: past it, each unclosed "${" would be scanned to the end.
+        for match in _INTERPOLATION.finditer(text, 0, text.rfind("}") + 1):
             inner = match.group(1)
             if inner and re.search(r"\b(?:var|local)\.", inner) and not _PLAIN_REFERENCE.fullmatch(inner):
                 self.error(
@@ -189,13 +197,34 @@ class _Decoder:
 
     def _reference_range(self, root: str, name: str) -> _Range | None:
         """Where ``.name`` of ``root.name`` first appears (the traversal step HCL blames)."""
-        match = re.search(rf"\b{root}\.{re.escape(name)}\b", self.text)
-        if not match:
+        found = self._references.get((root, name))
+        if found is None:
             return None
-        start = match.start() + len(root)
-        line = self.text.count("\n", 0, start) + 1
-        col = start - (self.text.rfind("\n", 0, start) + 1) + 1
+        start = found + len(root)
+        line = bisect.bisect_right(self._line_starts, start)
+        col = start - self._line_starts[line - 1] + 1
         return _Range(line, col, line, col + len(name) + 1)
+
+    @functools.cached_property
+    def _references(self) -> dict[tuple[str, str], int]:
+        """Where each ``root.name`` first matches ``\\broot\\.name\\b`` in the text.
+
+        One pass for all names: a search of the text for each reference took quadratic time
+        on a jobspec with thousands of unknown ones.
+        """
+        first: dict[tuple[str, str], int] = {}
+        for match in _REFERENCE.finditer(self.text):
+            root, start, end = match.group(1), match.start(2), match.end(2)
+            # A name is a run of name characters followed by a word boundary, which can
+            # also fall inside the run ("var.a-b" holds var.a and var.a-b).
+            for stop in range(start + 1, end + 1):
+                if _BOUNDARY.match(self.text, stop):
+                    first.setdefault((root, self.text[start:stop]), match.start())
+        return first
+
+    @functools.cached_property
+    def _line_starts(self) -> list[int]:
+        return [0, *(match.end() for match in re.finditer("\n", self.text))]
 
 
 class _Body:

@@ -36,14 +36,20 @@ def _go_quote(text: str) -> str:
     return "".join(out)
 
 
-def _leading_int(text: str) -> tuple[int, str, bool]:
-    digits = re.match(r"\d*", text).group(0)  # type: ignore[union-attr]
+_DIGITS = re.compile(r"\d*")
+_UNIT = re.compile(r"[^.\d]*")
+
+
+# The scanners take a position in the text rather than the rest of it: slicing off what was
+# read took quadratic time on a long duration.
+def _leading_int(text: str, pos: int) -> tuple[int, int, bool]:
+    digits = _DIGITS.match(text, pos).group(0)  # type: ignore[union-attr]
     value = int(digits) if digits else 0
-    return value, text[len(digits):], value > 2**63
+    return value, pos + len(digits), value > 2**63
 
 
-def _leading_fraction(text: str) -> tuple[int, float, str]:
-    digits = re.match(r"\d*", text).group(0)  # type: ignore[union-attr]
+def _leading_fraction(text: str, pos: int) -> tuple[int, float, int]:
+    digits = _DIGITS.match(text, pos).group(0)  # type: ignore[union-attr]
     value, scale = 0, 1.0
     for digit in digits:
         # Go stops accumulating precision once the value would overflow.
@@ -51,7 +57,7 @@ def _leading_fraction(text: str) -> tuple[int, float, str]:
             continue
         value = value * 10 + int(digit)
         scale *= 10
-    return value, scale, text[len(digits):]
+    return value, scale, pos + len(digits)
 
 
 def parse_duration(text: str) -> int:
@@ -60,31 +66,31 @@ def parse_duration(text: str) -> int:
     Raises ``ValueError`` with Go's ``time.ParseDuration`` error text.
     """
     invalid = ValueError(f"time: invalid duration {_go_quote(text)}")
-    rest, negative = text, False
-    if rest[:1] in ("-", "+"):
-        negative, rest = rest[0] == "-", rest[1:]
-    if rest == "0":
+    pos, negative = 0, False
+    if text[:1] in ("-", "+"):
+        negative, pos = text[0] == "-", 1
+    if text[pos:] == "0":
         return 0
-    if not rest:
+    if pos == len(text):
         raise invalid
     total = 0
-    while rest:
-        if not (rest[0] == "." or rest[0].isdigit()):
+    while pos < len(text):
+        if not (text[pos] == "." or text[pos].isdigit()):
             raise invalid
-        whole, after, overflow = _leading_int(rest)
+        whole, after, overflow = _leading_int(text, pos)
         if overflow:
             raise invalid
-        had_whole, rest = after != rest, after
+        had_whole, pos = after != pos, after
         fraction, scale, had_fraction = 0, 1.0, False
-        if rest.startswith("."):
-            fraction, scale, after = _leading_fraction(rest[1:])
-            had_fraction, rest = after != rest[1:], after
+        if text.startswith(".", pos):
+            fraction, scale, after = _leading_fraction(text, pos + 1)
+            had_fraction, pos = after != pos + 1, after
         if not had_whole and not had_fraction:
             raise invalid
-        unit = re.match(r"[^.\d]*", rest).group(0)  # type: ignore[union-attr]
+        unit = _UNIT.match(text, pos).group(0)  # type: ignore[union-attr]
         if not unit:
             raise ValueError(f"time: missing unit in duration {_go_quote(text)}")
-        rest = rest[len(unit):]
+        pos += len(unit)
         if unit not in _UNITS:
             raise ValueError(f"time: unknown unit {_go_quote(unit)} in duration {_go_quote(text)}")
         unit_ns = _UNITS[unit]

@@ -1,21 +1,27 @@
 """Source outline: positions for diagnostics and HCL-style syntax errors.
 
-python-hcl2 gives values without positions, so the source is parsed a second time
-token by token to record where every argument and block is, and to explain a syntax
-error the way HCL would.
+python-hcl2 gives values without positions, so the source is parsed with its grammar
+token by token, to record where every argument and block is and to explain a syntax
+error the way HCL would; the tree of that one parse then gives python-hcl2's values.
+``lalr`` runs that parse, and Lark's own interactive parser explains a syntax error;
+``hclvalues`` gives the values.
 """
 
 from __future__ import annotations
 
+import functools
+import io
 import re
 from dataclasses import dataclass, field
 
 import hcl2
 from hcl2.parser import parser as _hcl_parser
-from lark import Token
+from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
 from .errors import _Diag, _DiagError, _Range
+from .hclvalues import OPTIONS, values
+from .lalr import FastParser, Retry
 
 _NAME_TOKENS = {"NAME", "IN", "FOR", "IF", "FOR_EACH", "ELSE", "ENDIF", "ENDFOR", "NULL", "TRUE", "FALSE"}
 _OPENERS = {
@@ -33,13 +39,13 @@ _EXPECT_OPERAND = _OPERATORS | {
 
 
 def _token_range(tok: Token) -> _Range:
-    value = str(tok.value)
     if tok.type == "NL_OR_COMMENT":
         # An HCL newline (or line comment) token ends at column 1 of the next line.
         return _Range(tok.line, tok.column, tok.line + 1, 1)
     line, col = tok.line, tok.column
     if tok.type in _OPERATORS:
         # python-hcl2 folds leading blanks and continuation newlines into operators.
+        value = str(tok.value)
         newline = value.rfind("\n")
         if newline >= 0:
             line, col, value = line + value[: newline + 1].count("\n"), 1, value[newline + 1:]
@@ -68,8 +74,10 @@ class _Frame:
     head: _Node | None = None
     label_start: _Range | None = None
     in_label: bool = False
-    nesting: list[tuple[str, _Range]] = field(default_factory=list)
+    nesting: list[tuple[str, Token]] = field(default_factory=list)  # what is open, and its token
     last: Token | None = None
+    value_token: Token | None = None  # the token head.value_start is the range of
+    attrs: dict[str, _Node] = field(default_factory=dict)  # the body's arguments by name
 
 
 class _Outliner:
@@ -84,9 +92,7 @@ class _Outliner:
     def feed(self, tok: Token) -> None:
         """Advance on a token the parser accepted; phases: start, header, value, block."""
         frame = self.frames[-1]
-        handlers = {"start": self._on_start, "header": self._on_header, "value": self._on_value,
-                    "block": self._on_block}
-        handlers[frame.phase](frame, tok)
+        _Outliner._HANDLERS[frame.phase](self, frame, tok)
 
     def _on_start(self, frame: _Frame, tok: Token) -> None:
         if tok.type == "RBRACE":
@@ -121,14 +127,15 @@ class _Outliner:
 
     def _start_attribute(self, frame: _Frame, head: _Node) -> None:
         head.kind = "attr"
-        for sibling in frame.body.children:
-            if sibling.kind == "attr" and sibling.name == head.name:
-                raise _DiagError([_Diag(
-                    "Attribute redefined",
-                    f'The argument "{head.name}" was already set at {sibling.name_range}. '
-                    "Each argument may be set only once.",
-                    head.name_range,
-                )], syntax=True)
+        sibling = frame.attrs.get(head.name)
+        if sibling is not None:
+            raise _DiagError([_Diag(
+                "Attribute redefined",
+                f'The argument "{head.name}" was already set at {sibling.name_range}. '
+                "Each argument may be set only once.",
+                head.name_range,
+            )], syntax=True)
+        frame.attrs[head.name] = head
         frame.body.children.append(head)
         frame.phase, frame.nesting, frame.last = "value", [], None
 
@@ -154,9 +161,9 @@ class _Outliner:
             self._close_body()
             return
         if tok.type == "DBLQUOTE":
-            nesting.append(("string", _token_range(tok)))
+            nesting.append(("string", tok))
         elif tok.type in _OPENERS:
-            nesting.append((_OPENERS[tok.type], _token_range(tok)))
+            nesting.append((_OPENERS[tok.type], tok))
         elif tok.type in _CLOSERS and nesting:
             nesting.pop()
         self._extend(frame, tok)
@@ -169,7 +176,7 @@ class _Outliner:
         elif tok.type == "STRING_CHARS":
             self._check_multiline(tok)
         elif tok.type in ("INTERP_START", "DIRECTIVE_START"):
-            frame.nesting.append(("interp", _token_range(tok)))
+            frame.nesting.append(("interp", tok))
         self._extend(frame, tok)
 
     def _on_block(self, frame: _Frame, tok: Token) -> None:
@@ -190,10 +197,9 @@ class _Outliner:
             return  # newlines inside brackets neither start nor continue an operand
         head = frame.head
         if head is not None and (head.value_start is None or (
-                frame.last is not None and frame.last.type == "DBLQUOTE" and tok.type == "STRING_CHARS"
-                and head.value_start == _token_range(frame.last))):
+                tok.type == "STRING_CHARS" and frame.last is frame.value_token and frame.last.type == "DBLQUOTE")):
             # For a quoted string HCL reports the literal inside the quotes.
-            head.value_start = _token_range(tok)
+            head.value_start, frame.value_token = _token_range(tok), tok
         frame.last = tok
 
     def _close_body(self) -> None:
@@ -214,6 +220,10 @@ class _Outliner:
             "multi-line template syntax.",
             _Range(tok.line, col, tok.line + 1, 1),
         )], syntax=True)
+
+    # By phase. Functions, not bound methods: a dict of those on the instance would tie it
+    # (and the outline it holds) into a reference cycle only the garbage collector frees.
+    _HANDLERS = {"start": _on_start, "header": _on_header, "value": _on_value, "block": _on_block}
 
     # -- syntax errors ------------------------------------------------------
     def char_error(self, exc: UnexpectedCharacters) -> _Diag:
@@ -283,7 +293,7 @@ class _Outliner:
     def _eof_error(self, frame: _Frame) -> _Diag:
         if frame.phase == "value" and frame.nesting and frame.nesting[-1][0] == "string":
             detail = "No closing marker was found for the string."
-            return _Diag("Unterminated template string", detail, frame.nesting[-1][1])
+            return _Diag("Unterminated template string", detail, _token_range(frame.nesting[-1][1]))
         if len(self.frames) > 1:
             return _Diag(
                 "Unclosed configuration block",
@@ -341,10 +351,51 @@ _SEPARATOR_ERRORS = {
 }
 
 
-def _outline(text: str) -> _Node:
-    """Parse ``text`` once to check its syntax and record where everything is."""
+@functools.cache
+def _parser() -> Lark:
+    """A copy of python-hcl2's parser (through Lark's save and load) without ``propagate_positions``.
+
+    Recording each tree node's source span took about 40% of the parse, and nothing reads
+    it: python-hcl2 serializes without positions and the outline takes them from the tokens.
+    """
+    saved = io.BytesIO()
+    _hcl_parser().save(saved, exclude_options=["propagate_positions"])
+    saved.seek(0)
+    return Lark.load(saved)
+
+
+@functools.cache
+def _fast_parser() -> FastParser | None:
+    """``lalr.FastParser`` over ``_parser()``, unless this is a Lark it was not written for."""
+    return FastParser(_parser()) if FastParser.supports_lark() else None
+
+
+def _outline(text: str) -> tuple[Tree, _Node]:
+    """Parse ``text`` once: its syntax tree and the outline of where everything is.
+
+    The fast parser gives the outliner each token once the parser has taken it, as Lark's
+    loop below does, so an error the outliner raises is the one that loop would raise; on a
+    syntax error it stops, and Lark's loop parses again to explain it.
+    """
+    fast = _fast_parser()
+    if fast is not None:
+        outliner = _Outliner(text)
+
+        def end() -> Token:
+            eof = outliner.eof_range()
+            return Token("$END", "", len(text), eof.line, eof.col)
+
+        try:
+            return fast.parse(text, outliner.feed, end), outliner.root
+        except Retry:
+            pass
+    return _outline_with_lark(text)
+
+
+def _outline_with_lark(text: str) -> tuple[Tree, _Node]:
+    """``_outline`` through Lark's interactive parser, which raises Lark's syntax errors."""
     outliner = _Outliner(text)
-    interactive = _hcl_parser().parse_interactive(text)
+    interactive = _parser().parse_interactive(text)
     pending: Token | None = None
     try:
         # A token is yielded before the parser sees it, so feed the outline one step late:
@@ -357,7 +408,7 @@ def _outline(text: str) -> _Node:
             outliner.feed(pending)
             pending = None
         eof = outliner.eof_range()
-        interactive.feed_token(Token("$END", "", len(text), eof.line, eof.col))
+        tree = interactive.feed_token(Token("$END", "", len(text), eof.line, eof.col))
     except UnexpectedCharacters as exc:
         if pending is not None:
             outliner.feed(pending)
@@ -366,16 +417,18 @@ def _outline(text: str) -> _Node:
         if pending is not None and exc.token is not pending:
             outliner.feed(pending)  # the lexer, not the parser, rejected what followed
         raise _DiagError([outliner.token_error(exc.token)], syntax=True) from None
-    return outliner.root
+    return tree, outliner.root
 
 
 def _load(text: str) -> tuple[dict, _Node]:
-    outline = _outline(text)
-    options = hcl2.SerializationOptions(
-        strip_string_quotes=True, explicit_blocks=False, with_comments=False, preserve_heredocs=True
-    )
+    """python-hcl2's values for ``text`` (``hcl2.loads``) and its outline, from one parse."""
+    # hcl2.loads parses text + "\n" (Lark has no end-of-file token), which only adds a
+    # newline to the tree; without comments it serializes to the same values.
+    tree, outline = _outline(text)
     try:
-        data = hcl2.loads(text, serialization_options=options)
+        data = values(tree)
+        if data is None:  # python-hcl2 has to say what is wrong, or the tree is very deep
+            data = hcl2.serialize(hcl2.transform(tree), serialization_options=OPTIONS)
     except Exception as exc:  # python-hcl2 raises assorted error types
         raise _DiagError([_Diag("Invalid syntax", str(exc))], syntax=True) from None
     return data, outline

@@ -321,7 +321,10 @@ def _canon_struct_service(service: dict, job: dict, group: dict, task_name: str)
 
 def _replace_env(text: str, env: dict[str, str]) -> str:
     """helper/args.ReplaceEnv: ``${NAME}`` becomes env[NAME] when NAME is known."""
-    return re.sub(r"\$\{([^}]+)\}", lambda match: env.get(match.group(1), match.group(0)), text)
+    # Up to the last "}" only: past it, each unclosed "${" would be scanned to the end.
+    end = text.rfind("}") + 1
+    replaced = re.sub(r"\$\{([^}]+)\}", lambda match: env.get(match.group(1), match.group(0)), text[:end])
+    return replaced + text[end:]
 
 
 def _canon_struct_task(task: dict, group: dict, job: dict) -> None:

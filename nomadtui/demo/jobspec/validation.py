@@ -432,7 +432,9 @@ _SERVICE_NAME = re.compile(r"^(?i:[a-z0-9]|[a-z0-9][a-z0-9\-]{0,61}[a-z0-9])$")
 def _validate_service(service: dict) -> _MultiError | None:
     err = _MultiError()
     name = service.get("Name") or ""
-    stripped = re.sub(r"\$\{[^}]+\}", "ENV-VAR", name)
+    # Up to the last "}" only: past it, each unclosed "${" would be scanned to the end.
+    end = name.rfind("}") + 1
+    stripped = re.sub(r"\$\{[^}]+\}", "ENV-VAR", name[:end]) + name[end:]
     if not _SERVICE_NAME.match(stripped):
         err.add("Service name must be valid per RFC 1123 and can contain only alphanumeric characters or dashes "
                 f"and must be no longer than 63 characters: {_go_q(name)}")
