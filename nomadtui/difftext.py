@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .wire import go_quote
+
 Diff = Mapping[str, Any]
 ADDED, DELETED, EDITED, NONE = "Added", "Deleted", "Edited", "None"
 
@@ -16,29 +18,11 @@ def _marker(kind: str) -> str:
     return _MARKERS.get(kind, "")
 
 
-def _go_quote(text: str) -> str:
-    """Go's %q (strconv.Quote)."""
-    escapes = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r",
-               "\t": r"\t", "\v": r"\v", '"': r"\"", "\\": r"\\"}
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch in escapes:
-            out.append(escapes[ch])
-        elif ch.isprintable():
-            out.append(ch)
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-    return '"' + "".join(out) + '"'
-
-
 def format_diff(diff: Diff, *, verbose: bool = False) -> str:
     """The text `nomad job plan` / `nomad job history -p` print for a JobDiff, uncoloured."""
     fields, objects = diff.get("Fields") or [], diff.get("Objects") or []
     groups = diff.get("TaskGroups") or []
-    out = f'{_marker(diff["Type"])}Job: {_go_quote(diff.get("ID", ""))}\n'
+    out = f'{_marker(diff["Type"])}Job: {go_quote(diff.get("ID", ""))}\n'
     longest_field, longest_marker = _longest(fields, objects)
     longest_marker = max([longest_marker, *(len(_marker(g["Type"])) for g in groups)])
     if diff["Type"] == EDITED or verbose:
@@ -50,7 +34,7 @@ def format_diff(diff: Diff, *, verbose: bool = False) -> str:
 
 
 def _format_group(group: Diff, prefix: int, verbose: bool) -> str:
-    out = f'{_marker(group["Type"])}{" " * prefix}Task Group: {_go_quote(group["Name"])}'
+    out = f'{_marker(group["Type"])}{" " * prefix}Task Group: {go_quote(group["Name"])}'
     updates = group.get("Updates") or {}
     if updates:
         out += " (" + ", ".join(f"{updates[k]} {k}" for k in sorted(updates)) + ")"
@@ -69,7 +53,7 @@ def _format_group(group: Diff, prefix: int, verbose: bool) -> str:
 
 
 def _format_task(task: Diff, start: int, prefix: int, verbose: bool) -> str:
-    out = f'{" " * start}{_marker(task["Type"])}{" " * prefix}Task: {_go_quote(task["Name"])}'
+    out = f'{" " * start}{_marker(task["Type"])}{" " * prefix}Task: {go_quote(task["Name"])}'
     if task.get("Annotations"):
         out += f' ({", ".join(task["Annotations"])})'
     if task["Type"] == NONE or (task["Type"] in (ADDED, DELETED) and not verbose):
@@ -89,9 +73,9 @@ def _format_object(obj: Diff, start: int, prefix: int) -> str:
 def _format_field(fd: Diff, start: int, prefix: int, value_prefix: int) -> str:
     out = f'{" " * start}{_marker(fd["Type"])}{" " * prefix}{fd["Name"]}: {" " * value_prefix}'
     if fd["Type"] == EDITED:
-        out += f'{_go_quote(fd["Old"])} => {_go_quote(fd["New"])}'
+        out += f'{go_quote(fd["Old"])} => {go_quote(fd["New"])}'
     else:
-        out += _go_quote(fd["Old"] if fd["Type"] == DELETED else fd["New"])
+        out += go_quote(fd["Old"] if fd["Type"] == DELETED else fd["New"])
     if fd.get("Annotations"):
         out += f' ({", ".join(fd["Annotations"])})'
     return out

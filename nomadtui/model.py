@@ -94,7 +94,7 @@ def rfc3339(value: Any) -> float | None:
 
 # --- jobs --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupSummary:
     queued: int = 0
     starting: int = 0
@@ -110,7 +110,7 @@ class GroupSummary:
                    _i(d, "Complete"), _i(d, "Lost"), _i(d, "Unknown"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobSummary:
     job_id: str
     namespace: str
@@ -132,7 +132,7 @@ class JobSummary:
         return sum(g.starting for g in self.groups.values())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskGroupSpec:
     """The parts of a job's task group the UI shows."""
 
@@ -155,7 +155,7 @@ class TaskGroupSpec:
                    _b(update, "AutoRevert"), _b(update, "AutoPromote"), services)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     """A job from the list (`JobListStub`, no version) or a full read (with version and groups)."""
 
@@ -220,7 +220,7 @@ class Job:
         return tuple(i for g in self.groups for i in g.images)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class JobVersion:
     version: int
     stable: bool
@@ -250,7 +250,7 @@ def versions_from_api(body: Mapping) -> list[JobVersion]:
 
 # --- allocations -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskState:
     name: str
     state: str
@@ -260,7 +260,7 @@ class TaskState:
     last_message: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Allocation:
     id: str
     name: str = ""
@@ -335,7 +335,7 @@ def sort_allocations(allocs: Iterable[Allocation]) -> list[Allocation]:
 
 # --- deployments -------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupState:
     name: str
     auto_revert: bool = False
@@ -371,7 +371,7 @@ class GroupState:
         return self.has_canaries and self.healthy >= self.desired_canaries
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Deployment:
     id: str
     job_id: str = ""
@@ -428,7 +428,7 @@ def latest_deployment(deployments: Iterable[Deployment]) -> Deployment | None:
 
 # --- evaluations and nodes ---------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evaluation:
     id: str
     job_id: str = ""
@@ -454,7 +454,7 @@ class Evaluation:
                    _i(d, "ModifyIndex"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Node:
     id: str
     name: str = ""
@@ -477,7 +477,7 @@ def _counts(d: Mapping, key: str) -> dict[str, int]:
     return {str(k): v for k, v in _m(d, key).items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlacementFailure:
     """A group's AllocMetric from a plan's FailedTGAllocs: why allocations could not be placed."""
 
@@ -498,7 +498,7 @@ class PlacementFailure:
         return self.coalesced + 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupPlan:
     name: str
     updates: Mapping[str, int]
@@ -514,7 +514,7 @@ _UPDATE_KEYS = {"Ignore": "ignore", "Place": "create", "Migrate": "migrate", "St
                 "DestructiveUpdate": "create/destroy update"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
     job_id: str
     job_modify_index: int             # feed it to EnforceIndex when registering
@@ -549,7 +549,7 @@ class Plan:
 
 # --- Fabio -------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RouteTarget:
     service: str
     dst: str
@@ -565,7 +565,7 @@ class RouteTarget:
         return (m.group(1), int(m.group(2))) if m else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     src: str
     host: str

@@ -4,6 +4,8 @@ internal/strconv/{atoi,atob}.go, and strconv.Quote (quote.go)."""
 
 from __future__ import annotations
 
+from ..wire import go_quote as quote
+
 
 class NumError(ValueError):
     """strconv.NumError: `str(e)` is Go's `e.Error()`."""
@@ -13,29 +15,6 @@ class NumError(ValueError):
 
 
 _SYNTAX, _RANGE = "invalid syntax", "value out of range"
-_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
-            '"': '\\"', "\\": "\\\\"}
-
-
-def quote(text: str) -> str:
-    """strconv.Quote: printable runes as they are, the rest escaped (appendEscapedRune).
-    Go's IsPrint and Python's isprintable() agree: categories L, M, N, P, S and ASCII space."""
-    out = []
-    for char in text:
-        code = ord(char)
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        elif 0xD800 <= code < 0xE000:      # not a valid rune: Go prints U+FFFD
-            out.append("\\ufffd")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    return '"' + "".join(out) + '"'
 
 
 def parse_bool(text: str) -> bool:

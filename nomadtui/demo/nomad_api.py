@@ -26,6 +26,10 @@ from .store import ALLOC_STUB_KEYS, JOB_STUB_KEYS, NomadError, public
 HEARTBEAT_SECONDS = 30.0
 
 
+def _pretty(request: Request) -> bool:
+    return "pretty" in request.query_params and request.query_params["pretty"] != "0"
+
+
 def dumps(data, pretty: bool) -> bytes:
     if pretty:
         return (json.dumps(data, indent=4) + "\n").encode()
@@ -145,12 +149,13 @@ class NomadAPI(RequestApp):
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _json(self, request: Request, data, index: int | None = None, status: int = 200) -> Response:
+    def _json(self, request: Request, data, index: int | None = None, status: int = 200,
+              encoded: bytes | None = None) -> Response:
         headers = {"X-Nomad-KnownLeader": "true", "X-Nomad-LastContact": "0"}
         if index is not None:
             headers["X-Nomad-Index"] = str(index)
-        pretty = "pretty" in request.query_params and request.query_params["pretty"] != "0"
-        return Response(dumps(data, pretty), status, headers=headers, media_type="application/json")
+        body = encoded if encoded is not None else dumps(data, _pretty(request))
+        return Response(body, status, headers=headers, media_type="application/json")
 
     async def _blocking(self, request: Request, index_of: Callable[[], int]) -> int:
         """HTTPServer.parse's query options, then a blocking query on `index_of`."""
@@ -342,12 +347,16 @@ class NomadAPI(RequestApp):
     async def parse(self, request: Request) -> Response:
         """JobsParseRequest (command/agent/job_endpoint.go). The parse runs on a worker thread
         (it is pure) so that a big one holds up no other request."""
-        body = gojson.decode(await request.body(), api_types.JOBS_PARSE_REQUEST)
-        if body is None:    # args, a *api.JobsParseRequest, becomes nil and is dereferenced
-            raise _agent_panic("a null body")
-        job = await asyncio.to_thread(self.cluster.parse, body.get("JobHCL", ""), body.get("Canonicalize", False),
-                                      body.get("Variables") or None)
-        return self._json(request, job)
+        raw, pretty = await request.body(), _pretty(request)
+
+        def work() -> bytes:     # decoding the request and encoding the answer are large too
+            body = gojson.decode(raw, api_types.JOBS_PARSE_REQUEST)
+            if body is None:    # args, a *api.JobsParseRequest, becomes nil and is dereferenced
+                raise _agent_panic("a null body")
+            job = self.cluster.parse(body.get("JobHCL", ""), body.get("Canonicalize", False),
+                                     body.get("Variables") or None)
+            return dumps(job, pretty)
+        return self._json(request, None, encoded=await asyncio.to_thread(work))
 
     async def plan(self, request: Request, job_id: str) -> Response:
         """jobPlan (command/agent/job_endpoint.go)."""

@@ -48,42 +48,62 @@ def loads(text: str, *, yield_gil: bool = False) -> Any:
     """`json.loads`, taking a top-level array one element at a time. With `yield_gil` (in a
     thread) the GIL is offered to the loop every few hundred elements, instead of the loop
     waiting out the interpreter's 5 ms switch interval each time it wants it back."""
+    if not _is_array(text):
+        return json.loads(text)
+    return list(elements(text, yield_gil=yield_gil))
+
+
+def elements(text: str, *, yield_gil: bool = False) -> Iterator[Any]:
+    """The elements of a top-level JSON array, decoded one at a time as they are taken: a consumer
+    that turns each into a record never holds the whole throw-away tree (a 50 MB list of small
+    objects is half a gigabyte of it)."""
     i = _WS.match(text).end()
     if not text.startswith("[", i):
-        return json.loads(text)
-    items: list[Any] = []
+        raise ValueError(f"expected '[' at char {i}")
     i = _WS.match(text, i + 1).end()
+    count = 0
     if text.startswith("]", i):
-        return _end(text, i, items)
+        _end(text, i)
+        return
     while True:
         item, i = _DECODER.raw_decode(text, i)
-        items.append(item)
-        if yield_gil and not len(items) % 128:
+        yield item
+        count += 1
+        if yield_gil and not count % 128:
             time.sleep(0)
         i = _WS.match(text, i).end()
         if text.startswith("]", i):
-            return _end(text, i, items)
+            _end(text, i)
+            return
         if not text.startswith(",", i):
             raise ValueError(f"expected ',' or ']' at char {i}")
         i = _WS.match(text, i + 1).end()
 
 
-def _end(text: str, i: int, items: list[Any]) -> list[Any]:
+def _is_array(text: str) -> bool:
+    return text.startswith("[", _WS.match(text).end())
+
+
+def _end(text: str, i: int) -> None:
     if _WS.match(text, i + 1).end() != len(text):
         raise ValueError(f"extra data at char {i + 1}")
-    return items
 
 
-def decode_parse(content: bytes, parse: Callable[[Any], T], *, yield_gil: bool = False) -> T:
+def decode_parse(content: bytes, parse: Callable[[Any], T], *, yield_gil: bool = False, stream: bool = False) -> T:
+    """`parse` of the JSON in `content`; with `stream`, a top-level array reaches `parse` as an
+    iterator of its elements (see `elements`)."""
+    text = content.decode("utf-8")
     with collector_paused():
-        return parse(loads(content.decode("utf-8"), yield_gil=yield_gil))
+        if stream and _is_array(text):
+            return parse(elements(text, yield_gil=yield_gil))
+        return parse(loads(text, yield_gil=yield_gil))
 
 
-async def parse_body(content: bytes, parse: Callable[[Any], T]) -> T:
+async def parse_body(content: bytes, parse: Callable[[Any], T], *, stream: bool = False) -> T:
     """`parse(JSON of content)`: on the loop when small, in a thread when large."""
     if len(content) < LARGE_BODY:
-        return decode_parse(content, parse)
-    return await in_thread(lambda: _decode_large(content, parse))
+        return decode_parse(content, parse, stream=stream)
+    return await in_thread(lambda: _decode_large(content, parse, stream))
 
 
 # One large answer is decoded at a time: its throw-away JSON can be ten times its size, and a
@@ -91,10 +111,10 @@ async def parse_body(content: bytes, parse: Callable[[Any], T]) -> T:
 _LARGE = threading.Lock()
 
 
-def _decode_large(content: bytes, parse: Callable[[Any], T]) -> T:
+def _decode_large(content: bytes, parse: Callable[[Any], T], stream: bool) -> T:
     with _LARGE:
         try:
-            return decode_parse(content, parse, yield_gil=True)
+            return decode_parse(content, parse, yield_gil=True, stream=stream)
         finally:
             release_memory()
 

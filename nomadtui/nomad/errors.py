@@ -136,7 +136,7 @@ _REASONS = (
 
 
 def _reason(e: BaseException) -> str:
-    text = " ".join(f"{type(x).__name__}: {x}" for x in (e, e.__context__, e.__cause__) if x is not None)
+    text = " ".join(f"{type(x).__name__}: {x}" for x in _chain(e))
     for pattern, sentence in _REASONS:
         if re.search(pattern, text):
             return sentence
@@ -150,3 +150,13 @@ def _reason(e: BaseException) -> str:
         return "the address is not http:// or https://"
     first = (str(e).splitlines() or [""])[0][:200]
     return first or type(e).__name__
+
+
+def _chain(e: BaseException) -> list[BaseException]:
+    """The exception and what caused it, down to the OS error (httpx wraps httpcore wraps OSError)."""
+    out: list[BaseException] = []
+    current: BaseException | None = e
+    while current is not None and current not in out and len(out) < 10:
+        out.append(current)
+        current = current.__cause__ or current.__context__
+    return out

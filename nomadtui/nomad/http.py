@@ -4,6 +4,9 @@ for commands. Both verify TLS unless the user said otherwise, send the token as
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+
 import httpx
 import nomad
 import requests
@@ -11,7 +14,7 @@ from requests.adapters import HTTPAdapter
 
 from .. import __version__
 from ..settings import DEFAULT_MAX_ANSWER_MB, Settings
-from .errors import from_status, from_transport, too_large
+from .errors import BAD_RESPONSE, ClusterError, from_status, from_transport, too_large
 
 USER_AGENT = f"nomadtui/{__version__}"
 
@@ -79,18 +82,49 @@ ERROR_BODY = 64 * 1024        # bytes of an error answer worth reading: the sent
 
 
 async def read_body(resp: httpx.Response, limit: int, *, service: str = "Nomad", path: str = "") -> bytes:
-    """The (decompressed) body of a streamed answer, refused unread, or as soon as it grows past
-    `limit`, when it is larger: a runaway proxy must not take the process's memory with it."""
+    """The (decompressed) JSON body of a streamed answer. Refused unread when it declares more
+    than `limit` bytes, as soon as it grows past it, or at its first bytes when it is not JSON (a
+    proxy's 50 MB error page is not read to the end). Large bodies are read one at a time: a
+    proxy that sends 50 MB to every watch at once costs one body, not one per watch."""
+    path = path or resp.request.url.path
     declared = resp.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise too_large(service, path or resp.request.url.path, int(declared), limit, declared=True)
-    chunks, size = [], 0
-    async for chunk in resp.aiter_bytes():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(service, path or resp.request.url.path, size, limit, declared=False)
-        chunks.append(chunk)
-    return b"".join(chunks)
+        raise too_large(service, path, int(declared), limit, declared=True)
+    body = bytearray()
+    turn: asyncio.Semaphore | None = None
+    try:
+        async for chunk in resp.aiter_bytes():
+            if not body:
+                _looks_like_json(chunk, service, path)
+            body += chunk
+            if len(body) > limit:
+                raise too_large(service, path, len(body), limit, declared=False)
+            if turn is None and len(body) > LARGE_READ:
+                turn = _large_reads()
+                await turn.acquire()
+        return bytes(body)
+    finally:
+        if turn is not None:
+            turn.release()
+
+
+LARGE_READ = 1024 * 1024     # bytes: a body this large waits for its turn to be read
+_TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+_JSON_START = frozenset(b'[{"-0123456789tfn')
+
+
+def _large_reads() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if loop not in _TURNS:
+        _TURNS[loop] = asyncio.Semaphore(1)
+    return _TURNS[loop]
+
+
+def _looks_like_json(start: bytes, service: str, path: str) -> None:
+    head = start.lstrip()[:40]
+    if head and head[0] not in _JSON_START:
+        shown = head.decode("utf-8", "replace")
+        raise ClusterError(BAD_RESPONSE, f"{service}'s answer to {path} is not JSON (it starts with {shown!r}).")
 
 
 async def read_error_text(resp: httpx.Response) -> str:

@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 # decode at 10,000 jobs: at most one refresh a second keeps keys answered during busy rollouts.
 LIST_GAP = 1.0
 ALLOCATION = Expect("an allocation", is_list=False)
+MAX_DETAILS = 200          # full allocation reads kept for the job in focus
+MAX_DETAIL_READS = 16      # full allocation reads in flight at once
 JOB_WATCHES = ("job", "allocations", "job_deployments", "versions", "summary", "evaluations")
 
 
@@ -454,13 +456,20 @@ class LiveCluster:
     # --- full allocation reads (ports, image) ----------------------------------------------------
 
     def _fetch_details(self, allocations: tuple[Allocation, ...]) -> None:
-        live = {a.id for a in allocations if not a.terminal}
+        """Full reads of the job's live allocations (their ports tie Fabio's targets to them): the
+        newest MAX_DETAILS of them, and never more than MAX_DETAIL_READS at once, whatever a list
+        answer claims."""
+        job_id = self.state.focus[1] if self.state.focus else None
+        live = [a.id for a in allocations if not a.terminal and a.job_id == job_id][:MAX_DETAILS]
         details = {k: v for k, v in self.state.alloc_details.items() if k in live}
         if len(details) != len(self.state.alloc_details):
             self._set("alloc_details", alloc_details=details)
-        for alloc in allocations:
-            if alloc.id in live and alloc.id not in details and alloc.id not in self._detail_tasks:
-                self._detail_tasks[alloc.id] = asyncio.get_running_loop().create_task(self._read_alloc(alloc))
+        wanted = {a.id: a for a in allocations if a.id in live and a.id not in details}
+        for alloc_id, alloc in wanted.items():
+            if len(self._detail_tasks) >= MAX_DETAIL_READS:
+                break          # the next allocations answer asks for the rest
+            if alloc_id not in self._detail_tasks:
+                self._detail_tasks[alloc_id] = asyncio.get_running_loop().create_task(self._read_alloc(alloc))
 
     async def _read_alloc(self, alloc: Allocation) -> None:
         try:

@@ -37,7 +37,12 @@ async def in_thread(fn: Callable[[], T], timeout: float | None = None) -> T:
             pass   # the loop is gone: nobody is waiting any more
 
     threading.Thread(target=target, name="nomadtui-call", daemon=True).start()
-    if not await wait_future(future, timeout):
+    try:
+        finished = await wait_future(future, timeout)
+    except asyncio.CancelledError:
+        future.cancel()         # nobody waits any more: the thread's outcome is dropped, not left unread
+        raise
+    if not finished:
         future.cancel()
         raise TimeoutError(f"no answer within {timeout:g}s")
     return future.result()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -73,17 +73,25 @@ class Expect:
     null_is_empty: bool = False
 
     def check(self, body: Any) -> Any:
+        """`body` if it has the shape; a list may come as an iterator of its elements (see
+        `decode.elements`), which is checked as it is consumed."""
         if self.is_list:
             if body is None and self.null_is_empty:
                 return []
+            if isinstance(body, Iterator):
+                return self._objects(body)
             if not isinstance(body, list):
                 raise ShapeError(f"not {self.noun} (it is {json_kind(body)})")
-            bad = next((i for i, item in enumerate(body) if not isinstance(item, dict)), None)
-            if bad is not None:
-                raise ShapeError(f"not {self.noun} (item {bad} is {json_kind(body[bad])}, not an object)")
-        elif not isinstance(body, dict):
+            return list(self._objects(body))
+        if not isinstance(body, dict):
             raise ShapeError(f"not {self.noun} (it is {json_kind(body)})")
         return body
+
+    def _objects(self, items: Iterable[Any]) -> Iterator[dict]:
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise ShapeError(f"not {self.noun} (item {i} is {json_kind(item)}, not an object)")
+            yield item
 
 
 ANY_OBJECT = Expect("a JSON object", is_list=False)
@@ -169,7 +177,8 @@ class Watch(Generic[T]):
         if not index_header.isdigit():
             raise self._unreadable(f"has an X-Nomad-Index header that is not a number ({index_header[:40]!r})")
         try:
-            data = await parse_body(content, lambda body: self.parse(self.expect.check(body)))
+            data = await parse_body(content, lambda body: self.parse(self.expect.check(body)),
+                                    stream=self.expect.is_list)
         except ShapeError as e:
             raise self._unreadable(f"was {e}") from None
         except RecursionError:

@@ -51,7 +51,7 @@ class NomadApp(App):
         self._freeze_heap = freeze_heap
 
     def on_mount(self) -> None:
-        self.sub_title = self.settings.describe()
+        self.sub_title = inert(self.settings.describe())
         if self.settings.keymap:
             self.set_keymap(dict(self.settings.keymap))
         self.live.subscribe(self._on_state)

@@ -20,6 +20,7 @@ from ..model import image_tag
 from ..nomad.actions import command_promote, command_revert, command_run
 from ..nomad.errors import ClusterError
 from ..nomad.live import ClusterState
+from .text import literal
 
 if TYPE_CHECKING:
     from .screens.main import MainScreen
@@ -218,11 +219,11 @@ class Tour:
         else:
             parts.append(Text(step.doing))
         if self.command:
-            parts.append(Text.assemble(("$ ", "dim"), (self.command, "dim")))
+            parts.append(Text.assemble(("$ ", "dim"), literal(self.command, "dim")))
         status = {
             "acting": Text("… doing it", style="yellow"),
             "waiting": Text(f"… waiting for {_WAITING.get(step.until or '', 'the cluster')}", style="yellow"),
-            "failed": Text(f"✗ {self.error}  (b tries again, esc leaves the tour)", style="bold red"),
+            "failed": literal(f"✗ {self.error}  (b tries again, esc leaves the tour)", "bold red"),
             "done": Text("✓ space: next step   b: play it again   esc: leave the tour", style="green")
             if self.index + 1 < len(self.steps) else Text("esc: leave the tour", style="green"),
         }[self.phase]

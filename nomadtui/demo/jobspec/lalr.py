@@ -19,6 +19,8 @@ that release.
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Callable
 from typing import Any
 
@@ -144,6 +146,7 @@ class FastParser:
 
         pos, line, line_start, length = 0, 1, 0, len(text)
         held: Token | None = None  # a newline the post-lexer holds back to see what follows
+        tokens = 0
         while True:
             # BasicLexer.next_token, with the lexer of the parser's current state.
             token = None
@@ -191,6 +194,12 @@ class FastParser:
                 held = None
             feed(token)
             on_token(token)
+            tokens += 1
+            if not tokens % 256:
+                # Offer the GIL: the demo parses on a worker thread, and its event loop would
+                # otherwise wait out the interpreter's 5 ms switch interval for every step of
+                # every other request it answers meanwhile.
+                time.sleep(0)
         if held is not None:
             feed(held)
             on_token(held)

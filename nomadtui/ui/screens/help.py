@@ -10,6 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Static
 
+from ..text import literal
 from ..widgets.table import VirtualTable
 
 
@@ -44,9 +45,10 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         table.add_column(style="dim")
+        # Cells as Text: a key remapped in the config file may look like markup (`[`).
         for keys, description, where in key_rows(self.below):
-            table.add_row(keys, description, where)
-        table.add_row("ctrl+p", "Command palette: jump to a job, run an action", "app")
+            table.add_row(literal(keys), literal(description), literal(where))
+        table.add_row(Text("ctrl+p"), Text("Command palette: jump to a job, run an action"), Text("app"))
         with Vertical(classes="dialog"):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
