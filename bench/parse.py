@@ -42,8 +42,10 @@ def in_process(keys: int, runs: int = 3) -> None:
         cpu.append(time.process_time() - cpu_started)
         assert len(job["Meta"]) == keys
     best, median = min(elapsed), statistics.median(elapsed)
-    print(f"parse_hcl, {keys:>6,} meta keys: {best:6.2f} s best, {median:.2f} s median of {runs}, "
-          f"{best / keys * 1e6:.0f} us a key (CPU {min(cpu):.2f} s best, {statistics.median(cpu):.2f} s median)")
+    print(
+        f"parse_hcl, {keys:>6,} meta keys: {best:6.2f} s best, {median:.2f} s median of {runs}, "
+        f"{best / keys * 1e6:.0f} us a key (CPU {min(cpu):.2f} s best, {statistics.median(cpu):.2f} s median)"
+    )
 
 
 class LeaderPoller(threading.Thread):
@@ -83,8 +85,10 @@ def over_http(server: DemoServer, keys: int) -> None:
     print(f"POST /v1/jobs/parse, {keys:>6,} meta keys: {elapsed:6.2f} s, HTTP {response.status_code}")
     latencies = poller.latencies
     statuses = ", ".join(f"{status}: {n}" for status, n in sorted(poller.statuses.items(), key=str))
-    print(f"  GET /v1/status/leader meanwhile: {len(latencies)} requests ({statuses}), "
-          f"median {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms")
+    print(
+        f"  GET /v1/status/leader meanwhile: {len(latencies)} requests ({statuses}), "
+        f"median {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms"
+    )
 
 
 def main() -> None:

@@ -46,7 +46,7 @@ class StormProxy:
         self.large = 0
         self.answers = 0
         self.html = False
-        self.delays: dict[str, float] = {}       # path -> seconds to hold a request before forwarding
+        self.delays: dict[str, float] = {}  # path -> seconds to hold a request before forwarding
         self._shapes = itertools.cycle(self.SHAPES)
         self._large_body = b""
 
@@ -62,17 +62,20 @@ class StormProxy:
             return
         if self.storming:
             self.answers += 1
-            await Response(self._storm_body(), 200, headers={"X-Nomad-Index": "999999"},
-                           media_type="application/json")(scope, receive, send)
+            await Response(self._storm_body(), 200, headers={"X-Nomad-Index": "999999"}, media_type="application/json")(
+                scope, receive, send
+            )
             return
         await asyncio.sleep(self.delays.get(scope["path"], 0))
         query = scope["query_string"].decode()
         url = self.upstream + scope["raw_path"].decode() + (f"?{query}" if query else "")
-        async with httpx.AsyncClient(timeout=None) as client, \
-                client.stream(scope["method"], url, content=body) as resp:
+        async with httpx.AsyncClient(timeout=None) as client, client.stream(scope["method"], url, content=body) as resp:
             # Streamed through, so the event stream works behind the proxy too.
-            headers = [(k.encode(), v.encode()) for k, v in resp.headers.items()
-                       if k.lower() in ("x-nomad-index", "content-type")]
+            headers = [
+                (k.encode(), v.encode())
+                for k, v in resp.headers.items()
+                if k.lower() in ("x-nomad-index", "content-type")
+            ]
             await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
             async for chunk in resp.aiter_bytes():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -82,15 +85,17 @@ class StormProxy:
         if not self.large:
             return next(self._shapes)
         if len(self._large_body) != self.large:
-            if self.html:         # a proxy's error page, as large as asked
+            if self.html:  # a proxy's error page, as large as asked
                 self._large_body = b"<html><body>" + b"<p>Bad gateway</p>" * (self.large // 18) + b"</body></html>"
-            else:                 # a jobs list of this size, as a cache in front of a big cluster might send
-                stub = ('{"ID":"service-%06d","Name":"service-%06d","Namespace":"default","Type":"service",'
-                        '"Priority":50,"Status":"running","Datacenters":["dc1"],"JobSummary":{"JobID":'
-                        '"service-%06d","Namespace":"default","Summary":{"web":{"Queued":0,"Starting":0,'
-                        '"Running":2,"Failed":0,"Complete":0,"Lost":0,"Unknown":0}},"CreateIndex":7,'
-                        '"ModifyIndex":9},"CreateIndex":7,"ModifyIndex":9,"JobModifyIndex":7,'
-                        '"SubmitTime":1790000000000000000}')
+            else:  # a jobs list of this size, as a cache in front of a big cluster might send
+                stub = (
+                    '{"ID":"service-%06d","Name":"service-%06d","Namespace":"default","Type":"service",'
+                    '"Priority":50,"Status":"running","Datacenters":["dc1"],"JobSummary":{"JobID":'
+                    '"service-%06d","Namespace":"default","Summary":{"web":{"Queued":0,"Starting":0,'
+                    '"Running":2,"Failed":0,"Complete":0,"Lost":0,"Unknown":0}},"CreateIndex":7,'
+                    '"ModifyIndex":9},"CreateIndex":7,"ModifyIndex":9,"JobModifyIndex":7,'
+                    '"SubmitTime":1790000000000000000}'
+                )
                 count = self.large // (len(stub) + 1)
                 self._large_body = ("[" + ",".join(stub % (i, i, i) for i in range(count)) + "]").encode()
         return self._large_body
@@ -169,9 +174,10 @@ async def main(seconds: float, megabytes: int) -> None:
     after_html = rss_mb()
     large_live, peak = await storm("large", megabytes * 2**20)
     survived = all(not t.done() for t in tasks.values())
-    job = httpx.post(f"{nomad_url}/v1/jobs/parse",
-                     json={"JobHCL": (Path(__file__).parents[1] / "nomadtui/demo/jobs/httpsbackend-tcp-sni-1.nomad")
-                           .read_text()}).json()
+    job = httpx.post(
+        f"{nomad_url}/v1/jobs/parse",
+        json={"JobHCL": (Path(__file__).parents[1] / "nomadtui/demo/jobs/httpsbackend-tcp-sni-1.nomad").read_text()},
+    ).json()
     job["ID"] = job["Name"] = "after-the-storm"
     registered = time.monotonic()
     httpx.post(f"{nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
@@ -184,8 +190,14 @@ async def main(seconds: float, megabytes: int) -> None:
     # Answers the proxy sent during the storm are still being read, one large body at a time, and
     # a list that held 80,000 stubs is replaced at its next answer: memory is measured once every
     # list shows the cluster again.
-    while max(len(getattr(cluster.state, f.name)) for f in dataclasses.fields(cluster.state)
-              if isinstance(getattr(cluster.state, f.name), tuple)) > 10:
+    while (
+        max(
+            len(getattr(cluster.state, f.name))
+            for f in dataclasses.fields(cluster.state)
+            if isinstance(getattr(cluster.state, f.name), tuple)
+        )
+        > 10
+    ):
         await asyncio.sleep(0.05)
     recovered = time.monotonic() - registered
     await asyncio.sleep(5)
@@ -197,12 +209,17 @@ async def main(seconds: float, megabytes: int) -> None:
     print(f"wrong-shape storm, {seconds:g}s: said live after the first failure: {'yes' if shape_live else 'never'}")
     for message in errors[:6]:
         print(f"  {message}")
-    print(f"{megabytes} MB HTML pages, {seconds:g}s: said live after the first failure: "
-          f"{'yes' if html_live else 'never'}; RSS peak {html_peak:.0f} MB, {after_html:.0f} MB once live again")
-    print(f"{megabytes} MB JSON lists, {seconds:g}s: said live after the first failure: {'yes' if large_live else 'never'}")
+    print(
+        f"{megabytes} MB HTML pages, {seconds:g}s: said live after the first failure: "
+        f"{'yes' if html_live else 'never'}; RSS peak {html_peak:.0f} MB, {after_html:.0f} MB once live again"
+    )
+    said = "yes" if large_live else "never"
+    print(f"{megabytes} MB JSON lists, {seconds:g}s: said live after the first failure: {said}")
     print(f"every watch and stream survived: {'yes' if survived else 'NO'}")
-    print(f"job registered after the storm: on the list after {appeared:.1f}s, all live after {live_again:.1f}s, "
-          f"every list back to the cluster's after {recovered:.1f}s")
+    print(
+        f"job registered after the storm: on the list after {appeared:.1f}s, all live after {live_again:.1f}s, "
+        f"every list back to the cluster's after {recovered:.1f}s"
+    )
     print(f"RSS: {before:.0f} MB before, {peak:.0f} MB at the peak, {after:.0f} MB 5s after every list was back")
     # What the allocator keeps is not what is alive: Python's small-object arenas are returned only
     # when wholly empty, and a few survivors scattered over them hold them.

@@ -38,8 +38,9 @@ class Terminal:
         env = dict(os.environ, TERM="xterm-256color", COLORTERM="", TEXTUAL_ANIMATIONS="none")
         env.pop("NOMAD_ADDR", None)
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True, start_new_session=True
+        )
         os.close(slave)
         self.master = master
         self.chunks: list[tuple[float, bytes]] = []
@@ -111,15 +112,26 @@ class Terminal:
 
 def add_jobs(server: DemoServer, count: int) -> None:
     """Register `count` small jobs straight into the demo cluster (no HTTP, to set up fast)."""
-    template = {"ID": "", "Name": "", "Type": "service", "Datacenters": ["dc1"],
-                "TaskGroups": [{"Name": "app", "Count": 0, "Tasks": [{"Name": "app", "Driver": "docker",
-                                                                       "Config": {"image": "example/app:1.0"}}]}]}
+    template = {
+        "ID": "",
+        "Name": "",
+        "Type": "service",
+        "Datacenters": ["dc1"],
+        "TaskGroups": [
+            {
+                "Name": "app",
+                "Count": 0,
+                "Tasks": [{"Name": "app", "Driver": "docker", "Config": {"image": "example/app:1.0"}}],
+            }
+        ],
+    }
 
     def register_all() -> None:
         for i in range(count):
             job = dict(template, ID=f"service-{i:05d}", Name=f"service-{i:05d}")
             server.cluster.register(job)
         server.cluster.run_due()
+
     server.call(register_all)
 
 
@@ -135,9 +147,11 @@ def report_keystrokes(term: Terminal, label: str) -> None:
         answered = term.first_after(sent)
         if answered is not None:
             latencies.append((answered - sent) * 1000)
-        time.sleep(0.3)       # slower than the focus delay: every key also loads a job
-    print(f"{label}: median {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
-          f"max {max(latencies):.1f} ms ({len(latencies)} keys)")
+        time.sleep(0.3)  # slower than the focus delay: every key also loads a job
+    print(
+        f"{label}: median {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 0.95):.1f} ms, "
+        f"max {max(latencies):.1f} ms ({len(latencies)} keys)"
+    )
 
 
 def main(jobs: int, idle_seconds: float, rollout_seconds: float) -> None:
@@ -146,11 +160,24 @@ def main(jobs: int, idle_seconds: float, rollout_seconds: float) -> None:
         started = time.monotonic()
         add_jobs(server, jobs)
         print(f"set-up: {jobs} extra jobs registered in the demo cluster in {time.monotonic() - started:.1f}s")
-    term = Terminal([sys.executable, "-m", "nomadtui", "--addr", server.nomad_url, "--fabio-addr", server.fabio_url,
-                     "--jobs-dir", str(JOBS_DIR)])
+    term = Terminal(
+        [
+            sys.executable,
+            "-m",
+            "nomadtui",
+            "--addr",
+            server.nomad_url,
+            "--fabio-addr",
+            server.fabio_url,
+            "--jobs-dir",
+            str(JOBS_DIR),
+        ]
+    )
     first_jobs = term.wait_for(b"httpsbackend-sni-1")
-    print(f"start-up to first jobs on screen: {(first_jobs - term.started) * 1000:.0f} ms "
-          f"({jobs + 1} jobs, {COLS}x{ROWS})")
+    print(
+        f"start-up to first jobs on screen: {(first_jobs - term.started) * 1000:.0f} ms "
+        f"({jobs + 1} jobs, {COLS}x{ROWS})"
+    )
     term.wait_for(b"mysite-sni-1.com/")
     term.quiet(1.5)
 
@@ -161,7 +188,7 @@ def main(jobs: int, idle_seconds: float, rollout_seconds: float) -> None:
         answered = term.first_after(sent)
         print(f"  {label} ({key}): {(answered - sent) * 1000:.1f} ms")
     term.send("g")
-    time.sleep(1.0)            # let the first job's watches settle again
+    time.sleep(1.0)  # let the first job's watches settle again
     term.quiet(1.0)
 
     start = time.monotonic()
@@ -177,8 +204,10 @@ def main(jobs: int, idle_seconds: float, rollout_seconds: float) -> None:
     time.sleep(rollout_seconds)
     during = term.bytes_between(start, time.monotonic())
     status = api.get("/v1/job/httpsbackend-sni-1/deployment").json()["Status"]
-    print(f"rolling update (speed 10, {status} after {rollout_seconds:g}s): "
-          f"{during * 60 / rollout_seconds:,.0f} bytes/min")
+    print(
+        f"rolling update (speed 10, {status} after {rollout_seconds:g}s): "
+        f"{during * 60 / rollout_seconds:,.0f} bytes/min"
+    )
 
     # Keys while a rollout moves the jobs and deployments lists every second.
     term.send("g")

@@ -46,8 +46,10 @@ async def main(changes: int, idle_seconds: float) -> None:
             await asyncio.sleep(0.05)
     latencies.sort()
     p95 = latencies[int(len(latencies) * 0.95) - 1]
-    print(f"change -> subscriber ({changes} writes, wait=30s): median {statistics.median(latencies):.1f} ms, "
-          f"p95 {p95:.1f} ms, max {latencies[-1]:.1f} ms")
+    print(
+        f"change -> subscriber ({changes} writes, wait=30s): median {statistics.median(latencies):.1f} ms, "
+        f"p95 {p95:.1f} ms, max {latencies[-1]:.1f} ms"
+    )
 
     await asyncio.sleep(1)
     before = {name: w.requests for name, w in cluster.watches.items()}
@@ -55,8 +57,10 @@ async def main(changes: int, idle_seconds: float) -> None:
     sent = {name: w.requests - before[name] for name, w in cluster.watches.items()}
     per_minute = {name: n * 60 / idle_seconds for name, n in sent.items()}
     nomad = sum(v for k, v in per_minute.items() if k != "fabio")
-    print(f"idle for {idle_seconds:g}s: {nomad:.1f} Nomad requests/min over {len(per_minute) - 1} watches "
-          f"(wait=30s), Fabio {per_minute.get('fabio', 0):.1f}/min")
+    print(
+        f"idle for {idle_seconds:g}s: {nomad:.1f} Nomad requests/min over {len(per_minute) - 1} watches "
+        f"(wait=30s), Fabio {per_minute.get('fabio', 0):.1f}/min"
+    )
     print("  per watch:", ", ".join(f"{k} {v:.1f}" for k, v in sorted(per_minute.items())))
     await cluster.close()
     server.stop()

@@ -12,14 +12,16 @@ from . import __version__
 from .probe import ProbeConfig
 from .settings import SettingsError, load
 
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="nomadtui",
         description="A live terminal UI for Nomad rollouts behind Fabio. Connection settings come from these "
-                    "flags, then NOMAD_ADDR, NOMAD_TOKEN, NOMAD_NAMESPACE, NOMAD_REGION, NOMAD_CACERT, NOMAD_CAPATH, "
-                    "NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, NOMAD_TLS_SERVER_NAME, NOMAD_SKIP_VERIFY, NOMAD_HTTP_AUTH "
-                    "and FABIO_ADDR, then the config file.",
-        epilog="Also: `nomadtui demo-server` (the demo cluster alone) and `nomadtui screenshots`.")
+        "flags, then NOMAD_ADDR, NOMAD_TOKEN, NOMAD_NAMESPACE, NOMAD_REGION, NOMAD_CACERT, NOMAD_CAPATH, "
+        "NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, NOMAD_TLS_SERVER_NAME, NOMAD_SKIP_VERIFY, NOMAD_HTTP_AUTH "
+        "and FABIO_ADDR, then the config file.",
+        epilog="Also: `nomadtui demo-server` (the demo cluster alone) and `nomadtui screenshots`.",
+    )
     p.add_argument("--demo", action="store_true", help="start the embedded demo cluster and connect to it")
     p.add_argument("--addr", dest="address", help="Nomad address (default $NOMAD_ADDR or http://127.0.0.1:4646)")
     p.add_argument("--namespace", "-n", help="namespace (default $NOMAD_NAMESPACE or default; * for all)")
@@ -28,8 +30,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cluster", help="a cluster named in the config file")
     p.add_argument("--jobs-dir", type=Path, help="folder the run dialog lists job files from (default: here)")
     p.add_argument("--read-only", action="store_true", default=None, help="no key changes the cluster")
-    p.add_argument("--tls-skip-verify", dest="skip_verify", action="store_true", default=None,
-                   help="do not verify Nomad's TLS certificate (like NOMAD_SKIP_VERIFY=true)")
+    p.add_argument(
+        "--tls-skip-verify",
+        dest="skip_verify",
+        action="store_true",
+        default=None,
+        help="do not verify Nomad's TLS certificate (like NOMAD_SKIP_VERIFY=true)",
+    )
     p.add_argument("--speed", type=float, default=None, help="with --demo: how many times faster rollouts run")
     p.add_argument("--tour", action="store_true", help="with --demo: play the article's walkthrough step by step")
     probe = p.add_argument_group("traffic probe", "measure where requests really go (on by default with --demo)")
@@ -64,8 +71,15 @@ def probe_config(args: argparse.Namespace, demo) -> ProbeConfig | None:
         url, host = f"{demo.lb_url}/", host or "mysite-sni-1.com"
     if url is None:
         return None
-    options = {k: v for k, v in (("version_regex", args.probe_regex), ("version_header", args.probe_header),
-                                 ("sni", args.probe_sni)) if v}
+    options = {
+        k: v
+        for k, v in (
+            ("version_regex", args.probe_regex),
+            ("version_header", args.probe_header),
+            ("sni", args.probe_sni),
+        )
+        if v
+    }
     return ProbeConfig(url=url, host=host, rate=args.probe_rate, **options)
 
 
@@ -81,8 +95,10 @@ def run_tui(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"nomadtui: --probe-rate: {e}", file=sys.stderr)
         return 2
-    flags = {k: getattr(args, k) for k in ("address", "namespace", "region", "fabio_address", "cluster",
-                                            "jobs_dir", "read_only", "skip_verify")}
+    flags = {
+        k: getattr(args, k)
+        for k in ("address", "namespace", "region", "fabio_address", "cluster", "jobs_dir", "read_only", "skip_verify")
+    }
     demo = None
     if args.demo:
         from .demo.cluster import DEFAULT_SPEED, JOBS_DIR
@@ -99,8 +115,7 @@ def run_tui(args: argparse.Namespace) -> int:
         return 2
     from .ui.app import NomadApp
 
-    app = NomadApp(settings, demo=demo is not None, probe=probe_config(args, demo), tour=args.tour,
-                    freeze_heap=True)
+    app = NomadApp(settings, demo=demo is not None, probe=probe_config(args, demo), tour=args.tour, freeze_heap=True)
     try:
         app.run()
     finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .wire import go_quote
+from .wire import format_duration, go_quote, image_tag
 
 Diff = Mapping[str, Any]
 ADDED, DELETED, EDITED, NONE = "Added", "Deleted", "Edited", "None"
@@ -22,7 +22,7 @@ def format_diff(diff: Diff, *, verbose: bool = False) -> str:
     """The text `nomad job plan` / `nomad job history -p` print for a JobDiff, uncoloured."""
     fields, objects = diff.get("Fields") or [], diff.get("Objects") or []
     groups = diff.get("TaskGroups") or []
-    out = f'{_marker(diff["Type"])}Job: {go_quote(diff.get("ID", ""))}\n'
+    out = f"{_marker(diff['Type'])}Job: {go_quote(diff.get('ID', ''))}\n"
     longest_field, longest_marker = _longest(fields, objects)
     longest_marker = max([longest_marker, *(len(_marker(g["Type"])) for g in groups)])
     if diff["Type"] == EDITED or verbose:
@@ -34,7 +34,7 @@ def format_diff(diff: Diff, *, verbose: bool = False) -> str:
 
 
 def _format_group(group: Diff, prefix: int, verbose: bool) -> str:
-    out = f'{_marker(group["Type"])}{" " * prefix}Task Group: {go_quote(group["Name"])}'
+    out = f"{_marker(group['Type'])}{' ' * prefix}Task Group: {go_quote(group['Name'])}"
     updates = group.get("Updates") or {}
     if updates:
         out += " (" + ", ".join(f"{updates[k]} {k}" for k in sorted(updates)) + ")"
@@ -53,9 +53,9 @@ def _format_group(group: Diff, prefix: int, verbose: bool) -> str:
 
 
 def _format_task(task: Diff, start: int, prefix: int, verbose: bool) -> str:
-    out = f'{" " * start}{_marker(task["Type"])}{" " * prefix}Task: {go_quote(task["Name"])}'
+    out = f"{' ' * start}{_marker(task['Type'])}{' ' * prefix}Task: {go_quote(task['Name'])}"
     if task.get("Annotations"):
-        out += f' ({", ".join(task["Annotations"])})'
+        out += f" ({', '.join(task['Annotations'])})"
     if task["Type"] == NONE or (task["Type"] in (ADDED, DELETED) and not verbose):
         return out
     fields, objects = task.get("Fields") or [], task.get("Objects") or []
@@ -64,31 +64,27 @@ def _format_task(task: Diff, start: int, prefix: int, verbose: bool) -> str:
 
 def _format_object(obj: Diff, start: int, prefix: int) -> str:
     marker = _marker(obj["Type"])
-    out = f'{" " * start}{marker}{" " * prefix}{obj["Name"]} {{\n'
+    out = f"{' ' * start}{marker}{' ' * prefix}{obj['Name']} {{\n"
     fields, objects = obj.get("Fields") or [], obj.get("Objects") or []
     out += _aligned(fields, objects, start + prefix + 2, *_longest(fields, objects))
-    return f'{out}\n{" " * (start + len(marker) + prefix)}}}'
+    return f"{out}\n{' ' * (start + len(marker) + prefix)}}}"
 
 
 def _format_field(fd: Diff, start: int, prefix: int, value_prefix: int) -> str:
-    out = f'{" " * start}{_marker(fd["Type"])}{" " * prefix}{fd["Name"]}: {" " * value_prefix}'
+    out = f"{' ' * start}{_marker(fd['Type'])}{' ' * prefix}{fd['Name']}: {' ' * value_prefix}"
     if fd["Type"] == EDITED:
-        out += f'{go_quote(fd["Old"])} => {go_quote(fd["New"])}'
+        out += f"{go_quote(fd['Old'])} => {go_quote(fd['New'])}"
     else:
         out += go_quote(fd["Old"] if fd["Type"] == DELETED else fd["New"])
     if fd.get("Annotations"):
-        out += f' ({", ".join(fd["Annotations"])})'
+        out += f" ({', '.join(fd['Annotations'])})"
     return out
 
 
-def _aligned(
-    fields: list[Diff], objects: list[Diff], start: int, longest_field: int, longest_marker: int
-) -> str:
+def _aligned(fields: list[Diff], objects: list[Diff], start: int, longest_field: int, longest_marker: int) -> str:
     """alignedFieldAndObjects: one line per field, then each object block."""
     lines = [
-        _format_field(
-            f, start, longest_marker - len(_marker(f["Type"])), longest_field - _width(f["Name"])
-        )
+        _format_field(f, start, longest_marker - len(_marker(f["Type"])), longest_field - _width(f["Name"]))
         for f in fields
     ]
     lines += [_format_object(o, start, longest_marker - len(_marker(o["Type"]))) for o in objects]
@@ -117,19 +113,12 @@ def _changes(node: Diff, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ..
     return found
 
 
-def _short(value: str) -> str:
-    name, _, tag = value.rpartition(":")
-    return tag if name and "/" in name and "/" not in tag else value
-
-
 _DURATION_NAMES = ("Time", "Deadline", "Timeout", "Interval", "Delay", "Stagger", "KillTimeout")
 
 
 def _value(name: str, value: str) -> str:
     """Durations are nanoseconds on the wire; print them as Go does (`30s`)."""
     if value.isdigit() and name.endswith(_DURATION_NAMES):
-        from .model import format_duration
-
         return format_duration(int(value))
     return value
 
@@ -139,8 +128,8 @@ def diff_summary(diff: Diff, limit: int = 3) -> str:
     changes = _changes(diff)
     images = [f for path, f in changes if f.get("Name") == "image" and path[-1:] == ("Config",)]
     others = [(path, f) for path, f in changes if f not in images]
-    parts = [f'image {_short(f.get("Old", ""))} → {_short(f.get("New", ""))}' for f in images]
-    for path, f in others:
+    parts = [f"image {image_tag(f.get('Old', ''))} → {image_tag(f.get('New', ''))}" for f in images]
+    for _, f in others:
         name = f.get("Name", "")
         if f["Type"] == ADDED:
             parts.append(f"+{name} {_value(name, f.get('New', ''))}".rstrip())

@@ -17,7 +17,7 @@ import httpx
 from .aio import wait_event
 from .model import Allocation, Route, RouteTarget, routes_from_api
 from .nomad import decode
-from .nomad.errors import BAD_RESPONSE, ClusterError, status_phrase, from_transport
+from .nomad.errors import BAD_RESPONSE, ClusterError, from_transport, status_phrase
 from .nomad.http import MAX_ANSWER, read_body, read_error_text
 from .nomad.watch import Expect, ShapeError, WatchStatus, backoff_delay
 
@@ -40,9 +40,13 @@ class FabioClient:
             async with self.http.stream("GET", url) as resp:
                 if resp.status_code != 200:
                     why = await read_error_text(resp)
-                    raise ClusterError(BAD_RESPONSE, f"Fabio at {self.address} answered {resp.status_code} "
-                                                     f"{status_phrase(resp.status_code)} for /api/routes.",
-                                       status=resp.status_code, detail=why)
+                    raise ClusterError(
+                        BAD_RESPONSE,
+                        f"Fabio at {self.address} answered {resp.status_code} "
+                        f"{status_phrase(resp.status_code)} for /api/routes.",
+                        status=resp.status_code,
+                        detail=why,
+                    )
                 content = await read_body(resp, self.max_answer, service="Fabio", path="/api/routes")
         except httpx.HTTPError as e:
             raise from_transport(e, self.address, service="Fabio") from None
@@ -69,10 +73,17 @@ class FabioWatch:
 
     name = "fabio"
 
-    def __init__(self, client: FabioClient, *, publish: Callable[[str, list[Route], int], None],
-                 on_status: Callable[[WatchStatus], None], busy: Callable[[], bool] = lambda: False,
-                 fast: float = FAST_SECONDS, slow: float = SLOW_SECONDS,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        client: FabioClient,
+        *,
+        publish: Callable[[str, list[Route], int], None],
+        on_status: Callable[[WatchStatus], None],
+        busy: Callable[[], bool] = lambda: False,
+        fast: float = FAST_SECONDS,
+        slow: float = SLOW_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.client = client
         self.publish = publish
         self.on_status = on_status
@@ -113,8 +124,12 @@ class FabioWatch:
         await wait_event(self._wake, seconds)
 
 
-def annotate(routes: Iterable[Route], allocations: Iterable[Allocation],
-             details: Mapping[str, Allocation], node_addresses: Mapping[str, str]) -> list[Route]:
+def annotate(
+    routes: Iterable[Route],
+    allocations: Iterable[Allocation],
+    details: Mapping[str, Allocation],
+    node_addresses: Mapping[str, str],
+) -> list[Route]:
     """Match each target's address to the allocation behind it (ports come from full
     allocation reads), giving it a job version and a canary mark."""
     by_address: dict[tuple[str, int], Allocation] = {}
@@ -132,7 +147,9 @@ def annotate(routes: Iterable[Route], allocations: Iterable[Allocation],
             if alloc is None:
                 targets.append(t)
             else:
-                targets.append(RouteTarget(t.service, t.dst, t.weight, t.tags, alloc.id, alloc.job_version, alloc.canary))
+                targets.append(
+                    RouteTarget(t.service, t.dst, t.weight, t.tags, alloc.id, alloc.job_version, alloc.canary)
+                )
         out.append(Route(route.src, route.host, route.path, route.opts, tuple(targets)))
     return out
 

@@ -20,7 +20,7 @@ from typing import Any
 from .model import format_bytes
 
 SUFFIXES = (".nomad", ".hcl", ".nomad.hcl", ".json")
-MAX_BYTES = 10 * 2**20       # no job file is this large; a log file picked by mistake may be
+MAX_BYTES = 10 * 2**20  # no job file is this large; a log file picked by mistake may be
 
 
 class JobFileError(ValueError):
@@ -37,7 +37,7 @@ class JobFileError(ValueError):
 class JobFile:
     path: Path
     source: str
-    format: str          # "hcl2" or "json"
+    format: str  # "hcl2" or "json"
     job: Mapping[str, Any]
 
     @property
@@ -69,8 +69,10 @@ def read(path: Path, limit: int = MAX_BYTES) -> str:
         if not stat.S_ISREG(info.st_mode):
             raise JobFileError(f"{path} is not a regular file (a device, pipe or socket): it cannot be a job file.")
         if info.st_size > limit:
-            raise JobFileError(f"{path.name} is {format_bytes(info.st_size)}, more than the {format_bytes(limit)} a job file may "
-                               "be: it was not read.")
+            raise JobFileError(
+                f"{path.name} is {format_bytes(info.st_size)}, more than the {format_bytes(limit)} a job file may "
+                "be: it was not read."
+            )
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(limit + 1)
     except OSError as e:
@@ -87,16 +89,23 @@ def decode(path: Path, data: bytes) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line, column = _position(data, e.start)
-        raise JobFileError(f"{path.name} is not UTF-8 text: the byte 0x{data[e.start]:02x} at offset {e.start} "
-                           f"(line {line}, column {column}) is not valid UTF-8. A job file is HCL or JSON text.",
-                           line=line, column=column) from None
+        raise JobFileError(
+            f"{path.name} is not UTF-8 text: the byte 0x{data[e.start]:02x} at offset {e.start} "
+            f"(line {line}, column {column}) is not valid UTF-8. A job file is HCL or JSON text.",
+            line=line,
+            column=column,
+        ) from None
     nul = text.find("\x00")
     if nul >= 0:
         offset = len(text[:nul].encode("utf-8"))
         line, column = _position(data, offset)
-        raise JobFileError(f"{path.name} has a NUL byte at offset {offset} (line {line}, column {column}): it is a "
-                           "binary file, not a job file.", line=line, column=column)
-    return text.removeprefix("\ufeff")      # a byte-order mark is not part of the job
+        raise JobFileError(
+            f"{path.name} has a NUL byte at offset {offset} (line {line}, column {column}): it is a "
+            "binary file, not a job file.",
+            line=line,
+            column=column,
+        )
+    return text.removeprefix("\ufeff")  # a byte-order mark is not part of the job
 
 
 def json_job(path: Path, source: str) -> Mapping[str, Any]:
@@ -104,8 +113,9 @@ def json_job(path: Path, source: str) -> Mapping[str, Any]:
     try:
         data = json.loads(source)
     except json.JSONDecodeError as e:
-        raise JobFileError(f"{path.name}, line {e.lineno}, column {e.colno}: {e.msg}.",
-                           line=e.lineno, column=e.colno) from None
+        raise JobFileError(
+            f"{path.name}, line {e.lineno}, column {e.colno}: {e.msg}.", line=e.lineno, column=e.colno
+        ) from None
     except RecursionError:
         raise JobFileError(f"{path.name} nests its JSON too deeply to be a job.") from None
     job = data.get("Job", data) if isinstance(data, dict) else None

@@ -12,14 +12,16 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
+
+from .wire import parse_rfc3339, unix_nanos
 
 ACTIVE_DEPLOYMENT_STATUSES = frozenset({"running", "paused", "initializing", "pending", "blocked", "unblocking"})
 TERMINAL_CLIENT_STATUSES = frozenset({"complete", "failed", "lost"})
 
 
 # --- tolerant readers -------------------------------------------------------------------------
+
 
 def _s(data: Mapping, key: str, default: str = "") -> str:
     value = data.get(key) if isinstance(data, Mapping) else None
@@ -64,35 +66,8 @@ def _l(data: Mapping, key: str) -> list:
     return value if isinstance(value, list) else []
 
 
-# The largest time the standard library can print (9999-12-31): later ones are garbage.
-_LAST_SECOND = 253402300799
-
-
-def unix_nanos(value: Any) -> float | None:
-    """Nomad's UnixNano fields (CreateTime, ModifyTime, SubmitTime) as epoch seconds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < _LAST_SECOND * 1e9:
-        return None
-    return value / 1e9
-
-
-_FRACTION = re.compile(r"(\.\d{1,6})\d*")
-
-
-def rfc3339(value: Any) -> float | None:
-    """Nomad's time.Time fields as epoch seconds; null and Go's zero time are None."""
-    if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
-        return None
-    text = _FRACTION.sub(r"\1", value.replace("Z", "+00:00").replace("z", "+00:00"), count=1)
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
-
-
 # --- jobs --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class GroupSummary:
@@ -106,8 +81,15 @@ class GroupSummary:
 
     @classmethod
     def from_api(cls, d: Mapping) -> GroupSummary:
-        return cls(_i(d, "Queued"), _i(d, "Starting"), _i(d, "Running"), _i(d, "Failed"),
-                   _i(d, "Complete"), _i(d, "Lost"), _i(d, "Unknown"))
+        return cls(
+            _i(d, "Queued"),
+            _i(d, "Starting"),
+            _i(d, "Running"),
+            _i(d, "Failed"),
+            _i(d, "Complete"),
+            _i(d, "Lost"),
+            _i(d, "Unknown"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,9 +101,12 @@ class JobSummary:
 
     @classmethod
     def from_api(cls, d: Mapping) -> JobSummary:
-        return cls(_s(d, "JobID"), _s(d, "Namespace", "default"),
-                   {name: GroupSummary.from_api(g) for name, g in sorted(_m(d, "Summary").items())},
-                   _i(d, "ModifyIndex"))
+        return cls(
+            _s(d, "JobID"),
+            _s(d, "Namespace", "default"),
+            {name: GroupSummary.from_api(g) for name, g in sorted(_m(d, "Summary").items())},
+            _i(d, "ModifyIndex"),
+        )
 
     @property
     def running(self) -> int:
@@ -150,9 +135,18 @@ class TaskGroupSpec:
         update = _m(d, "Update")
         images = tuple(str(_m(t, "Config").get("image")) for t in _l(d, "Tasks") if _m(t, "Config").get("image"))
         services = tuple(_s(s, "Name") for s in _l(d, "Services")) + tuple(
-            _s(s, "Name") for t in _l(d, "Tasks") for s in _l(t, "Services"))
-        return cls(_s(d, "Name"), _i(d, "Count", 1), images, _i(update, "Canary"), _i(update, "MaxParallel"),
-                   _b(update, "AutoRevert"), _b(update, "AutoPromote"), services)
+            _s(s, "Name") for t in _l(d, "Tasks") for s in _l(t, "Services")
+        )
+        return cls(
+            _s(d, "Name"),
+            _i(d, "Count", 1),
+            images,
+            _i(update, "Canary"),
+            _i(update, "MaxParallel"),
+            _b(update, "AutoRevert"),
+            _b(update, "AutoPromote"),
+            services,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,15 +179,21 @@ class Job:
         summary = d.get("JobSummary")
         periodic, parameterized = d.get("Periodic"), d.get("ParameterizedJob")
         return cls(
-            id=_s(d, "ID"), name=_s(d, "Name") or _s(d, "ID"), namespace=_s(d, "Namespace", "default"),
-            type=_s(d, "Type", "service"), status=_s(d, "Status"),
-            status_description=_s(d, "StatusDescription"), priority=_i(d, "Priority", 50),
+            id=_s(d, "ID"),
+            name=_s(d, "Name") or _s(d, "ID"),
+            namespace=_s(d, "Namespace", "default"),
+            type=_s(d, "Type", "service"),
+            status=_s(d, "Status"),
+            status_description=_s(d, "StatusDescription"),
+            priority=_i(d, "Priority", 50),
             stop=_b(d, "Stop"),
             periodic=bool(periodic) if not isinstance(periodic, Mapping) else True,
             parameterized=bool(parameterized) if not isinstance(parameterized, Mapping) else True,
             datacenters=tuple(str(x) for x in _l(d, "Datacenters")),
-            submit_time=unix_nanos(d.get("SubmitTime")), create_index=_i(d, "CreateIndex"),
-            modify_index=_i(d, "ModifyIndex"), job_modify_index=_i(d, "JobModifyIndex"),
+            submit_time=unix_nanos(d.get("SubmitTime")),
+            create_index=_i(d, "CreateIndex"),
+            modify_index=_i(d, "ModifyIndex"),
+            job_modify_index=_i(d, "JobModifyIndex"),
             summary=JobSummary.from_api(summary) if isinstance(summary, Mapping) else None,
             version=_i(d, "Version") if "Version" in d and d["Version"] is not None else None,
             stable=_opt_b(d, "Stable") if "Stable" in d else None,
@@ -229,15 +229,23 @@ class JobVersion:
     modify_index: int
     images: tuple[str, ...]
     job: Job
-    diff: Mapping | None = None       # the JobDiff against the previous version (wire shape)
+    diff: Mapping | None = None  # the JobDiff against the previous version (wire shape)
     tag: str = ""
 
     @classmethod
     def from_api(cls, d: Mapping, diff: Mapping | None = None) -> JobVersion:
         job = Job.from_api(d)
-        return cls(_i(d, "Version"), _b(d, "Stable"), unix_nanos(d.get("SubmitTime")),
-                   _i(d, "JobModifyIndex"), _i(d, "ModifyIndex"), job.images, job,
-                   diff if isinstance(diff, Mapping) else None, _s(_m(d, "VersionTag"), "Name"))
+        return cls(
+            _i(d, "Version"),
+            _b(d, "Stable"),
+            unix_nanos(d.get("SubmitTime")),
+            _i(d, "JobModifyIndex"),
+            _i(d, "ModifyIndex"),
+            job.images,
+            job,
+            diff if isinstance(diff, Mapping) else None,
+            _s(_m(d, "VersionTag"), "Name"),
+        )
 
 
 def versions_from_api(body: Mapping) -> list[JobVersion]:
@@ -249,6 +257,7 @@ def versions_from_api(body: Mapping) -> list[JobVersion]:
 
 
 # --- allocations -------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True, slots=True)
 class TaskState:
@@ -275,18 +284,18 @@ class Allocation:
     desired_description: str = ""
     client_status: str = ""
     client_description: str = ""
-    healthy: bool | None = None          # DeploymentStatus.Healthy: None = not decided yet
-    canary: bool = False                 # an unpromoted canary (Nomad clears it on promotion)
+    healthy: bool | None = None  # DeploymentStatus.Healthy: None = not decided yet
+    canary: bool = False  # an unpromoted canary (Nomad clears it on promotion)
     health_time: float | None = None
-    deployment_id: str = ""              # only in full reads and events, not in list stubs
+    deployment_id: str = ""  # only in full reads and events, not in list stubs
     create_index: int = 0
     modify_index: int = 0
     create_time: float | None = None
     modify_time: float | None = None
     tasks: tuple[TaskState, ...] = ()
     reschedules: int = 0
-    ports: Mapping[str, tuple[str, int]] = field(default_factory=dict)   # label -> (ip, port)
-    image: str = ""                      # only in full reads (they embed the job)
+    ports: Mapping[str, tuple[str, int]] = field(default_factory=dict)  # label -> (ip, port)
+    image: str = ""  # only in full reads (they embed the job)
 
     @classmethod
     def from_api(cls, d: Mapping) -> Allocation:
@@ -295,27 +304,51 @@ class Allocation:
         for name, t in sorted(_m(d, "TaskStates").items()):
             events = _l(t, "Events")
             last = events[-1] if events and isinstance(events[-1], Mapping) else {}
-            tasks.append(TaskState(name, _s(t, "State"), _b(t, "Failed"), _i(t, "Restarts"),
-                                   _s(last, "Type"), _s(last, "DisplayMessage") or _s(last, "Message")))
+            tasks.append(
+                TaskState(
+                    name,
+                    _s(t, "State"),
+                    _b(t, "Failed"),
+                    _i(t, "Restarts"),
+                    _s(last, "Type"),
+                    _s(last, "DisplayMessage") or _s(last, "Message"),
+                )
+            )
         shared = _m(_m(d, "AllocatedResources"), "Shared")
         ports = {_s(p, "Label"): (_s(p, "HostIP"), _i(p, "Value")) for p in _l(shared, "Ports")}
         job = _m(d, "Job")
         image = ""
         for g in _l(job, "TaskGroups"):
             if _s(g, "Name") == _s(d, "TaskGroup"):
-                image = next((str(_m(t, "Config").get("image")) for t in _l(g, "Tasks")
-                              if _m(t, "Config").get("image")), "")
+                image = next(
+                    (str(_m(t, "Config").get("image")) for t in _l(g, "Tasks") if _m(t, "Config").get("image")), ""
+                )
         return cls(
-            id=_s(d, "ID"), name=_s(d, "Name"), namespace=_s(d, "Namespace", "default"),
-            eval_id=_s(d, "EvalID"), node_id=_s(d, "NodeID"), node_name=_s(d, "NodeName"),
-            job_id=_s(d, "JobID"), job_version=_i(d, "JobVersion"), task_group=_s(d, "TaskGroup"),
-            desired_status=_s(d, "DesiredStatus"), desired_description=_s(d, "DesiredDescription"),
-            client_status=_s(d, "ClientStatus"), client_description=_s(d, "ClientDescription"),
-            healthy=_opt_b(ds, "Healthy"), canary=_b(ds, "Canary"), health_time=rfc3339(ds.get("Timestamp")),
-            deployment_id=_s(d, "DeploymentID"), create_index=_i(d, "CreateIndex"),
-            modify_index=_i(d, "ModifyIndex"), create_time=unix_nanos(d.get("CreateTime")),
-            modify_time=unix_nanos(d.get("ModifyTime")), tasks=tuple(tasks),
-            reschedules=len(_l(_m(d, "RescheduleTracker"), "Events")), ports=ports, image=image,
+            id=_s(d, "ID"),
+            name=_s(d, "Name"),
+            namespace=_s(d, "Namespace", "default"),
+            eval_id=_s(d, "EvalID"),
+            node_id=_s(d, "NodeID"),
+            node_name=_s(d, "NodeName"),
+            job_id=_s(d, "JobID"),
+            job_version=_i(d, "JobVersion"),
+            task_group=_s(d, "TaskGroup"),
+            desired_status=_s(d, "DesiredStatus"),
+            desired_description=_s(d, "DesiredDescription"),
+            client_status=_s(d, "ClientStatus"),
+            client_description=_s(d, "ClientDescription"),
+            healthy=_opt_b(ds, "Healthy"),
+            canary=_b(ds, "Canary"),
+            health_time=parse_rfc3339(ds.get("Timestamp")),
+            deployment_id=_s(d, "DeploymentID"),
+            create_index=_i(d, "CreateIndex"),
+            modify_index=_i(d, "ModifyIndex"),
+            create_time=unix_nanos(d.get("CreateTime")),
+            modify_time=unix_nanos(d.get("ModifyTime")),
+            tasks=tuple(tasks),
+            reschedules=len(_l(_m(d, "RescheduleTracker"), "Events")),
+            ports=ports,
+            image=image,
         )
 
     @property
@@ -335,12 +368,13 @@ def sort_allocations(allocs: Iterable[Allocation]) -> list[Allocation]:
 
 # --- deployments -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class GroupState:
     name: str
     auto_revert: bool = False
     auto_promote: bool = False
-    progress_deadline: int = 0               # nanoseconds
+    progress_deadline: int = 0  # nanoseconds
     require_progress_by: float | None = None
     promoted: bool = False
     placed_canaries: tuple[str, ...] = ()
@@ -352,10 +386,20 @@ class GroupState:
 
     @classmethod
     def from_api(cls, name: str, d: Mapping) -> GroupState:
-        return cls(name, _b(d, "AutoRevert"), _b(d, "AutoPromote"), _i(d, "ProgressDeadline"),
-                   rfc3339(d.get("RequireProgressBy")), _b(d, "Promoted"),
-                   tuple(str(x) for x in _l(d, "PlacedCanaries")), _i(d, "DesiredCanaries"),
-                   _i(d, "DesiredTotal"), _i(d, "PlacedAllocs"), _i(d, "HealthyAllocs"), _i(d, "UnhealthyAllocs"))
+        return cls(
+            name,
+            _b(d, "AutoRevert"),
+            _b(d, "AutoPromote"),
+            _i(d, "ProgressDeadline"),
+            parse_rfc3339(d.get("RequireProgressBy")),
+            _b(d, "Promoted"),
+            tuple(str(x) for x in _l(d, "PlacedCanaries")),
+            _i(d, "DesiredCanaries"),
+            _i(d, "DesiredTotal"),
+            _i(d, "PlacedAllocs"),
+            _i(d, "HealthyAllocs"),
+            _i(d, "UnhealthyAllocs"),
+        )
 
     @property
     def has_canaries(self) -> bool:
@@ -389,12 +433,18 @@ class Deployment:
     @classmethod
     def from_api(cls, d: Mapping) -> Deployment:
         return cls(
-            id=_s(d, "ID"), job_id=_s(d, "JobID"), namespace=_s(d, "Namespace", "default"),
-            job_version=_i(d, "JobVersion"), job_create_index=_i(d, "JobCreateIndex"),
-            status=_s(d, "Status"), status_description=_s(d, "StatusDescription"),
+            id=_s(d, "ID"),
+            job_id=_s(d, "JobID"),
+            namespace=_s(d, "Namespace", "default"),
+            job_version=_i(d, "JobVersion"),
+            job_create_index=_i(d, "JobCreateIndex"),
+            status=_s(d, "Status"),
+            status_description=_s(d, "StatusDescription"),
             groups={name: GroupState.from_api(name, g) for name, g in sorted(_m(d, "TaskGroups").items())},
-            create_index=_i(d, "CreateIndex"), modify_index=_i(d, "ModifyIndex"),
-            create_time=unix_nanos(d.get("CreateTime")), modify_time=unix_nanos(d.get("ModifyTime")),
+            create_index=_i(d, "CreateIndex"),
+            modify_index=_i(d, "ModifyIndex"),
+            create_time=unix_nanos(d.get("CreateTime")),
+            modify_time=unix_nanos(d.get("ModifyTime")),
         )
 
     @property
@@ -428,6 +478,7 @@ def latest_deployment(deployments: Iterable[Deployment]) -> Deployment | None:
 
 # --- evaluations and nodes ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class Evaluation:
     id: str
@@ -446,12 +497,21 @@ class Evaluation:
 
     @classmethod
     def from_api(cls, d: Mapping) -> Evaluation:
-        return cls(_s(d, "ID"), _s(d, "JobID"), _s(d, "Status"), _s(d, "StatusDescription"),
-                   _s(d, "TriggeredBy"), _s(d, "DeploymentID"), _s(d, "BlockedEval"),
-                   tuple(sorted(_m(d, "FailedTGAllocs"))),
-                   {str(k): int(v) for k, v in _m(d, "QueuedAllocations").items() if isinstance(v, int)},
-                   _i(d, "CreateIndex"), unix_nanos(d.get("CreateTime")), unix_nanos(d.get("ModifyTime")),
-                   _i(d, "ModifyIndex"))
+        return cls(
+            _s(d, "ID"),
+            _s(d, "JobID"),
+            _s(d, "Status"),
+            _s(d, "StatusDescription"),
+            _s(d, "TriggeredBy"),
+            _s(d, "DeploymentID"),
+            _s(d, "BlockedEval"),
+            tuple(sorted(_m(d, "FailedTGAllocs"))),
+            {str(k): int(v) for k, v in _m(d, "QueuedAllocations").items() if isinstance(v, int)},
+            _i(d, "CreateIndex"),
+            unix_nanos(d.get("CreateTime")),
+            unix_nanos(d.get("ModifyTime")),
+            _i(d, "ModifyIndex"),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,11 +527,20 @@ class Node:
 
     @classmethod
     def from_api(cls, d: Mapping) -> Node:
-        return cls(_s(d, "ID"), _s(d, "Name"), _s(d, "Address"), _s(d, "Datacenter"), _s(d, "Status"),
-                   _s(d, "SchedulingEligibility"), _b(d, "Drain"), _s(d, "Version"))
+        return cls(
+            _s(d, "ID"),
+            _s(d, "Name"),
+            _s(d, "Address"),
+            _s(d, "Datacenter"),
+            _s(d, "Status"),
+            _s(d, "SchedulingEligibility"),
+            _b(d, "Drain"),
+            _s(d, "Version"),
+        )
 
 
 # --- plans and action results ------------------------------------------------------------------
+
 
 def _counts(d: Mapping, key: str) -> dict[str, int]:
     return {str(k): v for k, v in _m(d, key).items() if isinstance(v, int) and not isinstance(v, bool)}
@@ -484,14 +553,20 @@ class PlacementFailure:
     coalesced: int = 0
     nodes_evaluated: int = 0
     nodes_exhausted: int = 0
-    nodes_available: Mapping[str, int] = field(default_factory=dict)      # datacenter -> nodes
+    nodes_available: Mapping[str, int] = field(default_factory=dict)  # datacenter -> nodes
     dimension_exhausted: Mapping[str, int] = field(default_factory=dict)
     constraint_filtered: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_api(cls, d: Mapping) -> PlacementFailure:
-        return cls(_i(d, "CoalescedFailures"), _i(d, "NodesEvaluated"), _i(d, "NodesExhausted"),
-                   _counts(d, "NodesAvailable"), _counts(d, "DimensionExhausted"), _counts(d, "ConstraintFiltered"))
+        return cls(
+            _i(d, "CoalescedFailures"),
+            _i(d, "NodesEvaluated"),
+            _i(d, "NodesExhausted"),
+            _counts(d, "NodesAvailable"),
+            _counts(d, "DimensionExhausted"),
+            _counts(d, "ConstraintFiltered"),
+        )
 
     @property
     def failed(self) -> int:
@@ -509,15 +584,21 @@ class GroupPlan:
         return ", ".join(f"{n} {kind}" for kind, n in sorted(self.updates.items()) if n)
 
 
-_UPDATE_KEYS = {"Ignore": "ignore", "Place": "create", "Migrate": "migrate", "Stop": "destroy",
-                "Canary": "canary", "InPlaceUpdate": "in-place update",
-                "DestructiveUpdate": "create/destroy update"}
+_UPDATE_KEYS = {
+    "Ignore": "ignore",
+    "Place": "create",
+    "Migrate": "migrate",
+    "Stop": "destroy",
+    "Canary": "canary",
+    "InPlaceUpdate": "in-place update",
+    "DestructiveUpdate": "create/destroy update",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     job_id: str
-    job_modify_index: int             # feed it to EnforceIndex when registering
+    job_modify_index: int  # feed it to EnforceIndex when registering
     groups: tuple[GroupPlan, ...]
     diff: Mapping | None
     warnings: str = ""
@@ -528,19 +609,26 @@ class Plan:
         failed = _m(d, "FailedTGAllocs")
         names = sorted(str(n) for n in set(desired) | set(failed))
         groups = tuple(
-            GroupPlan(name, {_UPDATE_KEYS[k]: int(v) for k, v in _m(desired, name).items()
-                             if k in _UPDATE_KEYS and isinstance(v, int) and v},
-                      PlacementFailure.from_api(failed[name]) if isinstance(failed.get(name), Mapping) else None)
-            for name in names)
+            GroupPlan(
+                name,
+                {
+                    _UPDATE_KEYS[k]: int(v)
+                    for k, v in _m(desired, name).items()
+                    if k in _UPDATE_KEYS and isinstance(v, int) and v
+                },
+                PlacementFailure.from_api(failed[name]) if isinstance(failed.get(name), Mapping) else None,
+            )
+            for name in names
+        )
         diff = d.get("Diff")
-        return cls(job_id, _i(d, "JobModifyIndex"), groups, diff if isinstance(diff, Mapping) else None,
-                   _s(d, "Warnings"))
+        return cls(
+            job_id, _i(d, "JobModifyIndex"), groups, diff if isinstance(diff, Mapping) else None, _s(d, "Warnings")
+        )
 
     @property
     def changes_allocations(self) -> bool:
         """The CLI's exit code 1: creates, destroys, migrations, destructive updates or canaries."""
-        return any(n for g in self.groups for kind, n in g.updates.items()
-                   if kind not in ("ignore", "in-place update"))
+        return any(n for g in self.groups for kind, n in g.updates.items() if kind not in ("ignore", "in-place update"))
 
     @property
     def placement_failures(self) -> list[GroupPlan]:
@@ -549,13 +637,14 @@ class Plan:
 
 # --- Fabio -------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True, slots=True)
 class RouteTarget:
     service: str
     dst: str
     weight: float
     tags: tuple[str, ...] = ()
-    alloc_id: str = ""          # matched to the allocation behind the address, when known
+    alloc_id: str = ""  # matched to the allocation behind the address, when known
     job_version: int | None = None
     canary: bool = False
 
@@ -593,14 +682,15 @@ def routes_from_api(rows: Any) -> list[Route]:
     for src, items in grouped.items():
         first = items[0]
         targets = tuple(
-            RouteTarget(_s(r, "service"), _s(r, "dst"), _f(r, "weight"),
-                        tuple(str(t) for t in _l(r, "tags")))
-            for r in items)
+            RouteTarget(_s(r, "service"), _s(r, "dst"), _f(r, "weight"), tuple(str(t) for t in _l(r, "tags")))
+            for r in items
+        )
         routes.append(Route(src, _s(first, "host"), _s(first, "path"), _s(first, "opts"), targets))
     return routes
 
 
 # --- formatting as the nomad CLI prints --------------------------------------------------------
+
 
 def format_bytes(n: int) -> str:
     """`12.5 MB` from a megabyte up, `4,096 bytes` below."""
@@ -628,46 +718,3 @@ def format_age(then: float | None, now: float) -> str:
     if u:
         parts.append(f"{u}y")
     return "".join(reversed(parts[-2:])) + suffix
-
-
-def format_duration(ns: int | float) -> str:
-    """Go's time.Duration.String(): `30s`, `5m0s`, `1h0m0s`, `1.5s`, `250ms`."""
-    ns = int(ns)
-    if ns == 0:
-        return "0s"
-    sign = "-" if ns < 0 else ""
-    ns = abs(ns)
-    if ns < 1_000_000_000:
-        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if ns >= size:
-                return sign + _trim(ns / size) + unit
-    seconds = ns / 1e9
-    h, rest = divmod(int(seconds), 3600)
-    m, _ = divmod(rest, 60)
-    s = seconds - h * 3600 - m * 60
-    text = _trim(round(s, 9)) + "s"
-    if h:
-        return f"{sign}{h}h{m}m{text}"
-    if m:
-        return f"{sign}{m}m{text}"
-    return sign + text
-
-
-def _trim(value: float) -> str:
-    return f"{value:.9f}".rstrip("0").rstrip(".")
-
-
-def format_time(epoch: float | None) -> str:
-    """The CLI's absolute time: ISO 8601 in local time (`2006-01-02T15:04:05Z07:00`)."""
-    if epoch is None:
-        return ""
-    local = datetime.fromtimestamp(epoch, timezone.utc).astimezone()
-    text = local.strftime("%Y-%m-%dT%H:%M:%S")
-    offset = local.strftime("%z")
-    return text + ("Z" if offset in ("+0000", "") else f"{offset[:3]}:{offset[3:]}")
-
-
-def image_tag(image: str) -> str:
-    """`bigwhite/httpsbackendservice:v1.0.2` -> `v1.0.2` (the version label of a target)."""
-    name, _, tag = image.rpartition(":")
-    return tag if name and "/" not in tag else image

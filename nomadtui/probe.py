@@ -27,11 +27,11 @@ if TYPE_CHECKING:
     from .model import Route
     from .nomad.live import ClusterState
 
-MAX_RATE = 50.0                 # requests per second; a probe must never become a load test
-UPDATE_EVERY = 0.5              # seconds between on_update calls
+MAX_RATE = 50.0  # requests per second; a probe must never become a load test
+UPDATE_EVERY = 0.5  # seconds between on_update calls
 HISTORY_BUCKETS = 12
 ERROR_RATIO = 0.05
-UNKNOWN = "?"                   # ClusterState.version_label() of a target not tied to an allocation
+UNKNOWN = "?"  # ClusterState.version_label() of a target not tied to an allocation
 _Z95 = 1.959963984540054
 
 OK, ERROR, TIMEOUT = "ok", "error", "timeout"
@@ -39,18 +39,19 @@ OK, ERROR, TIMEOUT = "ok", "error", "timeout"
 
 # --- configuration -----------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ProbeConfig:
     url: str
-    host: str | None = None                  # Host header to send (Fabio routes HTTP by it)
-    sni: str | None = None                   # TLS server name for https URLs (tcp+sni routes by it)
+    host: str | None = None  # Host header to send (Fabio routes HTTP by it)
+    sni: str | None = None  # TLS server name for https URLs (tcp+sni routes by it)
     version_regex: str = r"version:\s*(\S+)"
-    version_header: str | None = None        # read the version from this header, not the body
-    rate: float = 5.0                        # requests per second, 0 < rate <= MAX_RATE
-    timeout: float = 2.0                     # seconds per request
-    window: float = 60.0                     # seconds of sliding window
+    version_header: str | None = None  # read the version from this header, not the body
+    rate: float = 5.0  # requests per second, 0 < rate <= MAX_RATE
+    timeout: float = 2.0  # seconds per request
+    window: float = 60.0  # seconds of sliding window
     verify: bool | ssl.SSLContext = True
-    max_in_flight: int | None = None         # None: ceil(rate * timeout) + 1
+    max_in_flight: int | None = None  # None: ceil(rate * timeout) + 1
 
     def __post_init__(self) -> None:
         try:
@@ -59,7 +60,7 @@ class ProbeConfig:
             raise ValueError(f"url {self.url!r} is not a URL: {e}") from None
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"url must be an http:// or https:// URL with a host, not {self.url!r}")
-        if not (0 < self.rate <= MAX_RATE):      # also rejects NaN
+        if not (0 < self.rate <= MAX_RATE):  # also rejects NaN
             raise ValueError(f"rate must be above 0 and at most {MAX_RATE:g} requests per second, not {self.rate}")
         if not (0 < self.timeout < math.inf):
             raise ValueError(f"timeout must be a positive number of seconds, not {self.timeout}")
@@ -81,22 +82,23 @@ class ProbeConfig:
 
 # --- results -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Answer:
-    at: float                   # when the answer (or its failure) arrived, on the probe's clock
+    at: float  # when the answer (or its failure) arrived, on the probe's clock
     version: str | None
-    latency: float              # seconds
-    outcome: str                # "ok" | "error" | "timeout"
+    latency: float  # seconds
+    outcome: str  # "ok" | "error" | "timeout"
 
 
 @dataclass(frozen=True)
 class VersionStats:
     version: str
     count: int
-    share: float                # of the answers with a version
-    low: float                  # 95 % Wilson score interval of the share
+    share: float  # of the answers with a version
+    low: float  # 95 % Wilson score interval of the share
     high: float
-    p50: float                  # latency in ms, nearest rank
+    p50: float  # latency in ms, nearest rank
     p95: float
     p99: float
     last_seen: float
@@ -104,11 +106,11 @@ class VersionStats:
 
 @dataclass(frozen=True)
 class ProbeSnapshot:
-    answered: int               # answers with a version, in the window
+    answered: int  # answers with a version, in the window
     errors: int
     timeouts: int
     sent: int
-    skipped: int                # ticks not sent: the in-flight cap was reached or the loop was late
+    skipped: int  # ticks not sent: the in-flight cap was reached or the loop was late
     in_flight: int
     versions: tuple[VersionStats, ...]
     # version -> share per bucket of window/12, oldest first; None: no answers in that bucket
@@ -124,6 +126,7 @@ class ProbeSnapshot:
 
 
 # --- statistics --------------------------------------------------------------------------------
+
 
 def wilson(count: int, total: int, z: float = _Z95) -> tuple[float, float]:
     """The Wilson score interval of count/total; (0, 1) when nothing was observed."""
@@ -147,17 +150,17 @@ def nearest_rank(sorted_values: list[float], percent: float) -> float:
 
 def version_key(version: str) -> tuple:
     """`v1.0.9` before `v1.0.10`."""
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
-                 for part in re.findall(r"\d+|\D+", version))
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.findall(r"\d+|\D+", version))
 
 
-def summarize(answers: Iterable[Answer], *, as_of: float, window: float, buckets: int = HISTORY_BUCKETS
-              ) -> tuple[tuple[VersionStats, ...], dict[str, tuple[float | None, ...]]]:
+def summarize(
+    answers: Iterable[Answer], *, as_of: float, window: float, buckets: int = HISTORY_BUCKETS
+) -> tuple[tuple[VersionStats, ...], dict[str, tuple[float | None, ...]]]:
     """Per-version statistics and history of the answers in (as_of - window, as_of]."""
     ok = [a for a in answers if a.outcome == OK and a.version is not None and as_of - window < a.at <= as_of]
     by_version: dict[str, list[Answer]] = {}
     for a in ok:
-        by_version.setdefault(a.version, []).append(a)   # type: ignore[arg-type]
+        by_version.setdefault(a.version, []).append(a)  # type: ignore[arg-type]
     names = sorted(by_version, key=version_key)
     stats = tuple(_version_stats(name, by_version[name], len(ok)) for name in names)
 
@@ -165,7 +168,7 @@ def summarize(answers: Iterable[Answer], *, as_of: float, window: float, buckets
     per_bucket: list[Counter[str]] = [Counter() for _ in range(buckets)]
     for a in ok:
         index = min(buckets - 1, int((a.at - (as_of - window)) / width))
-        per_bucket[index][a.version] += 1   # type: ignore[index]
+        per_bucket[index][a.version] += 1  # type: ignore[index]
     totals = [sum(c.values()) for c in per_bucket]
     history = {name: tuple(c[name] / n if n else None for c, n in zip(per_bucket, totals)) for name in names}
     return stats, history
@@ -174,28 +177,43 @@ def summarize(answers: Iterable[Answer], *, as_of: float, window: float, buckets
 def _version_stats(version: str, answers: list[Answer], answered: int) -> VersionStats:
     latencies = sorted(a.latency * 1000 for a in answers)
     low, high = wilson(len(answers), answered)
-    return VersionStats(version, len(answers), len(answers) / answered, low, high,
-                        nearest_rank(latencies, 50), nearest_rank(latencies, 95), nearest_rank(latencies, 99),
-                        max(a.at for a in answers))
+    return VersionStats(
+        version,
+        len(answers),
+        len(answers) / answered,
+        low,
+        high,
+        nearest_rank(latencies, 50),
+        nearest_rank(latencies, 95),
+        nearest_rank(latencies, 99),
+        max(a.at for a in answers),
+    )
 
 
 # --- the probe ---------------------------------------------------------------------------------
+
 
 class Probe:
     """Sends one request per 1/rate seconds, each in its own task, and keeps a sliding window
     of what came back."""
 
-    def __init__(self, config: ProbeConfig, *, http: httpx.AsyncClient | None = None,
-                 clock: Callable[[], float] = time.monotonic,
-                 on_update: Callable[[ProbeSnapshot], None] | None = None) -> None:
+    def __init__(
+        self,
+        config: ProbeConfig,
+        *,
+        http: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        on_update: Callable[[ProbeSnapshot], None] | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self.on_update = on_update
         self._owns_http = http is None
         # No keep-alive: Fabio picks a target per connection for tcp+sni routes, so a reused
         # connection would see one backend forever.
-        self.http = http or httpx.AsyncClient(verify=config.verify, timeout=config.timeout,
-                                              limits=httpx.Limits(max_keepalive_connections=0))
+        self.http = http or httpx.AsyncClient(
+            verify=config.verify, timeout=config.timeout, limits=httpx.Limits(max_keepalive_connections=0)
+        )
         self._regex = re.compile(config.version_regex)
         self._answers: deque[Answer] = deque()
         self._sent: deque[float] = deque()
@@ -224,7 +242,7 @@ class Probe:
             raise RuntimeError("this probe is already running")
         self._running = True
         interval = 1 / self.config.rate
-        self._window_ticks = math.ceil(self.config.rate * self.config.window)   # more would be pruned anyway
+        self._window_ticks = math.ceil(self.config.rate * self.config.window)  # more would be pruned anyway
         now = self._started_at = self.clock()
         next_tick, next_update = now, now + UPDATE_EVERY
         try:
@@ -273,7 +291,8 @@ class Probe:
         try:
             # wait_for bounds the whole exchange; httpx's timeout applies per phase.
             response = await asyncio.wait_for(
-                self.http.get(cfg.url, headers=headers, extensions=extensions, timeout=cfg.timeout), cfg.timeout)
+                self.http.get(cfg.url, headers=headers, extensions=extensions, timeout=cfg.timeout), cfg.timeout
+            )
         except (asyncio.TimeoutError, httpx.TimeoutException):
             self._record(sent_at, None, TIMEOUT, f"no answer within {cfg.timeout:g} s")
             return
@@ -330,16 +349,25 @@ class Probe:
         outcomes = Counter(a.outcome for a in self._answers)
         versions, history = summarize(self._answers, as_of=now, window=self.config.window)
         return ProbeSnapshot(
-            answered=outcomes[OK], errors=outcomes[ERROR], timeouts=outcomes[TIMEOUT],
-            sent=len(self._sent), skipped=len(self._skipped), in_flight=len(self._tasks),
-            versions=versions, history=history,
-            started_at=self._started_at, as_of=now, rate=self.config.rate, window=self.config.window,
-            last_error=self.last_error)
+            answered=outcomes[OK],
+            errors=outcomes[ERROR],
+            timeouts=outcomes[TIMEOUT],
+            sent=len(self._sent),
+            skipped=len(self._skipped),
+            in_flight=len(self._tasks),
+            versions=versions,
+            history=history,
+            started_at=self._started_at,
+            as_of=now,
+            rate=self.config.rate,
+            window=self.config.window,
+            last_error=self.last_error,
+        )
 
 
 def _describe(error: httpx.HTTPError) -> str:
     cause: BaseException = error
-    for _ in range(5):   # down to the OS's words, if any
+    for _ in range(5):  # down to the OS's words, if any
         inner = cause.__cause__ or cause.__context__
         if inner is None:
             break
@@ -352,12 +380,13 @@ def _describe(error: httpx.HTTPError) -> str:
 
 # --- what Fabio promises -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Expectation:
-    configured: Mapping[str, float]     # version label -> share of the route's weight
-    healthy: Mapping[str, int]          # version label -> healthy running allocations
-    canaries: frozenset[str]            # labels of unpromoted canary versions
-    route: str                          # the route's src, "" when none matches
+    configured: Mapping[str, float]  # version label -> share of the route's weight
+    healthy: Mapping[str, int]  # version label -> healthy running allocations
+    canaries: frozenset[str]  # labels of unpromoted canary versions
+    route: str  # the route's src, "" when none matches
 
 
 def expectation_from(state: ClusterState, host: str, path: str = "/") -> Expectation | None:
@@ -394,17 +423,22 @@ def match_route(routes: Iterable[Route], host: str, path: str = "/") -> Route | 
 
 # --- findings ----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Finding:
-    kind: str                   # "no-healthy" | "canary-no-traffic" | "mismatch" | "errors"
+    kind: str  # "no-healthy" | "canary-no-traffic" | "mismatch" | "errors"
     version: str | None
     message: str
 
 
 def findings(snapshot: ProbeSnapshot, expectation: Expectation, *, min_samples: int = 30) -> list[Finding]:
     """What the operator should look at, most serious first."""
-    return [*_no_healthy(expectation), *_canary_no_traffic(snapshot, expectation, min_samples),
-            *_mismatches(snapshot, expectation, min_samples), *_errors(snapshot)]
+    return [
+        *_no_healthy(expectation),
+        *_canary_no_traffic(snapshot, expectation, min_samples),
+        *_mismatches(snapshot, expectation, min_samples),
+        *_errors(snapshot),
+    ]
 
 
 def _pct(share: float) -> str:
@@ -412,40 +446,53 @@ def _pct(share: float) -> str:
 
 
 def _no_healthy(e: Expectation) -> list[Finding]:
-    return [Finding("no-healthy", label, f"{label}: {_pct(share)} configured on {e.route} but no healthy allocation.")
-            for label, share in sorted(e.configured.items(), key=lambda kv: version_key(kv[0]))
-            if share > 0 and label != UNKNOWN and not e.healthy.get(label)]
+    return [
+        Finding("no-healthy", label, f"{label}: {_pct(share)} configured on {e.route} but no healthy allocation.")
+        for label, share in sorted(e.configured.items(), key=lambda kv: version_key(kv[0]))
+        if share > 0 and label != UNKNOWN and not e.healthy.get(label)
+    ]
 
 
 def _silent_canaries(s: ProbeSnapshot, e: Expectation, min_samples: int) -> list[str]:
     if s.answered < min_samples:
         return []
-    return sorted((label for label in e.canaries
-                   if e.configured.get(label, 0) > 0 and s.stats(label) is None), key=version_key)
+    return sorted(
+        (label for label in e.canaries if e.configured.get(label, 0) > 0 and s.stats(label) is None), key=version_key
+    )
 
 
 def _canary_no_traffic(s: ProbeSnapshot, e: Expectation, min_samples: int) -> list[Finding]:
-    return [Finding("canary-no-traffic", label,
-                    f"{label}: canary with {_pct(e.configured[label])} configured on {e.route}, "
-                    f"but none of {s.answered} answers came from it.")
-            for label in _silent_canaries(s, e, min_samples)]
+    return [
+        Finding(
+            "canary-no-traffic",
+            label,
+            f"{label}: canary with {_pct(e.configured[label])} configured on {e.route}, "
+            f"but none of {s.answered} answers came from it.",
+        )
+        for label in _silent_canaries(s, e, min_samples)
+    ]
 
 
 def _mismatches(s: ProbeSnapshot, e: Expectation, min_samples: int) -> list[Finding]:
     # Targets not yet tied to an allocation could be any version: nothing to compare then.
     if s.answered < min_samples or not e.configured or e.configured.get(UNKNOWN, 0) > 0:
         return []
-    silent = set(_silent_canaries(s, e, min_samples))     # already reported, more plainly
+    silent = set(_silent_canaries(s, e, min_samples))  # already reported, more plainly
     out = []
     for label in sorted(set(e.configured) | {v.version for v in s.versions}, key=version_key):
         stats = s.stats(label)
         count = stats.count if stats else 0
         low, high = wilson(count, s.answered)
         configured = e.configured.get(label, 0.0)
-        if label not in silent and not low - 1e-9 <= configured <= high + 1e-9:   # weights are floats
-            out.append(Finding("mismatch", label,
-                               f"{label}: {_pct(count / s.answered)} observed "
-                               f"({low * 100:.1f}–{high * 100:.1f}%), {_pct(configured)} configured"))
+        if label not in silent and not low - 1e-9 <= configured <= high + 1e-9:  # weights are floats
+            out.append(
+                Finding(
+                    "mismatch",
+                    label,
+                    f"{label}: {_pct(count / s.answered)} observed "
+                    f"({low * 100:.1f}–{high * 100:.1f}%), {_pct(configured)} configured",
+                )
+            )
     return out
 
 
@@ -456,6 +503,11 @@ def _errors(s: ProbeSnapshot) -> list[Finding]:
     if not finished or failed / finished <= ERROR_RATIO:
         return []
     detail = f": last {s.last_error}" if s.last_error else ""
-    return [Finding("errors", None,
-                    f"{failed} of {finished} requests failed ({s.errors} errors, {s.timeouts} timeouts, "
-                    f"{_pct(failed / finished)}){detail}.")]
+    return [
+        Finding(
+            "errors",
+            None,
+            f"{failed} of {finished} requests failed ({s.errors} errors, {s.timeouts} timeouts, "
+            f"{_pct(failed / finished)}){detail}.",
+        )
+    ]

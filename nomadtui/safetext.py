@@ -54,7 +54,7 @@ def spans(value: str, *, multiline: bool = False) -> list[tuple[str, bool]]:
     start = 0
     for m in pattern.finditer(value):
         if m.start() > start:
-            out.append((value[start:m.start()], False))
+            out.append((value[start : m.start()], False))
         out.append((escape_of(m.group()), True))
         start = m.end()
     if start < len(value):

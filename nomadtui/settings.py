@@ -21,7 +21,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 DEFAULT_ADDRESS = "http://127.0.0.1:4646"
-DEFAULT_MAX_ANSWER_MB = 256      # the largest answer read from Nomad or Fabio
+DEFAULT_MAX_ANSWER_MB = 256  # the largest answer read from Nomad or Fabio
 
 
 class SettingsError(ValueError):
@@ -104,7 +104,7 @@ class Settings:
     http_auth: Secret | None = None
     tls: TLS = field(default_factory=TLS)
     fabio_address: str | None = None
-    cluster: str | None = None           # the config file's cluster these came from
+    cluster: str | None = None  # the config file's cluster these came from
     read_only: bool = False
     jobs_dir: Path | None = None
     keymap: Mapping[str, str] = field(default_factory=dict)
@@ -161,16 +161,28 @@ def read_config(path: Path) -> dict:
 
 
 _ENV = {
-    "address": "NOMAD_ADDR", "token": "NOMAD_TOKEN", "namespace": "NOMAD_NAMESPACE",
-    "region": "NOMAD_REGION", "http_auth": "NOMAD_HTTP_AUTH", "ca_cert": "NOMAD_CACERT",
-    "ca_path": "NOMAD_CAPATH", "client_cert": "NOMAD_CLIENT_CERT", "client_key": "NOMAD_CLIENT_KEY",
-    "tls_server_name": "NOMAD_TLS_SERVER_NAME", "skip_verify": "NOMAD_SKIP_VERIFY",
+    "address": "NOMAD_ADDR",
+    "token": "NOMAD_TOKEN",
+    "namespace": "NOMAD_NAMESPACE",
+    "region": "NOMAD_REGION",
+    "http_auth": "NOMAD_HTTP_AUTH",
+    "ca_cert": "NOMAD_CACERT",
+    "ca_path": "NOMAD_CAPATH",
+    "client_cert": "NOMAD_CLIENT_CERT",
+    "client_key": "NOMAD_CLIENT_KEY",
+    "tls_server_name": "NOMAD_TLS_SERVER_NAME",
+    "skip_verify": "NOMAD_SKIP_VERIFY",
     "fabio_address": "FABIO_ADDR",
 }
 
 
-def load(flags: Mapping[str, object] | None = None, env: Mapping[str, str] | None = None,
-         config: Path | None = None, *, clusters: bool = True) -> Settings:
+def load(
+    flags: Mapping[str, object] | None = None,
+    env: Mapping[str, str] | None = None,
+    config: Path | None = None,
+    *,
+    clusters: bool = True,
+) -> Settings:
     """Settings from flags (None = not given), then the environment, then the config file
     (`clusters=False`: only its keys and preferences, never a cluster's address or token)."""
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
@@ -204,13 +216,18 @@ def load(flags: Mapping[str, object] | None = None, env: Mapping[str, str] | Non
     if not address.startswith(("http://", "https://")):
         address = "http://" + address
     tls = TLS(
-        ca_cert=_path(pick("ca_cert")), ca_path=_path(pick("ca_path")),
-        client_cert=_path(pick("client_cert")), client_key=_path(pick("client_key")),
+        ca_cert=_path(pick("ca_cert")),
+        ca_path=_path(pick("ca_path")),
+        client_cert=_path(pick("client_cert")),
+        client_key=_path(pick("client_key")),
         server_name=str(pick("tls_server_name")) if pick("tls_server_name") else None,
         skip_verify=skip_verify,
     )
-    for label, path in (("CA certificate", tls.ca_cert), ("client certificate", tls.client_cert),
-                        ("client key", tls.client_key)):
+    for label, path in (
+        ("CA certificate", tls.ca_cert),
+        ("client certificate", tls.client_cert),
+        ("client key", tls.client_key),
+    ):
         if path is not None and not path.is_file():
             raise SettingsError(f"{label} {path} does not exist")
     if tls.ca_path is not None and not tls.ca_path.is_dir():
@@ -245,4 +262,3 @@ def _read_secret_file(path: Path) -> str:
         return path.read_text().strip()
     except OSError as e:
         raise SettingsError(f"cannot read token file {path}: {e.strerror}") from None
-

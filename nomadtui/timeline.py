@@ -34,15 +34,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .difftext import diff_summary
-from .model import (Allocation, Deployment, Evaluation, GroupState, JobVersion, Route, format_duration,
-                    format_time, latest_deployment, short_id)
+from .model import Allocation, Deployment, Evaluation, GroupState, JobVersion, Route, latest_deployment, short_id
 from .nomad.live import ClusterState
 from .safetext import markdown as markdown_text
+from .wire import format_duration, format_time
 
-MAX_EVENTS = 1000        # per job; the oldest go first
-MAX_JOBS = 100           # jobs whose history is kept; the least recently observed go first
-MAX_REMEMBERED = 100     # versions and deployments kept per job after Nomad garbage-collects them
-ROUTE_LAG = 10.0         # seconds Fabio may take to show the last change a deployment made
+MAX_EVENTS = 1000  # per job; the oldest go first
+MAX_JOBS = 100  # jobs whose history is kept; the least recently observed go first
+MAX_REMEMBERED = 100  # versions and deployments kept per job after Nomad garbage-collects them
+ROUTE_LAG = 10.0  # seconds Fabio may take to show the last change a deployment made
 
 STOPPING = ("stop", "evict")
 
@@ -50,22 +50,38 @@ STOPPING = ("stop", "evict")
 # a client reports health, the deployment watcher reacts (promotes, fails, reverts), a
 # registration is evaluated, the scheduler creates a deployment, stops and places allocations.
 _CAUSAL_ORDER = (
-    "running", "healthy", "unhealthy", "alloc-failed", "lost", "canaries-healthy", "promoted", "paused",
-    "resumed", "failed", "auto-reverted", "registered", "evaluation", "cancelled", "deployment", "stopped",
-    "placed", "successful", "routes",
+    "running",
+    "healthy",
+    "unhealthy",
+    "alloc-failed",
+    "lost",
+    "canaries-healthy",
+    "promoted",
+    "paused",
+    "resumed",
+    "failed",
+    "auto-reverted",
+    "registered",
+    "evaluation",
+    "cancelled",
+    "deployment",
+    "stopped",
+    "placed",
+    "successful",
+    "routes",
 )
 _RANK = {kind: i for i, kind in enumerate(_CAUSAL_ORDER)}
 
 
 @dataclass(frozen=True)
 class TimelineEvent:
-    at: float                 # epoch seconds
+    at: float  # epoch seconds
     kind: str
-    text: str                 # one line a person reads
+    text: str  # one line a person reads
     job_id: str
     deployment_id: str = ""
     alloc_id: str = ""
-    index: int = 0            # the cluster's Raft index of the change (as seen, when seen late)
+    index: int = 0  # the cluster's Raft index of the change (as seen, when seen late)
 
     @property
     def position(self) -> tuple[float, int]:
@@ -96,6 +112,7 @@ def format_span(seconds: float) -> str:
 
 # --- per-job memory ----------------------------------------------------------------------------
 
+
 @dataclass
 class _Memory:
     """What was last seen of one job (None: that kind of record has not been loaded yet)."""
@@ -105,9 +122,9 @@ class _Memory:
     allocations: dict[str, Allocation] | None = None
     evaluations: dict[str, Evaluation] | None = None
     routes: dict[str, tuple[tuple[str, int], ...]] | None = None
-    registered: dict[int, TimelineEvent] = field(default_factory=dict)    # version -> its event
+    registered: dict[int, TimelineEvent] = field(default_factory=dict)  # version -> its event
     events: deque[TimelineEvent] = field(default_factory=lambda: deque(maxlen=MAX_EVENTS))
-    sources: dict[str, tuple] = field(default_factory=dict)               # what was last diffed
+    sources: dict[str, tuple] = field(default_factory=dict)  # what was last diffed
 
     def unchanged(self, name: str, *sources: Any) -> bool:
         """True if these exact objects were diffed last time (the state reuses unchanged records)."""
@@ -146,11 +163,19 @@ def _keep_newest(records: dict, key: Callable[[Any], int]) -> None:
 
 
 def _max_index(state: ClusterState) -> int:
-    return max([0, *(a.modify_index for a in state.allocations), *(d.modify_index for d in state.job_deployments),
-                *(e.create_index for e in state.evaluations), *(v.modify_index for v in state.versions)])
+    return max(
+        [
+            0,
+            *(a.modify_index for a in state.allocations),
+            *(d.modify_index for d in state.job_deployments),
+            *(e.create_index for e in state.evaluations),
+            *(v.modify_index for v in state.versions),
+        ]
+    )
 
 
 # --- texts ---------------------------------------------------------------------------------------
+
 
 def _placed_text(a: Allocation) -> str:
     where = short_id(a.node_id) or a.node_name or "?"
@@ -190,10 +215,17 @@ def _route_shares(state: ClusterState, route: Route) -> tuple[tuple[str, int], .
 
 def _rolled_back(version: JobVersion, deployments: Iterable[Deployment]) -> Deployment | None:
     """The failed deployment whose auto-revert wrote this version (in the same Raft write)."""
-    return next((d for d in deployments
-                 if d.status == "failed" and d.job_version == version.version - 1
-                 and d.modify_index == version.job_modify_index
-                 and any(g.auto_revert for g in d.groups.values())), None)
+    return next(
+        (
+            d
+            for d in deployments
+            if d.status == "failed"
+            and d.job_version == version.version - 1
+            and d.modify_index == version.job_modify_index
+            and any(g.auto_revert for g in d.groups.values())
+        ),
+        None,
+    )
 
 
 def _revert_text(version: JobVersion, failed: Deployment, versions: Iterable[JobVersion]) -> str:
@@ -205,6 +237,7 @@ def _revert_text(version: JobVersion, failed: Deployment, versions: Iterable[Job
 
 # --- the timeline --------------------------------------------------------------------------------
 
+
 class Timeline:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
@@ -215,8 +248,13 @@ class Timeline:
         if state.focus is None:
             return []
         mem = self._memory(state.focus)
-        new = [*self._versions(state, mem), *self._deployments(state, mem), *self._evaluations(state, mem),
-               *self._allocations(state, mem), *self._routes(state, mem)]
+        new = [
+            *self._versions(state, mem),
+            *self._deployments(state, mem),
+            *self._evaluations(state, mem),
+            *self._allocations(state, mem),
+            *self._routes(state, mem),
+        ]
         mem.events.extend(new)
         return sort_events(new)
 
@@ -268,14 +306,23 @@ class Timeline:
         if version is not None and version.submit_time is not None:
             start = min(start, (version.submit_time, version.job_modify_index))
         end = (math.inf, 0) if d.active else (d.modify_time or math.inf, d.modify_index)
-        return lambda e: (e.deployment_id == deployment_id
-                          or (not e.deployment_id and start <= e.position <= end))
+        return lambda e: e.deployment_id == deployment_id or (not e.deployment_id and start <= e.position <= end)
 
-    def _event(self, state: ClusterState, at: float | None, kind: str, text: str, *, index: int = 0,
-               deployment_id: str = "", alloc_id: str = "") -> TimelineEvent:
+    def _event(
+        self,
+        state: ClusterState,
+        at: float | None,
+        kind: str,
+        text: str,
+        *,
+        index: int = 0,
+        deployment_id: str = "",
+        alloc_id: str = "",
+    ) -> TimelineEvent:
         assert state.focus is not None
-        return TimelineEvent(self.clock() if at is None else at, kind, text, state.focus[1],
-                             deployment_id, alloc_id, index)
+        return TimelineEvent(
+            self.clock() if at is None else at, kind, text, state.focus[1], deployment_id, alloc_id, index
+        )
 
     # --- versions ------------------------------------------------------------------------------
 
@@ -298,11 +345,21 @@ class Timeline:
     def _registered(self, state: ClusterState, mem: _Memory, v: JobVersion) -> TimelineEvent:
         failed = _rolled_back(v, mem.all_deployments(state))
         if failed is not None:
-            return self._event(state, v.submit_time, "auto-reverted", _revert_text(v, failed, mem.all_versions(state)),
-                               index=v.job_modify_index)
+            return self._event(
+                state,
+                v.submit_time,
+                "auto-reverted",
+                _revert_text(v, failed, mem.all_versions(state)),
+                index=v.job_modify_index,
+            )
         changes = f" ({diff_summary(v.diff)})" if v.diff else ""
-        return self._event(state, v.submit_time, "registered", f"job registered: version {v.version}{changes}",
-                           index=v.job_modify_index)
+        return self._event(
+            state,
+            v.submit_time,
+            "registered",
+            f"job registered: version {v.version}{changes}",
+            index=v.job_modify_index,
+        )
 
     def _relabel_revert(self, state: ClusterState, mem: _Memory, d: Deployment) -> list[TimelineEvent]:
         """A rollback version seen before the failure that wrote it was told as a registration:
@@ -333,17 +390,28 @@ class Timeline:
         _keep_newest(mem.deployments, lambda d: d.create_index)
         return events
 
-    def _deployment_changes(self, state: ClusterState, mem: _Memory, prev: Deployment | None,
-                            d: Deployment) -> list[TimelineEvent]:
+    def _deployment_changes(
+        self, state: ClusterState, mem: _Memory, prev: Deployment | None, d: Deployment
+    ) -> list[TimelineEvent]:
         events = []
         if prev is None:
             canaries = sum(g.desired_canaries for g in d.groups.values())
             extra = f", {canaries} {'canary' if canaries == 1 else 'canaries'}" if canaries else ""
-            events.append(self._event(state, d.create_time, "deployment",
-                                      f"deployment {short_id(d.id)} started for version {d.job_version}{extra}",
-                                      index=d.create_index, deployment_id=d.id))
-            prev = replace(d, status="running",
-                           groups={n: GroupState(n, desired_canaries=g.desired_canaries) for n, g in d.groups.items()})
+            events.append(
+                self._event(
+                    state,
+                    d.create_time,
+                    "deployment",
+                    f"deployment {short_id(d.id)} started for version {d.job_version}{extra}",
+                    index=d.create_index,
+                    deployment_id=d.id,
+                )
+            )
+            prev = replace(
+                d,
+                status="running",
+                groups={n: GroupState(n, desired_canaries=g.desired_canaries) for n, g in d.groups.items()},
+            )
         if d.canaries_healthy and not prev.canaries_healthy:
             events.append(self._canaries_healthy(state, d))
         promoted = [n for n, g in d.groups.items() if g.promoted and not (n in prev.groups and prev.groups[n].promoted)]
@@ -365,8 +433,14 @@ class Timeline:
         health = [a.health_time for a in state.allocations if a.id in canaries and a.health_time is not None]
         healthy, wanted = sum(g.healthy for g in waiting), sum(g.desired_canaries for g in waiting)
         then = "promoting automatically" if d.auto_promotes else "ready to promote"
-        return self._event(state, max(health, default=d.modify_time), "canaries-healthy",
-                           f"canaries healthy ({healthy}/{wanted}): {then}", index=d.modify_index, deployment_id=d.id)
+        return self._event(
+            state,
+            max(health, default=d.modify_time),
+            "canaries-healthy",
+            f"canaries healthy ({healthy}/{wanted}): {then}",
+            index=d.modify_index,
+            deployment_id=d.id,
+        )
 
     # --- evaluations ---------------------------------------------------------------------------
 
@@ -382,8 +456,11 @@ class Timeline:
             if e.status == "pending" or (prev is not None and prev.status == e.status):
                 continue
             at = e.create_time if prev is None or prev.status == "pending" else e.modify_time
-            events.append(self._event(state, at, "evaluation", _evaluation_text(e), index=e.create_index,
-                                      deployment_id=e.deployment_id))
+            events.append(
+                self._event(
+                    state, at, "evaluation", _evaluation_text(e), index=e.create_index, deployment_id=e.deployment_id
+                )
+            )
         return events
 
     # --- allocations ---------------------------------------------------------------------------
@@ -397,8 +474,9 @@ class Timeline:
             events += self._allocation_changes(state, mem, previous.get(a.id), a)
         return events
 
-    def _allocation_changes(self, state: ClusterState, mem: _Memory, prev: Allocation | None,
-                            a: Allocation) -> list[TimelineEvent]:
+    def _allocation_changes(
+        self, state: ClusterState, mem: _Memory, prev: Allocation | None, a: Allocation
+    ) -> list[TimelineEvent]:
         deployment = self._deployment_of(state, mem, a)
 
         def event(at: float | None, kind: str, text: str, index: int, deployment_id: str = deployment) -> TimelineEvent:
@@ -436,8 +514,9 @@ class Timeline:
         detail = state.alloc_details.get(a.id)
         if detail is not None and detail.deployment_id and detail.job_version == a.job_version:
             return detail.deployment_id
-        candidates = [d for d in mem.all_deployments(state)
-                      if d.job_version == a.job_version and d.create_index <= a.modify_index]
+        candidates = [
+            d for d in mem.all_deployments(state) if d.job_version == a.job_version and d.create_index <= a.modify_index
+        ]
         return max(candidates, key=lambda d: d.create_index).id if candidates else ""
 
     # --- Fabio routes --------------------------------------------------------------------------
@@ -446,8 +525,9 @@ class Timeline:
         fabio = state.status.get("fabio")
         if state.job is None or not state.versions or fabio is None or fabio.as_of is None:
             return []
-        if mem.unchanged("routes", state.routes, state.job, state.allocations, state.alloc_details,
-                         state.versions, state.nodes):
+        if mem.unchanged(
+            "routes", state.routes, state.job, state.allocations, state.alloc_details, state.versions, state.nodes
+        ):
             return []
         routes = state.job_routes()
         # Until every target is tied to its allocation (full reads arrive after the list), a
@@ -462,9 +542,18 @@ class Timeline:
         if not changed:
             return []
         at, index, deployment = self.clock(), _max_index(state), self._route_deployment(state, mem)
-        return [self._event(state, at, "routes", f"route {src}: " + (
-            " · ".join(f"{label} {share}%" for label, share in current[src]) if src in current else "removed"),
-            index=index, deployment_id=deployment) for src in changed]
+        return [
+            self._event(
+                state,
+                at,
+                "routes",
+                f"route {src}: "
+                + (" · ".join(f"{label} {share}%" for label, share in current[src]) if src in current else "removed"),
+                index=index,
+                deployment_id=deployment,
+            )
+            for src in changed
+        ]
 
     def _route_deployment(self, state: ClusterState, mem: _Memory) -> str:
         """Weights move because of the latest deployment while it runs, and shortly after it ends."""

@@ -18,9 +18,20 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 @pytest.fixture(autouse=True)
 def _no_user_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never see the developer's cluster, token or config."""
-    for name in ("NOMAD_ADDR", "NOMAD_TOKEN", "NOMAD_NAMESPACE", "NOMAD_REGION", "NOMAD_CACERT",
-                 "NOMAD_CAPATH", "NOMAD_CLIENT_CERT", "NOMAD_CLIENT_KEY", "NOMAD_TLS_SERVER_NAME",
-                 "NOMAD_SKIP_VERIFY", "NOMAD_HTTP_AUTH", "FABIO_ADDR"):
+    for name in (
+        "NOMAD_ADDR",
+        "NOMAD_TOKEN",
+        "NOMAD_NAMESPACE",
+        "NOMAD_REGION",
+        "NOMAD_CACERT",
+        "NOMAD_CAPATH",
+        "NOMAD_CLIENT_CERT",
+        "NOMAD_CLIENT_KEY",
+        "NOMAD_TLS_SERVER_NAME",
+        "NOMAD_SKIP_VERIFY",
+        "NOMAD_HTTP_AUTH",
+        "FABIO_ADDR",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     # Absolute times are printed in local time: pin the zone so snapshots match everywhere.
@@ -62,12 +73,14 @@ class ScriptedServer:
         self._sock.bind(("127.0.0.1", port))
         self._sock.listen(64)
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        self._server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="critical",
-                                                     timeout_graceful_shutdown=1))
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])),
-                                        daemon=True)
+        self._server = uvicorn.Server(
+            uvicorn.Config(app, lifespan="off", log_level="critical", timeout_graceful_shutdown=1)
+        )
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])), daemon=True
+        )
 
-    def __enter__(self) -> "ScriptedServer":
+    def __enter__(self) -> ScriptedServer:
         import time
 
         self._thread.start()

@@ -33,5 +33,10 @@ def register(demo: DemoServer, filename: str) -> None:
 def fingerprint(demo: DemoServer) -> tuple:
     """Everything a client could observe of the cluster's state: a refused request keeps it."""
     store = demo.cluster.store
-    return (store.index, len(store.allocs), len(store.evals), len(store.deployments),
-            {k: v["Version"] for k, v in store.jobs.items()})
+    return (
+        store.index,
+        len(store.allocs),
+        len(store.evals),
+        len(store.deployments),
+        {k: v["Version"] for k, v in store.jobs.items()},
+    )

@@ -36,14 +36,18 @@ def core_modules() -> list[str]:
 def test_no_module_outside_ui_imports_textual():
     modules = core_modules()
     assert "nomadtui.nomad.live" in modules and "nomadtui.demo.server" in modules and "nomadtui.model" in modules
-    result = subprocess.run([sys.executable, "-c", BLOCK_TEXTUAL, *modules], capture_output=True, text=True,
-                            cwd=ROOT.parent)
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCK_TEXTUAL, *modules], capture_output=True, text=True, cwd=ROOT.parent
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"ok {len(modules)}"
 
 
 def test_no_source_file_outside_ui_mentions_textual_imports():
-    offenders = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*.py")
-                 if "ui" not in p.relative_to(ROOT).parts[:1]
-                 and any(line.lstrip().startswith(("import textual", "from textual")) for line in p.read_text().splitlines())]
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in ROOT.rglob("*.py")
+        if "ui" not in p.relative_to(ROOT).parts[:1]
+        and any(line.lstrip().startswith(("import textual", "from textual")) for line in p.read_text().splitlines())
+    ]
     assert offenders == []

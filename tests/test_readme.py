@@ -10,7 +10,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
 def test_the_two_commands():
-    assert 'pip install . && nomadtui --demo' in README
+    assert "pip install . && nomadtui --demo" in README
     assert 'pip install ".[test]" && pytest' in README
 
 

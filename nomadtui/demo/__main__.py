@@ -14,8 +14,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=4646, help="Nomad API port (0: pick a free one; default 4646)")
     parser.add_argument("--fabio-port", type=int, default=9998, help="Fabio admin API port (default 9998)")
     parser.add_argument("--lb-port", type=int, default=9999, help="Fabio traffic listener port (default 9999)")
-    parser.add_argument("--speed", type=float, default=DEFAULT_SPEED,
-                        help=f"how many times faster than real time rollout durations elapse (default {DEFAULT_SPEED:g})")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=DEFAULT_SPEED,
+        help=f"how many times faster than real time rollout durations elapse (default {DEFAULT_SPEED:g})",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed ids and placement for a reproducible cluster")
     parser.add_argument("--print-jobs-dir", action="store_true", help="print the folder of the demo job files and exit")
 
@@ -30,8 +34,9 @@ def run(args: argparse.Namespace) -> int:
     from .server import DemoServer
 
     try:
-        server = DemoServer(port=args.port, fabio_port=args.fabio_port, lb_port=args.lb_port,
-                            speed=args.speed, seed=args.seed)
+        server = DemoServer(
+            port=args.port, fabio_port=args.fabio_port, lb_port=args.lb_port, speed=args.speed, seed=args.seed
+        )
         server.start()
     except OSError as e:
         print(f"nomadtui demo-server: {e}", file=sys.stderr)

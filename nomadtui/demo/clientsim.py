@@ -16,20 +16,38 @@ if TYPE_CHECKING:
     from .cluster import Cluster
 
 FAILURE_META_KEY = "nomadtui_demo_fail"
-START_SECONDS = 0.5     # placement -> tasks running
-KILL_SECONDS = 0.5      # stop requested -> tasks dead
-CRASH_SECONDS = 5.0     # "crash": tasks running -> task exits with code 1
+START_SECONDS = 0.5  # placement -> tasks running
+KILL_SECONDS = 0.5  # stop requested -> tasks dead
+CRASH_SECONDS = 5.0  # "crash": tasks running -> task exits with code 1
 _PORT_RANGE = (20000, 32000)
 
-_DEFAULT_HEALTH = {"HealthCheck": "checks", "MinHealthyTime": 10_000_000_000,
-                   "HealthyDeadline": 300_000_000_000}
+_DEFAULT_HEALTH = {"HealthCheck": "checks", "MinHealthyTime": 10_000_000_000, "HealthyDeadline": 300_000_000_000}
 
 _TASK_EVENT_FIELDS = {
-    "Details": {}, "DiskLimit": 0, "DisplayMessage": "", "DownloadError": "", "DriverError": "",
-    "DriverMessage": "", "ExitCode": 0, "FailedSibling": "", "FailsTask": False,
-    "GenericSource": "", "KillError": "", "KillReason": "", "KillTimeout": 0, "Message": "",
-    "RestartReason": "", "SetupError": "", "Signal": 0, "StartDelay": 0, "TaskSignal": "",
-    "TaskSignalReason": "", "Time": 0, "Type": "", "ValidationError": "", "VaultError": "",
+    "Details": {},
+    "DiskLimit": 0,
+    "DisplayMessage": "",
+    "DownloadError": "",
+    "DriverError": "",
+    "DriverMessage": "",
+    "ExitCode": 0,
+    "FailedSibling": "",
+    "FailsTask": False,
+    "GenericSource": "",
+    "KillError": "",
+    "KillReason": "",
+    "KillTimeout": 0,
+    "Message": "",
+    "RestartReason": "",
+    "SetupError": "",
+    "Signal": 0,
+    "StartDelay": 0,
+    "TaskSignal": "",
+    "TaskSignalReason": "",
+    "Time": 0,
+    "Type": "",
+    "ValidationError": "",
+    "VaultError": "",
 }
 
 
@@ -51,11 +69,20 @@ def task_event(type_: str, when: float, message: str = "", **extra) -> dict:
     return event
 
 
-def _task_state(state: str, events: list[dict], started: float | None, finished: float | None = None,
-                failed: bool = False) -> dict:
-    return {"State": state, "Failed": failed, "Restarts": 0, "LastRestart": None,
-            "StartedAt": rfc3339(started), "FinishedAt": rfc3339(finished), "Events": events,
-            "TaskHandle": None, "Paused": ""}
+def _task_state(
+    state: str, events: list[dict], started: float | None, finished: float | None = None, failed: bool = False
+) -> dict:
+    return {
+        "State": state,
+        "Failed": failed,
+        "Restarts": 0,
+        "LastRestart": None,
+        "StartedAt": rfc3339(started),
+        "FinishedAt": rfc3339(finished),
+        "Events": events,
+        "TaskHandle": None,
+        "Paused": "",
+    }
 
 
 def _set_client_status(cluster: Cluster, alloc: dict, status: str, description: str) -> None:
@@ -74,23 +101,29 @@ def _set_client_status(cluster: Cluster, alloc: dict, status: str, description: 
     cluster.store.put_summary(summary)
 
 
-_SUMMARY_BIN = {"pending": "Starting", "running": "Running", "complete": "Complete",
-                "failed": "Failed", "lost": "Lost", "unknown": "Unknown"}
+_SUMMARY_BIN = {
+    "pending": "Starting",
+    "running": "Running",
+    "complete": "Complete",
+    "failed": "Failed",
+    "lost": "Lost",
+    "unknown": "Unknown",
+}
 
 
 def _allocate_ports(cluster: Cluster, group: dict, node: dict) -> list[dict]:
     ports = []
     for network in group.get("Networks") or []:
         for port in network.get("ReservedPorts") or []:
-            ports.append({"Label": port["Label"], "Value": port["Value"], "To": port.get("To", 0),
-                          "HostIP": node["Address"]})
+            ports.append(
+                {"Label": port["Label"], "Value": port["Value"], "To": port.get("To", 0), "HostIP": node["Address"]}
+            )
         for port in network.get("DynamicPorts") or []:
             value = cluster.store.rng.randrange(*_PORT_RANGE)
             while value in node["_ports"]:
                 value = cluster.store.rng.randrange(*_PORT_RANGE)
             node["_ports"].add(value)
-            ports.append({"Label": port["Label"], "Value": value, "To": port.get("To", 0),
-                          "HostIP": node["Address"]})
+            ports.append({"Label": port["Label"], "Value": value, "To": port.get("To", 0), "HostIP": node["Address"]})
     return ports
 
 
@@ -106,20 +139,33 @@ def _allocated_resources(job: dict, group: dict, node: dict, ports: list[dict]) 
     tasks = {
         t["Name"]: {
             "Cpu": {"CpuShares": (t.get("Resources") or {}).get("CPU") or 0, "ReservedCores": None},
-            "Memory": {"MemoryMB": (t.get("Resources") or {}).get("MemoryMB") or 0,
-                       "MemoryMaxMB": (t.get("Resources") or {}).get("MemoryMaxMB") or 0},
-            "Networks": None, "Devices": None,
+            "Memory": {
+                "MemoryMB": (t.get("Resources") or {}).get("MemoryMB") or 0,
+                "MemoryMaxMB": (t.get("Resources") or {}).get("MemoryMaxMB") or 0,
+            },
+            "Networks": None,
+            "Devices": None,
         }
         for t in group["Tasks"]
     }
-    dynamic = [{"Label": p["Label"], "Value": p["Value"], "To": p["To"], "HostNetwork": "default"}
-               for p in ports]
+    dynamic = [{"Label": p["Label"], "Value": p["Value"], "To": p["To"], "HostNetwork": "default"} for p in ports]
     return {
-        "Tasks": tasks, "TaskLifecycles": {t["Name"]: None for t in group["Tasks"]},
+        "Tasks": tasks,
+        "TaskLifecycles": {t["Name"]: None for t in group["Tasks"]},
         "Shared": {
-            "Networks": [{"Mode": "host", "Device": "", "CIDR": "", "IP": node["Address"],
-                          "Hostname": "", "MBits": 0, "DNS": None, "ReservedPorts": None,
-                          "DynamicPorts": dynamic}],
+            "Networks": [
+                {
+                    "Mode": "host",
+                    "Device": "",
+                    "CIDR": "",
+                    "IP": node["Address"],
+                    "Hostname": "",
+                    "MBits": 0,
+                    "DNS": None,
+                    "ReservedPorts": None,
+                    "DynamicPorts": dynamic,
+                }
+            ],
             "DiskMB": (group.get("EphemeralDisk") or {}).get("SizeMB", 300),
             "Ports": ports,
         },
@@ -134,27 +180,68 @@ def place(cluster: Cluster, job: dict, p: Placement, node: dict, ev: dict, d: di
     ports = _allocate_ports(cluster, group, node)
     cpu, mem = alloc_resources(job, p.group)
     alloc = {
-        "ID": store.new_id(), "Namespace": job["Namespace"], "EvalID": ev["ID"], "Name": p.name,
-        "NodeID": node["ID"], "NodeName": node["Name"], "JobID": job["ID"], "JobType": job["Type"],
-        "JobVersion": job["Version"], "TaskGroup": p.group,
+        "ID": store.new_id(),
+        "Namespace": job["Namespace"],
+        "EvalID": ev["ID"],
+        "Name": p.name,
+        "NodeID": node["ID"],
+        "NodeName": node["Name"],
+        "JobID": job["ID"],
+        "JobType": job["Type"],
+        "JobVersion": job["Version"],
+        "TaskGroup": p.group,
         "AllocatedResources": _allocated_resources(job, group, node, ports),
-        "Metrics": {"NodesEvaluated": len(store.nodes), "NodesFiltered": 0,
-                    "NodesInPool": len(store.nodes), "NodesAvailable": {"dc1": len(store.nodes)},
-                    "ClassFiltered": None, "ConstraintFiltered": None, "NodesExhausted": 0,
-                    "ClassExhausted": None, "DimensionExhausted": None, "QuotaExhausted": None,
-                    "ResourcesExhausted": None, "Scores": None, "ScoreMetaData": None,
-                    "AllocationTime": 61_344, "CoalescedFailures": 0},
-        "DesiredStatus": "run", "DesiredDescription": "",
-        "DesiredTransition": {"Migrate": None, "Reschedule": None, "ForceReschedule": None,
-                              "NoShutdownDelay": None, "MigrateDisablePlacement": None},
-        "ClientStatus": "pending", "ClientDescription": "No tasks have started",
-        "TaskStates": None, "AllocStates": None, "DeploymentID": "", "DeploymentStatus": None,
-        "FollowupEvalID": "", "NextAllocation": "", "PreviousAllocation": "",
-        "RescheduleTracker": None, "PreemptedAllocations": None, "PreemptedByAllocation": "",
-        "NetworkStatus": None, "SigningKeyID": "", "CreateIndex": txn.index, "ModifyIndex": txn.index,
-        "AllocModifyIndex": txn.index, "CreateTime": nanos(txn.now), "ModifyTime": nanos(txn.now),
-        "_job": job, "_job_create_index": job["CreateIndex"], "_health_gen": 0,
-        "_finished_at": None, "_cpu": cpu, "_memory": mem,
+        "Metrics": {
+            "NodesEvaluated": len(store.nodes),
+            "NodesFiltered": 0,
+            "NodesInPool": len(store.nodes),
+            "NodesAvailable": {"dc1": len(store.nodes)},
+            "ClassFiltered": None,
+            "ConstraintFiltered": None,
+            "NodesExhausted": 0,
+            "ClassExhausted": None,
+            "DimensionExhausted": None,
+            "QuotaExhausted": None,
+            "ResourcesExhausted": None,
+            "Scores": None,
+            "ScoreMetaData": None,
+            "AllocationTime": 61_344,
+            "CoalescedFailures": 0,
+        },
+        "DesiredStatus": "run",
+        "DesiredDescription": "",
+        "DesiredTransition": {
+            "Migrate": None,
+            "Reschedule": None,
+            "ForceReschedule": None,
+            "NoShutdownDelay": None,
+            "MigrateDisablePlacement": None,
+        },
+        "ClientStatus": "pending",
+        "ClientDescription": "No tasks have started",
+        "TaskStates": None,
+        "AllocStates": None,
+        "DeploymentID": "",
+        "DeploymentStatus": None,
+        "FollowupEvalID": "",
+        "NextAllocation": "",
+        "PreviousAllocation": "",
+        "RescheduleTracker": None,
+        "PreemptedAllocations": None,
+        "PreemptedByAllocation": "",
+        "NetworkStatus": None,
+        "SigningKeyID": "",
+        "CreateIndex": txn.index,
+        "ModifyIndex": txn.index,
+        "AllocModifyIndex": txn.index,
+        "CreateTime": nanos(txn.now),
+        "ModifyTime": nanos(txn.now),
+        "_job": job,
+        "_job_create_index": job["CreateIndex"],
+        "_health_gen": 0,
+        "_finished_at": None,
+        "_cpu": cpu,
+        "_memory": mem,
     }
     prev = p.previous
     if prev is not None:
@@ -163,9 +250,14 @@ def place(cluster: Cluster, job: dict, p: Placement, node: dict, ev: dict, d: di
         store.put_alloc(prev)
     if p.reschedule and prev is not None:
         events = list((prev.get("RescheduleTracker") or {}).get("Events") or [])
-        events.append({"PrevAllocID": prev["ID"], "PrevNodeID": prev["NodeID"],
-                       "RescheduleTime": nanos(txn.now),
-                       "Delay": int((txn.now - prev["_finished_at"]) * 1e9)})
+        events.append(
+            {
+                "PrevAllocID": prev["ID"],
+                "PrevNodeID": prev["NodeID"],
+                "RescheduleTime": nanos(txn.now),
+                "Delay": int((txn.now - prev["_finished_at"]) * 1e9),
+            }
+        )
         alloc["RescheduleTracker"] = {"Events": events, "LastReschedule": "ok"}
     if d is not None and update_strategy(job, group) and p.group in d["TaskGroups"]:
         alloc["DeploymentID"] = d["ID"]
@@ -173,11 +265,9 @@ def place(cluster: Cluster, job: dict, p: Placement, node: dict, ev: dict, d: di
         dstate["PlacedAllocs"] += 1
         if p.canary:
             dstate["PlacedCanaries"] = (dstate["PlacedCanaries"] or []) + [alloc["ID"]]
-            alloc["DeploymentStatus"] = {"Healthy": None, "Timestamp": None, "Canary": True,
-                                         "ModifyIndex": txn.index}
+            alloc["DeploymentStatus"] = {"Healthy": None, "Timestamp": None, "Canary": True, "ModifyIndex": txn.index}
         if dstate["RequireProgressBy"] is None and dstate["ProgressDeadline"]:
-            dstate["RequireProgressBy"] = rfc3339(
-                txn.now + cluster.clock.scaled(dstate["ProgressDeadline"] / 1e9))
+            dstate["RequireProgressBy"] = rfc3339(txn.now + cluster.clock.scaled(dstate["ProgressDeadline"] / 1e9))
     store.put_alloc(alloc)
     summary = store.summaries.get((job["Namespace"], job["ID"]))
     if summary is not None:
@@ -211,8 +301,7 @@ def update_in_place(cluster: Cluster, job: dict, alloc: dict, d: dict | None) ->
         dstate = d["TaskGroups"][alloc["TaskGroup"]]
         dstate["PlacedAllocs"] += 1
         if dstate["RequireProgressBy"] is None and dstate["ProgressDeadline"]:
-            dstate["RequireProgressBy"] = rfc3339(
-                txn.now + cluster.clock.scaled(dstate["ProgressDeadline"] / 1e9))
+            dstate["RequireProgressBy"] = rfc3339(txn.now + cluster.clock.scaled(dstate["ProgressDeadline"] / 1e9))
     cluster.store.put_alloc(alloc)
     if alloc["ClientStatus"] == "running":
         begin_health(cluster, alloc)
@@ -226,16 +315,28 @@ def started(cluster: Cluster, alloc_id: str) -> None:
     with cluster.store.write("AllocationUpdated") as txn:
         now = txn.now
         alloc["TaskStates"] = {
-            t["Name"]: _task_state("running", [
-                task_event("Received", now - 0.4, "Task received by client"),
-                task_event("Task Setup", now - 0.3, "Building Task Directory",
-                           Message="Building Task Directory",
-                           Details={"message": "Building Task Directory"}),
-                task_event("Driver", now - 0.2, "Downloading image",
-                           DriverMessage="Downloading image",
-                           Details={"image": str((t.get("Config") or {}).get("image", ""))}),
-                task_event("Started", now, "Task started by client"),
-            ], started=now)
+            t["Name"]: _task_state(
+                "running",
+                [
+                    task_event("Received", now - 0.4, "Task received by client"),
+                    task_event(
+                        "Task Setup",
+                        now - 0.3,
+                        "Building Task Directory",
+                        Message="Building Task Directory",
+                        Details={"message": "Building Task Directory"},
+                    ),
+                    task_event(
+                        "Driver",
+                        now - 0.2,
+                        "Downloading image",
+                        DriverMessage="Downloading image",
+                        Details={"image": str((t.get("Config") or {}).get("image", ""))},
+                    ),
+                    task_event("Started", now, "Task started by client"),
+                ],
+                started=now,
+            )
             for t in group["Tasks"]
         }
         _set_client_status(cluster, alloc, "running", "Tasks are running")
@@ -267,8 +368,7 @@ def begin_health(cluster: Cluster, alloc: dict) -> None:
     elif mode == "unhealthy":
         services = [s["Name"] for t in group_of(job, alloc["TaskGroup"])["Tasks"] for s in t.get("Services") or []]
         message = f"Services not healthy by deadline: {', '.join(services) or alloc['TaskGroup']}"
-        cluster.after(settings["HealthyDeadline"] / 1e9,
-                      lambda: report_health(cluster, aid, False, gen, message))
+        cluster.after(settings["HealthyDeadline"] / 1e9, lambda: report_health(cluster, aid, False, gen, message))
     else:
         cluster.after(settings["MinHealthyTime"] / 1e9, lambda: report_health(cluster, aid, True, gen))
 
@@ -277,15 +377,20 @@ def report_health(cluster: Cluster, alloc_id: str, healthy: bool, gen: int, mess
     from . import watcher
 
     alloc = cluster.store.allocs.get(alloc_id)
-    if (alloc is None or alloc["_health_gen"] != gen or alloc["ClientStatus"] != "running"
-            or alloc["DesiredStatus"] != "run"):
+    if (
+        alloc is None
+        or alloc["_health_gen"] != gen
+        or alloc["ClientStatus"] != "running"
+        or alloc["DesiredStatus"] != "run"
+    ):
         return
     with cluster.store.write("AllocationUpdated") as txn:
         _record_health(cluster, alloc, healthy, txn.index, txn.now)
         if not healthy:
             for state in (alloc["TaskStates"] or {}).values():
-                state["Events"] = (state["Events"] + [task_event("Alloc Unhealthy", txn.now, message,
-                                                                 Message=message)])[-10:]
+                state["Events"] = (
+                    state["Events"] + [task_event("Alloc Unhealthy", txn.now, message, Message=message)]
+                )[-10:]
         cluster.store.put_alloc(alloc, client_update=True)
     watcher.after_alloc_update(cluster, alloc)
 
@@ -293,9 +398,13 @@ def report_health(cluster: Cluster, alloc_id: str, healthy: bool, gen: int, mess
 def _record_health(cluster: Cluster, alloc: dict, healthy: bool, index: int, now: float) -> None:
     from . import watcher
 
-    previous = (alloc.get("DeploymentStatus") or {})
-    alloc["DeploymentStatus"] = {"Healthy": healthy, "Timestamp": rfc3339(now),
-                                 "Canary": bool(previous.get("Canary")), "ModifyIndex": index}
+    previous = alloc.get("DeploymentStatus") or {}
+    alloc["DeploymentStatus"] = {
+        "Healthy": healthy,
+        "Timestamp": rfc3339(now),
+        "Canary": bool(previous.get("Canary")),
+        "ModifyIndex": index,
+    }
     watcher.record_health(cluster, alloc, healthy, previous.get("Healthy"))
 
 
@@ -309,16 +418,32 @@ def crash(cluster: Cluster, alloc_id: str, gen: int) -> None:
         now = txn.now
         for state in (alloc["TaskStates"] or {}).values():
             state.update(State="dead", Failed=True, FinishedAt=rfc3339(now))
-            state["Events"] = (state["Events"] + [
-                task_event("Terminated", now, "Exit Code: 1", ExitCode=1,
-                           Details={"exit_code": "1", "signal": "0", "oom_killed": "false"}),
-                task_event("Not Restarting", now, 'Exceeded allowed attempts 2 in interval 30m0s and mode is "fail"',
-                           FailsTask=True, RestartReason='Exceeded allowed attempts 2 in interval 30m0s and mode is "fail"'),
-            ])[-10:]
+            state["Events"] = (
+                state["Events"]
+                + [
+                    task_event(
+                        "Terminated",
+                        now,
+                        "Exit Code: 1",
+                        ExitCode=1,
+                        Details={"exit_code": "1", "signal": "0", "oom_killed": "false"},
+                    ),
+                    task_event(
+                        "Not Restarting",
+                        now,
+                        'Exceeded allowed attempts 2 in interval 30m0s and mode is "fail"',
+                        FailsTask=True,
+                        RestartReason='Exceeded allowed attempts 2 in interval 30m0s and mode is "fail"',
+                    ),
+                ]
+            )[-10:]
         _set_client_status(cluster, alloc, "failed", "Failed tasks")
         alloc["_finished_at"] = now
         _release_ports(cluster, alloc)
-        if alloc["_job"]["Type"] in ("service", "system") and (alloc.get("DeploymentStatus") or {}).get("Healthy") is None:
+        if (
+            alloc["_job"]["Type"] in ("service", "system")
+            and (alloc.get("DeploymentStatus") or {}).get("Healthy") is None
+        ):
             _record_health(cluster, alloc, False, txn.index, now)
         cluster.store.put_alloc(alloc, client_update=True)
         job = cluster.store.job(alloc["Namespace"], alloc["JobID"])
@@ -337,15 +462,27 @@ def stopped(cluster: Cluster, alloc_id: str) -> None:
         was_running = alloc["ClientStatus"] == "running"
         for state in (alloc["TaskStates"] or {}).values():
             state.update(State="dead", FinishedAt=rfc3339(now))
-            state["Events"] = (state["Events"] + [
-                task_event("Killing", now - 0.1, "Sent interrupt. Waiting 5s before force killing",
-                           KillTimeout=5_000_000_000),
-                task_event("Terminated", now - 0.05, "Exit Code: 0",
-                           Details={"exit_code": "0", "signal": "0", "oom_killed": "false"}),
-                task_event("Killed", now, "Task successfully killed"),
-            ])[-10:]
-        _set_client_status(cluster, alloc, "complete",
-                           "All tasks have completed" if was_running else "No tasks have started")
+            state["Events"] = (
+                state["Events"]
+                + [
+                    task_event(
+                        "Killing",
+                        now - 0.1,
+                        "Sent interrupt. Waiting 5s before force killing",
+                        KillTimeout=5_000_000_000,
+                    ),
+                    task_event(
+                        "Terminated",
+                        now - 0.05,
+                        "Exit Code: 0",
+                        Details={"exit_code": "0", "signal": "0", "oom_killed": "false"},
+                    ),
+                    task_event("Killed", now, "Task successfully killed"),
+                ]
+            )[-10:]
+        _set_client_status(
+            cluster, alloc, "complete", "All tasks have completed" if was_running else "No tasks have started"
+        )
         alloc["_finished_at"] = now
         _release_ports(cluster, alloc)
         cluster.store.put_alloc(alloc, client_update=True)
@@ -371,9 +508,18 @@ def service_instances(alloc: dict) -> list[dict]:
     services = list(group.get("Services") or []) + [s for t in group["Tasks"] for s in t.get("Services") or []]
     for s in services:
         tags = s.get("CanaryTags") if canary and s.get("CanaryTags") else s.get("Tags")
-        out.append({"ServiceName": s["Name"], "Tags": list(tags or []), "Address": address,
-                    "Port": ports.get(s.get("PortLabel", ""), 0), "AllocID": alloc["ID"],
-                    "JobID": alloc["JobID"], "Canary": canary, "Image": _image(group)})
+        out.append(
+            {
+                "ServiceName": s["Name"],
+                "Tags": list(tags or []),
+                "Address": address,
+                "Port": ports.get(s.get("PortLabel", ""), 0),
+                "AllocID": alloc["ID"],
+                "JobID": alloc["JobID"],
+                "Canary": canary,
+                "Image": _image(group),
+            }
+        )
     return out
 
 

@@ -24,9 +24,9 @@ from .store import ACTIVE_DEPLOYMENT, NomadError, Store, multierror, nanos, rfc3
 JOBS_DIR = Path(__file__).parent / "jobs"
 SEED_JOB_FILE = JOBS_DIR / "httpsbackend-tcp-sni-1.nomad"
 DEFAULT_SPEED = 10.0
-HISTORY_SECONDS = 3600.0      # how far back the seed job was started
-TRACKED_VERSIONS = 6          # Nomad's job_tracked_versions default
-JOB_MAX_COUNT = 50000         # Nomad's job_max_count default (structs.JobDefaultMaxCount)
+HISTORY_SECONDS = 3600.0  # how far back the seed job was started
+TRACKED_VERSIONS = 6  # Nomad's job_tracked_versions default
+JOB_MAX_COUNT = 50000  # Nomad's job_max_count default (structs.JobDefaultMaxCount)
 
 # Identity of the three client nodes (the article's short ids).
 NODES = [
@@ -36,8 +36,18 @@ NODES = [
 ]
 
 # Fields that are bookkeeping, not spec: a register that differs only here changes nothing.
-_NOT_SPEC = ("Status", "StatusDescription", "Stable", "Version", "SubmitTime", "CreateIndex",
-             "ModifyIndex", "JobModifyIndex", "VersionTag", "NomadTokenID")
+_NOT_SPEC = (
+    "Status",
+    "StatusDescription",
+    "Stable",
+    "Version",
+    "SubmitTime",
+    "CreateIndex",
+    "ModifyIndex",
+    "JobModifyIndex",
+    "VersionTag",
+    "NomadTokenID",
+)
 
 
 def spec_changed(a: dict, b: dict) -> bool:
@@ -46,13 +56,12 @@ def spec_changed(a: dict, b: dict) -> bool:
 
 
 class Cluster:
-    def __init__(self, clock: Clock | None = None, *, seed: int | None = None,
-                 bootstrap: bool = True) -> None:
+    def __init__(self, clock: Clock | None = None, *, seed: int | None = None, bootstrap: bool = True) -> None:
         self.clock = clock or Clock(DEFAULT_SPEED)
         self.store = Store(self.clock.now, self.clock.scaled, seed)
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
-        self.on_timer: Callable[[], None] = lambda: None   # the server's driver wakes up
+        self.on_timer: Callable[[], None] = lambda: None  # the server's driver wakes up
         self._batched_evals: set[str] = set()
         self._add_nodes()
         if bootstrap:
@@ -96,15 +105,29 @@ class Cluster:
         with self.store.write("NodeRegistration") as txn:
             for node_id, name, address in NODES:
                 node = {
-                    "Address": address, "ID": node_id, "Datacenter": "dc1", "Name": name,
-                    "NodePool": "default", "NodeClass": "", "Version": "2.0.5", "Drain": False,
-                    "SchedulingEligibility": "eligible", "Status": "ready", "StatusDescription": "",
-                    "Drivers": {"docker": {
-                        "Attributes": {"driver.docker": "true", "driver.docker.version": "28.2.2"},
-                        "Detected": True, "Healthy": True,
-                        "HealthDescription": "Healthy", "UpdateTime": rfc3339(txn.now),
-                    }},
-                    "HostVolumes": None, "LastDrain": None, "CreateIndex": txn.index,
+                    "Address": address,
+                    "ID": node_id,
+                    "Datacenter": "dc1",
+                    "Name": name,
+                    "NodePool": "default",
+                    "NodeClass": "",
+                    "Version": "2.0.5",
+                    "Drain": False,
+                    "SchedulingEligibility": "eligible",
+                    "Status": "ready",
+                    "StatusDescription": "",
+                    "Drivers": {
+                        "docker": {
+                            "Attributes": {"driver.docker": "true", "driver.docker.version": "28.2.2"},
+                            "Detected": True,
+                            "Healthy": True,
+                            "HealthDescription": "Healthy",
+                            "UpdateTime": rfc3339(txn.now),
+                        }
+                    },
+                    "HostVolumes": None,
+                    "LastDrain": None,
+                    "CreateIndex": txn.index,
                     "_attributes": {"os.name": "ubuntu", "kernel.name": "linux", "unique.hostname": name},
                     "_ports": set(),
                 }
@@ -153,8 +176,10 @@ class Cluster:
         for group in job["TaskGroups"] or []:
             # The demo's own limit, not Nomad's: its scheduler names every canary it places.
             if (canaries := (group["Update"] or {}).get("Canary") or 0) > JOB_MAX_COUNT:
-                after.append(f"task group {quote(group['Name'])} asks for {canaries} canaries; "
-                             f"the demo places at most {JOB_MAX_COUNT}")
+                after.append(
+                    f"task group {quote(group['Name'])} asks for {canaries} canaries; "
+                    f"the demo places at most {JOB_MAX_COUNT}"
+                )
         try:
             jobspec.validate(job)
         except jobspec.JobspecError as e:
@@ -163,9 +188,15 @@ class Cluster:
             raise NomadError(500, multierror(before + after))
         return job
 
-    def register(self, api_job: dict, *, namespace: str | None = None,
-                 enforce_index: bool = False, job_modify_index: int = 0,
-                 submission: dict | None = None) -> dict:
+    def register(
+        self,
+        api_job: dict,
+        *,
+        namespace: str | None = None,
+        enforce_index: bool = False,
+        job_modify_index: int = 0,
+        submission: dict | None = None,
+    ) -> dict:
         job = self._struct_job(api_job, namespace)
         existing = self.store.job(job["Namespace"], job["ID"])
         if enforce_index:
@@ -178,11 +209,14 @@ class Cluster:
             stored = self._upsert_version(job, existing, stable=False)
             if submission:
                 self.store.submissions[(stored["Namespace"], stored["ID"], stored["Version"])] = {
-                    "Source": submission.get("Source", ""), "Format": submission.get("Format", "hcl2"),
+                    "Source": submission.get("Source", ""),
+                    "Format": submission.get("Format", "hcl2"),
                     "VariableFlags": submission.get("VariableFlags"),
                     "Variables": submission.get("Variables", ""),
-                    "Namespace": stored["Namespace"], "JobID": stored["ID"],
-                    "Version": stored["Version"], "JobModifyIndex": txn.index,
+                    "Namespace": stored["Namespace"],
+                    "JobID": stored["ID"],
+                    "Version": stored["Version"],
+                    "JobModifyIndex": txn.index,
                 }
             ev = self._new_eval(stored, "job-register")
         return self._register_response(ev, stored["JobModifyIndex"])
@@ -210,26 +244,40 @@ class Cluster:
         newest_stable = next((v for v in versions if v["Stable"]), None)
         keep = versions[:TRACKED_VERSIONS]
         if newest_stable is not None and newest_stable not in keep:
-            keep = versions[:TRACKED_VERSIONS - 1] + [newest_stable]
+            keep = versions[: TRACKED_VERSIONS - 1] + [newest_stable]
         versions[:] = keep
 
     def _ensure_summary(self, job: dict) -> None:
         key = (job["Namespace"], job["ID"])
         summary = self.store.summaries.get(key)
         if summary is None:
-            summary = {"JobID": job["ID"], "Namespace": job["Namespace"], "Summary": {},
-                       "Children": {"Pending": 0, "Running": 0, "Dead": 0},
-                       "CreateIndex": self.store.txn.index, "ModifyIndex": self.store.txn.index}
+            summary = {
+                "JobID": job["ID"],
+                "Namespace": job["Namespace"],
+                "Summary": {},
+                "Children": {"Pending": 0, "Running": 0, "Dead": 0},
+                "CreateIndex": self.store.txn.index,
+                "ModifyIndex": self.store.txn.index,
+            }
         for g in job["TaskGroups"]:
-            summary["Summary"].setdefault(g["Name"], {
-                "Queued": 0, "Complete": 0, "Failed": 0, "Running": 0, "Starting": 0, "Lost": 0, "Unknown": 0})
+            summary["Summary"].setdefault(
+                g["Name"],
+                {"Queued": 0, "Complete": 0, "Failed": 0, "Running": 0, "Starting": 0, "Lost": 0, "Unknown": 0},
+            )
         self.store.put_summary(summary)
 
     @staticmethod
     def _register_response(ev: dict, job_modify_index: int) -> dict:
-        return {"EvalID": ev["ID"], "EvalCreateIndex": ev["CreateIndex"],
-                "JobModifyIndex": job_modify_index, "Warnings": "", "Index": ev["CreateIndex"],
-                "LastContact": 0, "KnownLeader": True, "NextToken": ""}
+        return {
+            "EvalID": ev["ID"],
+            "EvalCreateIndex": ev["CreateIndex"],
+            "JobModifyIndex": job_modify_index,
+            "Warnings": "",
+            "Index": ev["CreateIndex"],
+            "LastContact": 0,
+            "KnownLeader": True,
+            "NextToken": "",
+        }
 
     def plan(self, api_job: dict, *, namespace: str | None = None, diff: bool = True) -> dict:
         from .jobdiff import annotate_plan, job_diff
@@ -252,24 +300,30 @@ class Cluster:
             body = annotate_plan(job_diff(existing, candidate, contextual=True), updates)
         created = None
         if failures:
-            created = [self._eval_body(candidate, "job-register", status="blocked",
-                                       description="created to place remaining allocations")]
+            created = [
+                self._eval_body(
+                    candidate, "job-register", status="blocked", description="created to place remaining allocations"
+                )
+            ]
         return {
             "Annotations": {"DesiredTGUpdates": updates, "PreemptedAllocs": None},
             "FailedTGAllocs": failures or None,
             "JobModifyIndex": existing["JobModifyIndex"] if existing else 0,
-            "CreatedEvals": created, "Diff": body, "NextPeriodicLaunch": None,
-            "Warnings": "", "Index": self.store.index,
+            "CreatedEvals": created,
+            "Diff": body,
+            "NextPeriodicLaunch": None,
+            "Warnings": "",
+            "Index": self.store.index,
         }
 
-    def revert(self, namespace: str, job_id: str, version: int,
-               enforce_prior_version: int | None = None) -> dict:
+    def revert(self, namespace: str, job_id: str, version: int, enforce_prior_version: int | None = None) -> dict:
         existing = self.store.job(namespace, job_id)
         if existing is None:
             raise NomadError(500, f'job "{job_id}" not found')
         if enforce_prior_version is not None and existing["Version"] != enforce_prior_version:
-            raise NomadError(500, f"Current job has version {existing['Version']}; "
-                                  f"enforcing version {enforce_prior_version}")
+            raise NomadError(
+                500, f"Current job has version {existing['Version']}; enforcing version {enforce_prior_version}"
+            )
         if version == existing["Version"]:
             raise NomadError(500, "can't revert to current version")
         target = self.store.job_version(namespace, job_id, version)
@@ -313,29 +367,60 @@ class Cluster:
             ev = self._new_eval(stopped, "job-deregister")
         if purge:
             self.at(self.clock.now(), lambda: self._process_stopped_purge(stopped, ev["ID"]))
-        return {"EvalID": ev["ID"], "EvalCreateIndex": ev["CreateIndex"],
-                "JobModifyIndex": txn.index, "VolumeEvalID": "", "VolumeEvalIndex": 0,
-                "Index": txn.index, "LastContact": 0, "KnownLeader": True, "NextToken": ""}
+        return {
+            "EvalID": ev["ID"],
+            "EvalCreateIndex": ev["CreateIndex"],
+            "JobModifyIndex": txn.index,
+            "VolumeEvalID": "",
+            "VolumeEvalIndex": 0,
+            "Index": txn.index,
+            "LastContact": 0,
+            "KnownLeader": True,
+            "NextToken": "",
+        }
 
     # --- evaluations and the scheduler -------------------------------------------------------
 
-    def _eval_body(self, job: dict, triggered_by: str, *, status: str = "pending",
-                   description: str = "", deployment_id: str = "") -> dict:
+    def _eval_body(
+        self, job: dict, triggered_by: str, *, status: str = "pending", description: str = "", deployment_id: str = ""
+    ) -> dict:
         now = nanos(self.clock.now())
         return {
-            "ID": self.store.new_id(), "Namespace": job["Namespace"], "Priority": job["Priority"],
-            "Type": job["Type"], "TriggeredBy": triggered_by, "JobID": job["ID"],
-            "JobModifyIndex": job["JobModifyIndex"], "NodeID": "", "NodeModifyIndex": 0,
-            "DeploymentID": deployment_id, "Status": status, "StatusDescription": description,
-            "Wait": 0, "WaitUntil": None, "NextEval": "", "PreviousEval": "", "BlockedEval": "",
-            "RelatedEvals": None, "FailedTGAllocs": None, "ClassEligibility": None,
-            "QuotaLimitReached": "", "EscapedComputedClass": False, "AnnotatePlan": False,
-            "QueuedAllocations": None, "LeaderACL": "", "SnapshotIndex": 0,
-            "CreateIndex": 0, "ModifyIndex": 0, "CreateTime": now, "ModifyTime": now,
+            "ID": self.store.new_id(),
+            "Namespace": job["Namespace"],
+            "Priority": job["Priority"],
+            "Type": job["Type"],
+            "TriggeredBy": triggered_by,
+            "JobID": job["ID"],
+            "JobModifyIndex": job["JobModifyIndex"],
+            "NodeID": "",
+            "NodeModifyIndex": 0,
+            "DeploymentID": deployment_id,
+            "Status": status,
+            "StatusDescription": description,
+            "Wait": 0,
+            "WaitUntil": None,
+            "NextEval": "",
+            "PreviousEval": "",
+            "BlockedEval": "",
+            "RelatedEvals": None,
+            "FailedTGAllocs": None,
+            "ClassEligibility": None,
+            "QuotaLimitReached": "",
+            "EscapedComputedClass": False,
+            "AnnotatePlan": False,
+            "QueuedAllocations": None,
+            "LeaderACL": "",
+            "SnapshotIndex": 0,
+            "CreateIndex": 0,
+            "ModifyIndex": 0,
+            "CreateTime": now,
+            "ModifyTime": now,
         }
 
-    def _new_eval(self, job: dict, triggered_by: str, *, deployment_id: str = "",
-                  wait_until: float | None = None) -> dict:
+    def _new_eval(
+        self, job: dict, triggered_by: str, *, deployment_id: str = "", wait_until: float | None = None
+    ) -> dict:
         """Create a pending evaluation (inside a write) and schedule the scheduler for it."""
         ev = self._eval_body(job, triggered_by, deployment_id=deployment_id)
         ev["CreateIndex"] = self.store.txn.index
@@ -357,21 +442,36 @@ class Cluster:
                 continue
             canaries = upd["Canary"] if decision.groups[g["Name"]].canary else 0
             groups[g["Name"]] = {
-                "AutoRevert": upd["AutoRevert"], "AutoPromote": upd["AutoPromote"],
-                "ProgressDeadline": upd["ProgressDeadline"], "RequireProgressBy": None,
-                "Promoted": False, "PlacedCanaries": None, "DesiredCanaries": canaries,
-                "DesiredTotal": g["Count"], "PlacedAllocs": 0, "HealthyAllocs": 0,
+                "AutoRevert": upd["AutoRevert"],
+                "AutoPromote": upd["AutoPromote"],
+                "ProgressDeadline": upd["ProgressDeadline"],
+                "RequireProgressBy": None,
+                "Promoted": False,
+                "PlacedCanaries": None,
+                "DesiredCanaries": canaries,
+                "DesiredTotal": g["Count"],
+                "PlacedAllocs": 0,
+                "HealthyAllocs": 0,
                 "UnhealthyAllocs": 0,
             }
         now = nanos(self.clock.now())
         return {
-            "ID": self.store.new_id(), "Namespace": job["Namespace"], "JobID": job["ID"],
-            "JobVersion": job["Version"], "JobModifyIndex": job["ModifyIndex"],
-            "JobSpecModifyIndex": job["JobModifyIndex"], "JobCreateIndex": job["CreateIndex"],
-            "IsMultiregion": False, "TaskGroups": groups, "Status": "running",
+            "ID": self.store.new_id(),
+            "Namespace": job["Namespace"],
+            "JobID": job["ID"],
+            "JobVersion": job["Version"],
+            "JobModifyIndex": job["ModifyIndex"],
+            "JobSpecModifyIndex": job["JobModifyIndex"],
+            "JobCreateIndex": job["CreateIndex"],
+            "IsMultiregion": False,
+            "TaskGroups": groups,
+            "Status": "running",
             "StatusDescription": watcher.running_description(groups),
-            "EvalPriority": job["Priority"], "CreateIndex": 0, "ModifyIndex": 0,
-            "CreateTime": now, "ModifyTime": now,
+            "EvalPriority": job["Priority"],
+            "CreateIndex": 0,
+            "ModifyIndex": 0,
+            "CreateTime": now,
+            "ModifyTime": now,
         }
 
     def process_eval(self, eval_id: str) -> None:
@@ -399,8 +499,9 @@ class Cluster:
             if decision.deployment is not None and not ev["DeploymentID"]:
                 ev["DeploymentID"] = decision.deployment["ID"]
             if failures:
-                blocked = self._eval_body(job, "queued-allocs", status="blocked",
-                                          description="created to place remaining allocations")
+                blocked = self._eval_body(
+                    job, "queued-allocs", status="blocked", description="created to place remaining allocations"
+                )
                 blocked["CreateIndex"] = txn.index
                 blocked["PreviousEval"] = ev["ID"]
                 ev["BlockedEval"] = blocked["ID"]
@@ -442,7 +543,7 @@ class Cluster:
         if d is not None and decision.new_deployment:
             d["CreateIndex"] = store.txn.index
             d["EvalPriority"] = ev["Priority"]
-        for group_name, g in decision.groups.items():
+        for g in decision.groups.values():
             for alloc, description in g.stop:
                 clientsim.stop(self, alloc, description)
             for p in g.place:
@@ -455,8 +556,11 @@ class Cluster:
             d["Status"], d["StatusDescription"] = "successful", "Deployment completed successfully"
             job["Stable"] = True
             store.put_job(job)
-        if d is not None and (decision.new_deployment or decision.successful
-                              or any(g.place or g.inplace for g in decision.groups.values())):
+        if d is not None and (
+            decision.new_deployment
+            or decision.successful
+            or any(g.place or g.inplace for g in decision.groups.values())
+        ):
             store.put_deployment(d)
             watcher.schedule_deadline(self, d)
         self.refresh_job_status(job)
@@ -484,8 +588,9 @@ class Cluster:
             return
         allocs = self.store.job_allocs(job)
         deployments = self.store.job_deployments(job["Namespace"], job["ID"], job["CreateIndex"])
-        if any(a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running") for a in allocs) \
-                or any(d["Status"] in ACTIVE_DEPLOYMENT for d in deployments):
+        if any(a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running") for a in allocs) or any(
+            d["Status"] in ACTIVE_DEPLOYMENT for d in deployments
+        ):
             status = "running"
         elif any(e["Status"] in ("pending", "blocked") for e in self.store.job_evals(job["Namespace"], job["ID"])):
             status = "pending"
@@ -555,13 +660,16 @@ def _check_index(existing: dict | None, index: int) -> None:
     if index != 0 and existing is None:
         raise NomadError(500, f"{prefix}: job does not exist")
     if existing is not None and existing["JobModifyIndex"] != index:
-        raise NomadError(500, f"{prefix}: job exists with conflicting job modify index: "
-                              f"{existing['JobModifyIndex']}")
+        raise NomadError(500, f"{prefix}: job exists with conflicting job modify index: {existing['JobModifyIndex']}")
 
 
 def _has_changes(decision: Decision) -> bool:
-    return bool(decision.cancel or decision.new_deployment or decision.successful or any(
-        g.place or g.stop or g.inplace for g in decision.groups.values()))
+    return bool(
+        decision.cancel
+        or decision.new_deployment
+        or decision.successful
+        or any(g.place or g.stop or g.inplace for g in decision.groups.values())
+    )
 
 
 __all__ = ["Cluster", "NomadError", "multierror", "spec_changed", "JOBS_DIR", "DEFAULT_SPEED"]

@@ -44,13 +44,14 @@ class FabioAdmin(RequestApp):
         if path == "/api/paths":
             return Response(b'[""]', media_type="application/json")
         if path == "/api/manual" and method == "GET":
-            return Response(dumps({"value": self.manual, "version": str(self.manual_version)}, False),
-                            media_type="application/json")
+            return Response(
+                dumps({"value": self.manual, "version": str(self.manual_version)}, False), media_type="application/json"
+            )
         if path == "/api/manual" and method == "PUT":
             try:
                 body = json.loads(await request.body())
                 value, version = str(body.get("value", "")), int(body.get("version", "0"))
-            except (ValueError, AttributeError, TypeError, RecursionError):   # any body that is no manual
+            except (ValueError, AttributeError, TypeError, RecursionError):  # any body that is no manual
                 return PlainTextResponse("bad request", 400)
             if version != self.manual_version:
                 return PlainTextResponse("version mismatch", 409)
@@ -66,8 +67,10 @@ class FabioAdmin(RequestApp):
 _FABIO_CONFIG = {
     "Proxy": {"Strategy": "rnd", "Matcher": "prefix", "NoRouteStatus": 404},
     "Listen": [{"Addr": ":9999", "Proto": "http"}, {"Addr": ":9996", "Proto": "tcp+sni"}],
-    "Registry": {"Backend": "consul", "Consul": {"KVPath": "/fabio/config", "TagPrefix": "urlprefix-",
-                                                 "ServiceStatus": ["passing"]}},
+    "Registry": {
+        "Backend": "consul",
+        "Consul": {"KVPath": "/fabio/config", "TagPrefix": "urlprefix-", "ServiceStatus": ["passing"]},
+    },
     "UI": {"Access": "rw", "Addr": ":9998"},
 }
 
@@ -76,9 +79,12 @@ def _routes_html(table: list[fabio_routes.Route]) -> bytes:
     rows = "".join(
         f"<tr><td>{i}</td><td>{t.service}</td><td>{r.src}</td><td>{t.dst}</td><td>{r.opts}</td>"
         f"<td>{t.weight * 100:.2f}%</td></tr>"
-        for i, (r, t) in enumerate(((r, t) for r in table for t in r.targets), 1))
-    return (f"<html><head><title>fabio</title></head><body><table><tr><th>#</th><th>Service</th>"
-            f"<th>Source</th><th>Dest</th><th>Options</th><th>Weight</th></tr>{rows}</table></body></html>").encode()
+        for i, (r, t) in enumerate(((r, t) for r in table for t in r.targets), 1)
+    )
+    return (
+        f"<html><head><title>fabio</title></head><body><table><tr><th>#</th><th>Service</th>"
+        f"<th>Source</th><th>Dest</th><th>Options</th><th>Weight</th></tr>{rows}</table></body></html>"
+    ).encode()
 
 
 class TrafficListener(RequestApp):
@@ -92,7 +98,7 @@ class TrafficListener(RequestApp):
     async def dispatch(self, request: Request) -> Response:
         route = fabio_routes.lookup(self.fabio.table(), request.headers.get("host", ""), request.url.path)
         if route is None:
-            return Response(b"", 404)   # Fabio's default noroute status, empty body
+            return Response(b"", 404)  # Fabio's default noroute status, empty body
         target = fabio_routes.pick(route, self.rng)
         version = target.image.rpartition(":")[2] if ":" in target.image else "latest"
         name = target.image.rpartition(":")[0].rpartition("/")[2] or target.service

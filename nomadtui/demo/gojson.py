@@ -19,15 +19,16 @@ from . import gostrconv
 from .goscanner import Number, Object, ScanError, scan
 from .store import NomadError
 
-ANY_MAX_DEPTH = 100      # the demo's own limit inside interface{} values (its code recurses)
+ANY_MAX_DEPTH = 100  # the demo's own limit inside interface{} values (its code recurses)
 
 
 # --- Go types --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Scalar:
-    name: str           # reflect.Type.String(), as error texts print it
-    kind: str           # string, bool, int, uint, bytes ([]byte), any (interface{})
+    name: str  # reflect.Type.String(), as error texts print it
+    kind: str  # string, bool, int, uint, bytes ([]byte), any (interface{})
     bits: int = 64
 
 
@@ -51,7 +52,7 @@ class Slice:
 
 @dataclass(frozen=True)
 class Map:
-    elem: GoType        # keys are strings
+    elem: GoType  # keys are strings
 
     @property
     def name(self) -> str:
@@ -62,7 +63,7 @@ class Map:
 class Struct:
     """A struct type; `embed` lists embedded structs, whose fields are promoted."""
 
-    name: str                                   # "api.Job"
+    name: str  # "api.Job"
     fields: dict[str, GoType]
     embed: tuple[Struct, ...] = ()
     # JSON name -> (names of the embedded structs on the way, type); own fields win.
@@ -83,7 +84,7 @@ class Struct:
         return self.name.rpartition(".")[2]
 
 
-GoType = Union[Scalar, Ptr, Slice, Map, Struct]
+GoType = Union[Scalar, Ptr, Slice, Map, Struct]  # noqa: UP007 - a runtime alias: `|` of classes needs 3.10's types.UnionType
 
 STRING = Scalar("string", "string")
 BOOL = Scalar("bool", "bool")
@@ -100,11 +101,15 @@ ANY = Scalar("interface {}", "any")
 def _fold(key: str) -> str:
     """fold.go foldName, for ASCII field names: ASCII case, plus the two non-ASCII runes whose
     Unicode fold set holds an ASCII letter (KELVIN SIGN, LONG S)."""
-    return key.upper() if key.isascii() else "".join(
-        c.upper() if c.isascii() else {"\u212a": "K", "\u017f": "S"}.get(c, c) for c in key)
+    return (
+        key.upper()
+        if key.isascii()
+        else "".join(c.upper() if c.isascii() else {"\u212a": "K", "\u017f": "S"}.get(c, c) for c in key)
+    )
 
 
 # --- decoding into Go types ---------------------------------------------------------------------
+
 
 class _TypeError(Exception):
     pass
@@ -136,7 +141,7 @@ class _Decoder:
     can fail after it, so stopping there gives the same answer."""
 
     def __init__(self) -> None:
-        self.limit: str | None = None       # the first value beyond the demo's own limits
+        self.limit: str | None = None  # the first value beyond the demo's own limits
 
     def error(self, value: str, typ: GoType, ctx: tuple[str, tuple[str, ...]] | None):
         """UnmarshalTypeError.Error(), with addErrorContext's Struct and Field."""
@@ -148,11 +153,12 @@ class _Decoder:
         repeated key into the same struct or map); _UNSET where null leaves it unset."""
         if isinstance(typ, Ptr):
             return None if node is None else self.convert(node, typ.elem, ctx, into)
-        if node is None:    # null: nil for maps, slices and interfaces, no effect elsewhere
+        if node is None:  # null: nil for maps, slices and interfaces, no effect elsewhere
             return None if isinstance(typ, (Slice, Map)) or typ in (ANY, BYTES) else into
         if isinstance(typ, Struct):
-            return self.struct(node, typ, ctx, into) if isinstance(node, Object) else \
-                self.error(_describe(node), typ, ctx)
+            return (
+                self.struct(node, typ, ctx, into) if isinstance(node, Object) else self.error(_describe(node), typ, ctx)
+            )
         if isinstance(typ, Map):
             if not isinstance(node, Object):
                 self.error(_describe(node), typ, ctx)
@@ -171,7 +177,7 @@ class _Decoder:
         for key, value in node:
             name = key if key in typ.resolved else typ.folded.get(_fold(key))
             if name is None:
-                continue                    # unknown fields are skipped, unread
+                continue  # unknown fields are skipped, unread
             path, field_type = typ.resolved[name]
             got = self.convert(value, field_type, (typ.short, stack + path + (name,)), out.get(name, _UNSET))
             if got is not _UNSET:
@@ -214,9 +220,10 @@ class _Decoder:
 
     def interface(self, node: Any, ctx, depth: int) -> Any:
         """interface{}: objects, arrays, strings, bools, and numbers as float64."""
-        if depth > ANY_MAX_DEPTH and isinstance(node, list):     # an object or an array
-            self.limit = self.limit or (f"{'.'.join(ctx[1])} nests deeper than the demo agent "
-                                        f"supports ({ANY_MAX_DEPTH} levels)")
+        if depth > ANY_MAX_DEPTH and isinstance(node, list):  # an object or an array
+            self.limit = self.limit or (
+                f"{'.'.join(ctx[1])} nests deeper than the demo agent supports ({ANY_MAX_DEPTH} levels)"
+            )
             return None
         if isinstance(node, Object):
             return {key: self.interface(value, ctx, depth + 1) for key, value in node}
@@ -233,6 +240,7 @@ class _Decoder:
 
 def _base64(src: bytes) -> bytes:
     """encoding/base64 StdEncoding.Decode (decodeQuantum), with CorruptInputError's offsets."""
+
     def corrupt(offset: int) -> _TypeError:
         return _TypeError(f"illegal base64 data at input byte {offset}")
 
@@ -253,7 +261,7 @@ def _base64(src: bytes) -> bytes:
                     raise corrupt(si - 1)
                 quantum.append(value)
                 continue
-            if len(quantum) < 2:                # padding
+            if len(quantum) < 2:  # padding
                 raise corrupt(si - 1)
             if len(quantum) == 2:
                 while si < n and src[si] in b"\r\n":
@@ -269,7 +277,7 @@ def _base64(src: bytes) -> bytes:
                 raise corrupt(si)
             break
         value = sum(v << (18 - 6 * k) for k, v in enumerate(quantum))
-        out += value.to_bytes(3, "big")[:len(quantum) - 1]
+        out += value.to_bytes(3, "big")[: len(quantum) - 1]
     return bytes(out)
 
 

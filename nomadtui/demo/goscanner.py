@@ -15,7 +15,7 @@ from typing import Any
 
 from . import gostrconv
 
-MAX_DEPTH = 10000        # scanner.go maxNestingDepth
+MAX_DEPTH = 10000  # scanner.go maxNestingDepth
 
 
 def scan(data: bytes) -> Any:
@@ -31,7 +31,7 @@ class Object(list):
 
 @dataclass(frozen=True)
 class Number:
-    text: str           # the literal: Go converts it per target type
+    text: str  # the literal: Go converts it per target type
 
 
 class ScanError(Exception):
@@ -75,12 +75,12 @@ class _Scanner:
         i = self.skip(0)
         if i == self.n:
             raise ScanError("EOF")
-        stack: list[list] = []              # [container, pending object key]
+        stack: list[list] = []  # [container, pending object key]
         while True:
             i, value = self.begin(i, stack)
-            while value is not _OPEN:       # a value ended: store it, close what it ends
+            while value is not _OPEN:  # a value ended: store it, close what it ends
                 if not stack:
-                    return value            # the Decoder never reads past the first value
+                    return value  # the Decoder never reads past the first value
                 container, key = top = stack[-1]
                 i = self.skip(i)
                 c = self.data[i] if i < self.n else -1
@@ -157,16 +157,16 @@ class _Scanner:
                 return j + 1
             if data[j] < 0x20:
                 self.fail(j, "in string literal")
-            j += 1                          # a backslash
+            j += 1  # a backslash
             if j < self.n and data[j] in b'"\\/bfnrt':
                 j += 1
                 continue
             if j >= self.n or data[j] != 0x75:
                 self.fail(j, "in string escape code")
-            for j in range(j + 1, j + 5):
-                if j >= self.n or data[j] not in _HEX:
-                    self.fail(j, "in \\u hexadecimal character escape")
-            j += 1
+            for k in range(j + 1, j + 5):
+                if k >= self.n or data[k] not in _HEX:
+                    self.fail(k, "in \\u hexadecimal character escape")
+            j += 5
 
     def number(self, i: int) -> tuple[int, Number]:
         data, start = self.data, i

@@ -77,7 +77,11 @@ class NomadAPI(RequestApp):
         r("GET", r"/v1/jobs", self.jobs)
         r("PUT POST", r"/v1/jobs", self.register, write=True)
         r("PUT POST", r"/v1/jobs/parse", self.parse, write=False)
-        r("GET", r"/v1/job/(?P<job_id>.+)/(?P<what>allocations|evaluations|deployments|deployment|summary|versions|submission)", self.job_sub)
+        r(
+            "GET",
+            r"/v1/job/(?P<job_id>.+)/(?P<what>allocations|evaluations|deployments|deployment|summary|versions|submission)",
+            self.job_sub,
+        )
         r("PUT POST", r"/v1/job/(?P<job_id>.+)/plan", self.plan, write=True)
         r("PUT POST", r"/v1/job/(?P<job_id>.+)/revert", self.revert, write=True)
         r("PUT POST", r"/v1/job/(?P<job_id>.+)/stable", self.stable, write=True)
@@ -87,8 +91,12 @@ class NomadAPI(RequestApp):
         r("DELETE", r"/v1/job/(?P<job_id>.+)", self.deregister, write=True)
         r("GET", r"/v1/deployments", self.deployments)
         r("GET", r"/v1/deployment/allocations/(?P<dep_id>[^/]+)", self.deployment_allocs)
-        r("PUT POST", r"/v1/deployment/(?P<action>promote|fail|pause|allocation-health)/(?P<dep_id>[^/]+)",
-          self.deployment_action, write=True)
+        r(
+            "PUT POST",
+            r"/v1/deployment/(?P<action>promote|fail|pause|allocation-health)/(?P<dep_id>[^/]+)",
+            self.deployment_action,
+            write=True,
+        )
         r("GET", r"/v1/deployment/(?P<dep_id>[^/]+)", self.deployment)
         r("GET", r"/v1/allocations", self.allocations)
         r("GET", r"/v1/allocation/(?P<alloc_id>[^/]+)", self.allocation)
@@ -115,7 +123,7 @@ class NomadAPI(RequestApp):
         matched = [(r, m) for r in self.routes if (m := r.pattern.match(path))]
         if not matched:
             return PlainTextResponse("404 page not found\n", 404)
-        for route, m in matched:
+        for route, m in matched:  # noqa: B007 - the matching route and its match are used below
             if request.method in route.methods:
                 break
         else:
@@ -149,8 +157,9 @@ class NomadAPI(RequestApp):
 
     # --- plumbing ---------------------------------------------------------------------------
 
-    def _json(self, request: Request, data, index: int | None = None, status: int = 200,
-              encoded: bytes | None = None) -> Response:
+    def _json(
+        self, request: Request, data, index: int | None = None, status: int = 200, encoded: bytes | None = None
+    ) -> Response:
         headers = {"X-Nomad-KnownLeader": "true", "X-Nomad-LastContact": "0"}
         if index is not None:
             headers["X-Nomad-Index"] = str(index)
@@ -188,8 +197,9 @@ class NomadAPI(RequestApp):
             raise NomadError(404, "job not found")
         return job
 
-    def _submitted_job(self, request: Request, body: dict, job_id: str, missing_id: str,
-                       mismatch: str) -> tuple[dict, str]:
+    def _submitted_job(
+        self, request: Request, body: dict, job_id: str, missing_id: str, mismatch: str
+    ) -> tuple[dict, str]:
         """jobUpdate's and jobPlan's first checks (command/agent/job_endpoint.go); returns the job
         and its namespace as namespaceForJob picks it: the query's, the body's, the job's."""
         job = body.get("Job")
@@ -199,8 +209,9 @@ class NomadAPI(RequestApp):
             raise NomadError(400, missing_id)
         if job_id and job["ID"] != job_id:
             raise NomadError(400, mismatch)
-        return job, (get(request.query_params, "namespace") or body.get("Namespace") or job.get("Namespace")
-                     or "default")
+        return job, (
+            get(request.query_params, "namespace") or body.get("Namespace") or job.get("Namespace") or "default"
+        )
 
     @staticmethod
     def _convertible(job: dict) -> None:
@@ -225,15 +236,17 @@ class NomadAPI(RequestApp):
         with_meta = query.parse_bool(request.query_params, "meta")
         index = await self._blocking(request, lambda: max(self.store.table("jobs"), self.store.table("job_summary")))
         prefix = get(request.query_params, "prefix")
-        jobs = sorted((j for j in self.store.jobs.values()
-                       if self._in_namespace(request, j) and j["ID"].startswith(prefix)),
-                      key=lambda j: (j["Namespace"], j["ID"]))
+        jobs = sorted(
+            (j for j in self.store.jobs.values() if self._in_namespace(request, j) and j["ID"].startswith(prefix)),
+            key=lambda j: (j["Namespace"], j["ID"]),
+        )
         return self._json(request, [self.job_stub(j, bool(with_meta)) for j in jobs], index)
 
     async def job(self, request: Request, job_id: str) -> Response:
         def index() -> int:
             job = self.store.job(self._namespace(request), job_id)
             return job["ModifyIndex"] if job else self.store.table("jobs")
+
         idx = await self._blocking(request, index)
         return self._json(request, public(self._job_or_404(request, job_id)), idx)
 
@@ -241,9 +254,11 @@ class NomadAPI(RequestApp):
         ns = self._namespace(request)
         store = self.store
         if what == "summary":
+
             def index() -> int:
                 s = store.summaries.get((ns, job_id))
                 return s["ModifyIndex"] if s else store.table("job_summary")
+
             idx = await self._blocking(request, index)
             self._job_or_404(request, job_id)
             return self._json(request, public(store.summaries[(ns, job_id)]), idx)
@@ -307,29 +322,42 @@ class NomadAPI(RequestApp):
         def index() -> int:
             vs = self.store.versions.get(key)
             return max(v["ModifyIndex"] for v in vs) if vs else self.store.table("job_version")
+
         idx = await self._blocking(request, index)
         versions = self.store.versions.get(key)
         if not versions:
             raise NomadError(404, "job versions not found")
         diff_list = None
         if diffs_on and (diff_tag or base_version is not None):
-            base = next((v for v in versions if (v.get("VersionTag") or {}).get("Name") == diff_tag), None) \
-                if diff_tag else self.store.job_version(ns, job_id, base_version)
+            base = (
+                next((v for v in versions if (v.get("VersionTag") or {}).get("Name") == diff_tag), None)
+                if diff_tag
+                else self.store.job_version(ns, job_id, base_version)
+            )
             if base is None:
-                raise NomadError(500, f"tag {gostrconv.quote(diff_tag)} not found" if diff_tag
-                                 else f"version {base_version} not found")
+                raise NomadError(
+                    500,
+                    f"tag {gostrconv.quote(diff_tag)} not found" if diff_tag else f"version {base_version} not found",
+                )
             diff_list = [job_diff(base, v, contextual=True) for v in versions]
         elif diffs_on:
             diff_list = [job_diff(versions[i + 1], versions[i], contextual=True) for i in range(len(versions) - 1)]
-        body = {"Versions": [public(v) for v in versions], "Diffs": diff_list, "Index": idx,
-                "LastContact": 0, "KnownLeader": True, "NextToken": ""}
+        body = {
+            "Versions": [public(v) for v in versions],
+            "Diffs": diff_list,
+            "Index": idx,
+            "LastContact": 0,
+            "KnownLeader": True,
+            "NextToken": "",
+        }
         return self._json(request, body, idx)
 
     async def register(self, request: Request, job_id: str = "") -> Response:
         """jobUpdate (command/agent/job_endpoint.go)."""
         body = await self._body(request, api_types.JOB_REGISTER_REQUEST)
-        job, ns = self._submitted_job(request, body, job_id, "Job ID hasn't been provided",
-                                      "Job ID does not match name")
+        job, ns = self._submitted_job(
+            request, body, job_id, "Job ID hasn't been provided", "Job ID does not match name"
+        )
         groups = job.get("TaskGroups") or []
         if job.get("Type") == "system":
             if None in groups:
@@ -339,9 +367,13 @@ class NomadAPI(RequestApp):
         if body.get("EvalPriority", 0) and not 1 <= body["EvalPriority"] <= 100:
             raise NomadError(400, "Eval priority must be between 1 and 100 inclusively")
         self._convertible(job)
-        result = self.cluster.register(job, namespace=ns, enforce_index=body.get("EnforceIndex", False),
-                                       job_modify_index=body.get("JobModifyIndex", 0),
-                                       submission=body.get("Submission"))
+        result = self.cluster.register(
+            job,
+            namespace=ns,
+            enforce_index=body.get("EnforceIndex", False),
+            job_modify_index=body.get("JobModifyIndex", 0),
+            submission=body.get("Submission"),
+        )
         return self._json(request, result, result["Index"])
 
     async def parse(self, request: Request) -> Response:
@@ -349,13 +381,15 @@ class NomadAPI(RequestApp):
         (it is pure) so that a big one holds up no other request."""
         raw, pretty = await request.body(), _pretty(request)
 
-        def work() -> bytes:     # decoding the request and encoding the answer are large too
+        def work() -> bytes:  # decoding the request and encoding the answer are large too
             body = gojson.decode(raw, api_types.JOBS_PARSE_REQUEST)
-            if body is None:    # args, a *api.JobsParseRequest, becomes nil and is dereferenced
+            if body is None:  # args, a *api.JobsParseRequest, becomes nil and is dereferenced
                 raise _agent_panic("a null body")
-            job = self.cluster.parse(body.get("JobHCL", ""), body.get("Canonicalize", False),
-                                     body.get("Variables") or None)
+            job = self.cluster.parse(
+                body.get("JobHCL", ""), body.get("Canonicalize", False), body.get("Variables") or None
+            )
             return dumps(job, pretty)
+
         return self._json(request, None, encoded=await asyncio.to_thread(work))
 
     async def plan(self, request: Request, job_id: str) -> Response:
@@ -377,14 +411,16 @@ class NomadAPI(RequestApp):
 
     async def revert(self, request: Request, job_id: str) -> Response:
         body = await self._versioned(request, job_id, api_types.JOB_REVERT_REQUEST)
-        result = self.cluster.revert(self._namespace(request, body), job_id, body.get("JobVersion", 0),
-                                     body.get("EnforcePriorVersion"))
+        result = self.cluster.revert(
+            self._namespace(request, body), job_id, body.get("JobVersion", 0), body.get("EnforcePriorVersion")
+        )
         return self._json(request, result, result["Index"])
 
     async def stable(self, request: Request, job_id: str) -> Response:
         body = await self._versioned(request, job_id, api_types.JOB_STABILITY_REQUEST)
-        result = self.cluster.set_stable(self._namespace(request, body), job_id, body.get("JobVersion", 0),
-                                         body.get("Stable", False))
+        result = self.cluster.set_stable(
+            self._namespace(request, body), job_id, body.get("JobVersion", 0), body.get("Stable", False)
+        )
         return self._json(request, result, result["Index"])
 
     async def evaluate(self, request: Request, job_id: str) -> Response:
@@ -397,12 +433,20 @@ class NomadAPI(RequestApp):
             if body["JobID"] != job_id:
                 raise NomadError(400, "JobID not same as job name")
         job = self.store.job(self._namespace(request, body), job_id)
-        if job is None:     # Job.Evaluate's plain error (nomad/job_endpoint.go)
+        if job is None:  # Job.Evaluate's plain error (nomad/job_endpoint.go)
             raise NomadError(500, "job not found")
         ev = self.cluster.new_eval(job, "job-register")
-        return self._json(request, {"EvalID": ev["ID"], "EvalCreateIndex": ev["CreateIndex"],
-                                    "JobModifyIndex": job["JobModifyIndex"], "Warnings": "",
-                                    "Index": ev["CreateIndex"]}, ev["CreateIndex"])
+        return self._json(
+            request,
+            {
+                "EvalID": ev["ID"],
+                "EvalCreateIndex": ev["CreateIndex"],
+                "JobModifyIndex": job["JobModifyIndex"],
+                "Warnings": "",
+                "Index": ev["CreateIndex"],
+            },
+            ev["CreateIndex"],
+        )
 
     async def deregister(self, request: Request, job_id: str) -> Response:
         """jobDelete (command/agent/job_endpoint.go)."""
@@ -417,9 +461,10 @@ class NomadAPI(RequestApp):
         if text := get(q, "no_shutdown_delay"):
             try:
                 gostrconv.parse_bool(text)
-            except gostrconv.NumError as e:   # sic: Nomad's format string has %qq
-                raise NomadError(500, f'Failed to parse value of "no_shutdown_delay"q ({text}) as a bool: '
-                                      f'{e}') from None
+            except gostrconv.NumError as e:  # sic: Nomad's format string has %qq
+                raise NomadError(
+                    500, f'Failed to parse value of "no_shutdown_delay"q ({text}) as a bool: {e}'
+                ) from None
         if priority_value > 0 and not priority_value <= 100:
             raise NomadError(400, "Eval priority must be between 1 and 100 inclusively")
         result = self.cluster.deregister(self._namespace(request), job_id, purge=bool(purge))
@@ -427,20 +472,36 @@ class NomadAPI(RequestApp):
 
     # --- deployments ---------------------------------------------------------------------------
 
-    async def _read_list(self, request: Request, objects: dict[str, dict], table: str,
-                         render: Callable[[dict], dict] = public, newest_first: bool = True) -> Response:
+    async def _read_list(
+        self,
+        request: Request,
+        objects: dict[str, dict],
+        table: str,
+        render: Callable[[dict], dict] = public,
+        newest_first: bool = True,
+    ) -> Response:
         idx = await self._blocking(request, lambda: self.store.table(table))
         prefix = get(request.query_params, "prefix")
-        chosen = sorted((o for o in objects.values()
-                         if self._in_namespace(request, o) and o["ID"].startswith(prefix)),
-                        key=lambda o: o["CreateIndex"], reverse=newest_first)
+        chosen = sorted(
+            (o for o in objects.values() if self._in_namespace(request, o) and o["ID"].startswith(prefix)),
+            key=lambda o: o["CreateIndex"],
+            reverse=newest_first,
+        )
         return self._json(request, [render(o) for o in chosen], idx)
 
-    async def _read_one(self, request: Request, objects: dict[str, dict], obj_id: str, table: str,
-                        not_found: str, render: Callable[[dict], dict] = public) -> Response:
+    async def _read_one(
+        self,
+        request: Request,
+        objects: dict[str, dict],
+        obj_id: str,
+        table: str,
+        not_found: str,
+        render: Callable[[dict], dict] = public,
+    ) -> Response:
         def index() -> int:
             obj = objects.get(obj_id)
             return obj["ModifyIndex"] if obj else self.store.table(table)
+
         idx = await self._blocking(request, index)
         obj = objects.get(obj_id)
         if obj is None:
@@ -449,16 +510,20 @@ class NomadAPI(RequestApp):
 
     async def deployments(self, request: Request) -> Response:
         # Oldest first, unlike the other lists; parseReverse takes only `reverse=true`.
-        return await self._read_list(request, self.store.deployments, "deployment",
-                                     newest_first=get(request.query_params, "reverse") == "true")
+        return await self._read_list(
+            request, self.store.deployments, "deployment", newest_first=get(request.query_params, "reverse") == "true"
+        )
 
     async def deployment(self, request: Request, dep_id: str) -> Response:
         return await self._read_one(request, self.store.deployments, dep_id, "deployment", "deployment not found")
 
     async def deployment_allocs(self, request: Request, dep_id: str) -> Response:
         idx = await self._blocking(request, lambda: self.store.table("allocs"))
-        allocs = sorted((a for a in self.store.allocs.values() if a.get("DeploymentID") == dep_id),
-                        key=lambda a: a["CreateIndex"], reverse=True)
+        allocs = sorted(
+            (a for a in self.store.allocs.values() if a.get("DeploymentID") == dep_id),
+            key=lambda a: a["CreateIndex"],
+            reverse=True,
+        )
         return self._json(request, [alloc_stub(a) for a in allocs], idx)
 
     async def deployment_action(self, request: Request, action: str, dep_id: str) -> Response:
@@ -477,8 +542,9 @@ class NomadAPI(RequestApp):
         elif action == "pause":
             result = c.pause(dep_id, body.get("Pause", False))
         else:
-            result = c.set_alloc_health(dep_id, body.get("HealthyAllocationIDs") or [],
-                                        body.get("UnhealthyAllocationIDs") or [])
+            result = c.set_alloc_health(
+                dep_id, body.get("HealthyAllocationIDs") or [], body.get("UnhealthyAllocationIDs") or []
+            )
         return self._json(request, result, result["Index"])
 
     # --- allocations, evaluations, nodes ------------------------------------------------------
@@ -488,8 +554,12 @@ class NomadAPI(RequestApp):
         query.query_options(q)
         resources = query.parse_bool(q, "resources")
         task_states = query.parse_bool(q, "task_states")
-        return await self._read_list(request, self.store.allocs, "allocs", lambda a: alloc_stub(
-            a, task_states=task_states is not False, resources=bool(resources)))
+        return await self._read_list(
+            request,
+            self.store.allocs,
+            "allocs",
+            lambda a: alloc_stub(a, task_states=task_states is not False, resources=bool(resources)),
+        )
 
     async def allocation(self, request: Request, alloc_id: str) -> Response:
         return await self._read_one(request, self.store.allocs, alloc_id, "allocs", "alloc not found", full_alloc)
@@ -508,7 +578,7 @@ class NomadAPI(RequestApp):
     async def nodes(self, request: Request) -> Response:
         q = request.query_params
         query.query_options(q)
-        try:   # parseNodeListStubFields, wrapped in a 400 by NodesRequest
+        try:  # parseNodeListStubFields, wrapped in a 400 by NodesRequest
             query.parse_bool(q, "resources")
             with_os = query.parse_bool(q, "os")
         except NomadError as e:
@@ -550,6 +620,7 @@ class NomadAPI(RequestApp):
         def index() -> int:
             ns = self.store.namespaces.get(name)
             return ns["ModifyIndex"] if ns else self.store.table("namespaces")
+
         idx = await self._blocking(request, index)
         if name not in self.store.namespaces:
             raise NomadError(404, "Namespace not found")
@@ -568,12 +639,24 @@ class NomadAPI(RequestApp):
         return self._json(request, ["127.0.0.1:4647"])
 
     async def agent_self(self, request: Request) -> Response:
-        return self._json(request, {"config": {"Version": {"Version": "2.0.5", "VersionPrerelease": "",
-                                                            "VersionMetadata": "", "Revision": "demo"},
-                                               "Region": "global", "Datacenter": "dc1"},
-                                    "member": {"Name": "nomadtui-demo.global", "Addr": "127.0.0.1",
-                                               "Port": 4648, "Status": "alive", "Tags": {"region": "global", "dc": "dc1"}},
-                                    "stats": {}})
+        return self._json(
+            request,
+            {
+                "config": {
+                    "Version": {"Version": "2.0.5", "VersionPrerelease": "", "VersionMetadata": "", "Revision": "demo"},
+                    "Region": "global",
+                    "Datacenter": "dc1",
+                },
+                "member": {
+                    "Name": "nomadtui-demo.global",
+                    "Addr": "127.0.0.1",
+                    "Port": 4648,
+                    "Status": "alive",
+                    "Tags": {"region": "global", "dc": "dc1"},
+                },
+                "stats": {},
+            },
+        )
 
     async def event_stream(self, request: Request) -> Response:
         """EventStream (command/agent/event_endpoint.go). Its HTTPServer.parse errors come after
@@ -593,8 +676,11 @@ class NomadAPI(RequestApp):
                 batch = [entry for entry in list(self.store.event_log) if entry[0] > last]
                 for index, type_, events in batch:
                     last = index
-                    chosen = [_event_json(e, index, type_) for e in events
-                              if _topic_match(topics, e) and (ns == "*" or not e.namespace or e.namespace == ns)]
+                    chosen = [
+                        _event_json(e, index, type_)
+                        for e in events
+                        if _topic_match(topics, e) and (ns == "*" or not e.namespace or e.namespace == ns)
+                    ]
                     if chosen:
                         yield dumps({"Index": index, "Events": chosen}, False) + b"\n"
                 if not batch:
@@ -605,8 +691,7 @@ class NomadAPI(RequestApp):
                         continue
                     await self.changes.wait(timeout)
 
-        return StreamingResponse(lines(), media_type="application/json",
-                                 headers={"Cache-Control": "no-cache"})
+        return StreamingResponse(lines(), media_type="application/json", headers={"Cache-Control": "no-cache"})
 
 
 def _agent_panic(what: str) -> NomadError:
@@ -624,8 +709,15 @@ def _topic_match(topics: dict[str, set[str]], event) -> bool:
 
 
 def _event_json(event, index: int, type_: str) -> dict:
-    return {"Topic": event.topic, "Type": type_, "Key": event.key, "Namespace": event.namespace,
-            "FilterKeys": event.filter_keys, "Index": index, "Payload": event.payload}
+    return {
+        "Topic": event.topic,
+        "Type": type_,
+        "Key": event.key,
+        "Namespace": event.namespace,
+        "FilterKeys": event.filter_keys,
+        "Index": index,
+        "Payload": event.payload,
+    }
 
 
 def alloc_stub(alloc: dict, *, task_states: bool = True, resources: bool = False) -> dict:

@@ -10,7 +10,7 @@ from . import gostrconv
 from .jobspec import parse_duration
 from .store import NomadError
 
-MAX_WAIT = 300.0        # structs.MaxBlockingRPCQueryTime and DefaultBlockingRPCQueryTime
+MAX_WAIT = 300.0  # structs.MaxBlockingRPCQueryTime and DefaultBlockingRPCQueryTime
 
 
 def get(q: QueryParams, name: str) -> str:
@@ -21,8 +21,8 @@ def get(q: QueryParams, name: str) -> str:
 
 @dataclass(frozen=True)
 class QueryOptions:
-    index: int          # MinQueryIndex
-    wait: float         # seconds a blocking query waits (QueryOptions.TimeToBlock)
+    index: int  # MinQueryIndex
+    wait: float  # seconds a blocking query waits (QueryOptions.TimeToBlock)
 
 
 def query_options(q: QueryParams) -> QueryOptions:
@@ -82,8 +82,9 @@ def event_topics(q: QueryParams) -> dict[str, set[str]]:
     for value in q.getlist("topic") if "topic" in q else ["*:*"]:
         parts = value.split(":")
         if len(parts) > 2:
-            raise NomadError(400, "Invalid topic query: error parsing topics: "
-                                  f"Invalid key value pair for topic, topic: {value}")
+            raise NomadError(
+                400, f"Invalid topic query: error parsing topics: Invalid key value pair for topic, topic: {value}"
+            )
         topics.setdefault(parts[0], set()).add(parts[1] if len(parts) == 2 else "*")
     return topics
 

@@ -44,7 +44,7 @@ def parse_route_tag(tag: str) -> tuple[str, str, dict[str, str]] | None:
     """`urlprefix-mysite.com/ proto=tcp+sni` -> ("mysite.com", "/", {"proto": "tcp+sni"})."""
     if not tag.startswith(PREFIX):
         return None
-    src, _, rest = tag[len(PREFIX):].partition(" ")
+    src, _, rest = tag[len(PREFIX) :].partition(" ")
     opts = dict(tok.split("=", 1) for tok in rest.split() if "=" in tok)
     if src.startswith(":"):
         return src, "", opts
@@ -62,7 +62,9 @@ def build_table(instances: list[dict], manual: str = "") -> list[Route]:
                 continue
             host, path, opts = parsed
             fixed = float(opts.pop("weight", 0) or 0)
-            scheme = {"tcp": "tcp", "https": "https", "grpc": "grpc", "grpcs": "grpcs"}.get(opts.get("proto", ""), "http")
+            scheme = {"tcp": "tcp", "https": "https", "grpc": "grpc", "grpcs": "grpcs"}.get(
+                opts.get("proto", ""), "http"
+            )
             dst = f"{scheme}://{inst['Address']}:{inst['Port']}" + ("" if scheme == "tcp" else "/")
             route = routes.setdefault((host, path), Route(host, path, " ".join(f"{k}={v}" for k, v in opts.items())))
             target = Target(inst["ServiceName"], dst, plain, fixed, alloc_id=inst["AllocID"], image=inst["Image"])
@@ -92,8 +94,9 @@ def _apply_manual(routes: dict[tuple[str, str], Route], manual: str) -> None:
             for route in routes.values():
                 if len(words) >= 4 and route.src != words[3]:
                     continue
-                route.targets = [t for t in route.targets if not (
-                    t.service == words[2] and (len(words) < 5 or t.dst == words[4]))]
+                route.targets = [
+                    t for t in route.targets if not (t.service == words[2] and (len(words) < 5 or t.dst == words[4]))
+                ]
 
 
 def _manual_weight(routes: dict[tuple[str, str], Route], args: list[str]) -> None:
@@ -101,7 +104,7 @@ def _manual_weight(routes: dict[tuple[str, str], Route], args: list[str]) -> Non
     if "weight" not in args:
         return
     i = args.index("weight")
-    head, rest = args[:i], args[i + 1:]
+    head, rest = args[:i], args[i + 1 :]
     if not rest:
         return
     service, src = (head + [""])[:2] if len(head) == 2 else ("", head[0] if head else "")
@@ -111,8 +114,7 @@ def _manual_weight(routes: dict[tuple[str, str], Route], args: list[str]) -> Non
     route = routes.get((host, "/" + path))
     if route is None:
         return  # Fabio >= 1.7.3 ignores a weight line that matches nothing
-    matched = [t for t in route.targets
-               if (not service or t.service == service) and all(tag in t.tags for tag in tags)]
+    matched = [t for t in route.targets if (not service or t.service == service) and all(tag in t.tags for tag in tags)]
     for t in matched:
         t.fixed = weight / len(matched)
 
@@ -136,13 +138,20 @@ def api_rows(table: list[Route]) -> list[dict] | None:
     rows = []
     for route in table:
         for t in route.targets:
-            row = {"service": t.service, "host": route.host, "path": route.path, "src": route.src,
-                   "dst": t.dst, "opts": route.opts, "cmd": "route add"}
+            row = {
+                "service": t.service,
+                "host": route.host,
+                "path": route.path,
+                "src": route.src,
+                "dst": t.dst,
+                "opts": route.opts,
+                "cmd": "route add",
+            }
             if t.tags:
                 row["tags"] = t.tags
             row.update(weight=t.weight, rate1=0, pct99=0)
             rows.append(row)
-    return rows or None   # Fabio answers `null` for an empty table
+    return rows or None  # Fabio answers `null` for an empty table
 
 
 def raw_text(table: list[Route]) -> str:
@@ -165,7 +174,7 @@ def lookup(table: list[Route], host: str, path: str) -> Route | None:
     """Fabio's prefix matcher: the request's host (port stripped), the longest matching path."""
     host = host.split(":")[0].lower()
     for candidate_host in (host, ""):
-        for route in table:   # paths are sorted most specific first within a host
+        for route in table:  # paths are sorted most specific first within a host
             if route.host == candidate_host and path.startswith(route.path):
                 return route
     return None

@@ -45,7 +45,7 @@ class Placement:
     group: str
     name: str
     canary: bool = False
-    previous: dict | None = None       # the alloc this one replaces (update or reschedule)
+    previous: dict | None = None  # the alloc this one replaces (update or reschedule)
     reschedule: bool = False
 
 
@@ -65,11 +65,18 @@ class GroupDecision:
         fresh = sum(1 for p in self.place if p.previous is None and not p.canary)
         resched = sum(1 for p in self.place if p.reschedule)
         return {
-            "Ignore": self.ignore, "Place": fresh + resched, "Migrate": 0,
+            "Ignore": self.ignore,
+            "Place": fresh + resched,
+            "Migrate": 0,
             "Stop": len(self.stop) - self.destructive - resched,
-            "InPlaceUpdate": len(self.inplace), "DestructiveUpdate": self.destructive,
-            "Canary": self.canary, "Preemptions": 0, "Disconnect": 0, "Reconnect": 0,
-            "RescheduleNow": resched, "RescheduleLater": len(self.reschedule_later),
+            "InPlaceUpdate": len(self.inplace),
+            "DestructiveUpdate": self.destructive,
+            "Canary": self.canary,
+            "Preemptions": 0,
+            "Disconnect": 0,
+            "Reconnect": 0,
+            "RescheduleNow": resched,
+            "RescheduleLater": len(self.reschedule_later),
         }
 
     def has_deployment_work(self) -> bool:
@@ -81,9 +88,9 @@ class GroupDecision:
 class Decision:
     job: dict
     groups: dict[str, GroupDecision] = field(default_factory=dict)
-    deployment: dict | None = None            # the deployment new work belongs to
+    deployment: dict | None = None  # the deployment new work belongs to
     new_deployment: bool = False
-    cancel: tuple[dict, str] | None = None     # (deployment, description)
+    cancel: tuple[dict, str] | None = None  # (deployment, description)
     successful: bool = False
 
     def desired_tg_updates(self) -> dict:
@@ -115,8 +122,7 @@ def reconcile(store: Store, job: dict, make_deployment) -> Decision:
         decision.groups[group["Name"]] = _reconcile_group(store, job, group, allocs, current)
 
     needs_deployment = any(
-        update_strategy(job, g) and decision.groups[g["Name"]].has_deployment_work()
-        for g in job["TaskGroups"]
+        update_strategy(job, g) and decision.groups[g["Name"]].has_deployment_work() for g in job["TaskGroups"]
     )
     if current is None and needs_deployment:
         decision.deployment = make_deployment(job, decision)
@@ -151,16 +157,16 @@ def _complete(d: dict, decision: Decision) -> bool:
     return True
 
 
-def _reconcile_group(store: Store, job: dict, group: dict, allocs: list[dict],
-                     d: dict | None) -> GroupDecision:
+def _reconcile_group(store: Store, job: dict, group: dict, allocs: list[dict], d: dict | None) -> GroupDecision:
     name = group["Name"]
     count = group.get("Count", 1)
     upd = update_strategy(job, group)
     out = GroupDecision()
     mine = [a for a in allocs if a["TaskGroup"] == name]
     live = [a for a in mine if a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running")]
-    failed = [a for a in mine if a["DesiredStatus"] == "run" and a["ClientStatus"] == "failed"
-              and not a.get("NextAllocation")]
+    failed = [
+        a for a in mine if a["DesiredStatus"] == "run" and a["ClientStatus"] == "failed" and not a.get("NextAllocation")
+    ]
 
     dstate = d["TaskGroups"].get(name) if d else None
     d_status = d["Status"] if d else None
@@ -182,25 +188,31 @@ def _reconcile_group(store: Store, job: dict, group: dict, allocs: list[dict],
                 out.stop.append((a, NOT_NEEDED))
                 current.remove(a)
 
-    destructive = sorted((a for a in outdated if tasks_updated(a["_job"], job, name)
-                          or not _node_still_fits(store, job, a)),
-                         key=lambda a: name_index(a["Name"]))
+    destructive = sorted(
+        (a for a in outdated if tasks_updated(a["_job"], job, name) or not _node_still_fits(store, job, a)),
+        key=lambda a: name_index(a["Name"]),
+    )
     inplace = [a for a in outdated if a not in destructive]
     canaries = [a for a in current if a["ID"] in placed_canaries]
 
     rescheduling = _plan_reschedules(store, job, group, failed, d, out)
 
     want_canaries = upd["Canary"] if upd else 0
-    canarying = bool(upd) and not promoted and (
-        (want_canaries > 0 and destructive) or bool(dstate and dstate["DesiredCanaries"] > 0)
+    canarying = (
+        bool(upd)
+        and not promoted
+        and ((want_canaries > 0 and destructive) or bool(dstate and dstate["DesiredCanaries"] > 0))
     )
     if canarying:
         missing = want_canaries - len(canaries) - sum(1 for p in out.place if p.canary)
         if missing > 0 and not frozen:
             taken = {a["Name"] for a in canaries}
             names = [a["Name"] for a in destructive if a["Name"] not in taken]
-            names += [alloc_name(job["ID"], name, i) for i in range(count + want_canaries)
-                      if alloc_name(job["ID"], name, i) not in taken and alloc_name(job["ID"], name, i) not in names]
+            names += [
+                alloc_name(job["ID"], name, i)
+                for i in range(count + want_canaries)
+                if alloc_name(job["ID"], name, i) not in taken and alloc_name(job["ID"], name, i) not in names
+            ]
             for n in names[:missing]:
                 out.place.append(Placement(name, n, canary=True))
                 out.canary += 1
@@ -216,8 +228,9 @@ def _reconcile_group(store: Store, job: dict, group: dict, allocs: list[dict],
     surplus = len(everyone) + len(rescheduling) - count
     if surplus > 0:
         current_names = {a["Name"] for a in current}
-        old_first = sorted(destructive + inplace,
-                           key=lambda a: (a["Name"] not in current_names, -name_index(a["Name"])))
+        old_first = sorted(
+            destructive + inplace, key=lambda a: (a["Name"] not in current_names, -name_index(a["Name"]))
+        )
         victims = (old_first + sorted(current, key=lambda a: -name_index(a["Name"])))[:surplus]
         for a in victims:
             out.stop.append((a, NOT_NEEDED))
@@ -258,36 +271,41 @@ def _node_still_fits(store: Store, job: dict, alloc: dict) -> bool:
     """An allocation whose node left the job's datacenters or node pool must move."""
     node = store.nodes.get(alloc["NodeID"])
     pool = job.get("NodePool") or "default"
-    return (node is not None and datacenter_matches(job.get("Datacenters"), node["Datacenter"])
-            and (pool == "all" or node["NodePool"] == pool))
+    return (
+        node is not None
+        and datacenter_matches(job.get("Datacenters"), node["Datacenter"])
+        and (pool == "all" or node["NodePool"] == pool)
+    )
 
 
-def _rolling_limit(store: Store, upd: dict | None, d: dict | None, group: str,
-                   frozen: bool, wanted: int) -> int:
+def _rolling_limit(store: Store, upd: dict | None, d: dict | None, group: str, frozen: bool, wanted: int) -> int:
     if upd is None:
         return wanted
     if d is None or frozen:
         return 0
-    in_deployment = [a for a in store.allocs.values()
-                     if a.get("DeploymentID") == d["ID"] and a["TaskGroup"] == group]
+    in_deployment = [a for a in store.allocs.values() if a.get("DeploymentID") == d["ID"] and a["TaskGroup"] == group]
     if any((a.get("DeploymentStatus") or {}).get("Healthy") is False for a in in_deployment):
         return 0
     not_healthy = sum(
-        1 for a in in_deployment
-        if a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running")
+        1
+        for a in in_deployment
+        if a["DesiredStatus"] == "run"
+        and a["ClientStatus"] in ("pending", "running")
         and (a.get("DeploymentStatus") or {}).get("Healthy") is not True
     )
     return max(0, upd["MaxParallel"] - not_healthy)
 
 
-def _plan_reschedules(store: Store, job: dict, group: dict, failed: list[dict], d: dict | None,
-                      out: GroupDecision) -> list[dict]:
+def _plan_reschedules(
+    store: Store, job: dict, group: dict, failed: list[dict], d: dict | None, out: GroupDecision
+) -> list[dict]:
     """Failed allocations are replaced after the reschedule policy's delay (5.10)."""
     taking_slots = []
     policy = group.get("ReschedulePolicy") or {}
     for a in failed:
         in_terminal_deployment = a.get("DeploymentID") and (
-            store.deployments.get(a["DeploymentID"], {}).get("Status") not in ACTIVE_DEPLOYMENT)
+            store.deployments.get(a["DeploymentID"], {}).get("Status") not in ACTIVE_DEPLOYMENT
+        )
         if in_terminal_deployment or not _reschedule_eligible(a, policy):
             continue
         when = _reschedule_time(store, a, policy)
@@ -313,7 +331,7 @@ def _reschedule_time(store: Store, alloc: dict, policy: dict) -> float:
     delay = (policy.get("Delay") or 30_000_000_000) / 1e9
     attempts = len((alloc.get("RescheduleTracker") or {}).get("Events") or [])
     if policy.get("DelayFunction") == "exponential":
-        delay *= 2 ** attempts
+        delay *= 2**attempts
     elif policy.get("DelayFunction") == "fibonacci":
         a, b = delay, delay
         for _ in range(attempts):
@@ -367,11 +385,11 @@ def assign_nodes(store: Store, job: dict, decision: Decision) -> tuple[dict[int,
     for group_name, g in decision.groups.items():
         cpu, mem = alloc_resources(job, group_name)
         for p in g.place:
-            fits = [n for n in feasible
-                    if used[n["ID"]][0] + cpu <= NODE_CPU and used[n["ID"]][1] + mem <= NODE_MEMORY]
+            fits = [n for n in feasible if used[n["ID"]][0] + cpu <= NODE_CPU and used[n["ID"]][1] + mem <= NODE_MEMORY]
             if not fits:
-                failures[group_name] = _failure_metric(failures.get(group_name), in_pool, candidates,
-                                                       feasible, used, cpu, mem)
+                failures[group_name] = _failure_metric(
+                    failures.get(group_name), in_pool, candidates, feasible, used, cpu, mem
+                )
                 continue
             best = min(per_node_group.get((n["ID"], group_name), 0) for n in fits)
             node = store.rng.choice([n for n in fits if per_node_group.get((n["ID"], group_name), 0) == best])
@@ -394,9 +412,19 @@ def _failure_metric(previous: dict | None, in_pool, candidates, feasible, used, 
         dim = "cpu" if used[n["ID"]][0] + cpu > NODE_CPU else "memory"
         dims[dim] = dims.get(dim, 0) + 1
     return {
-        "NodesEvaluated": len(feasible), "NodesFiltered": len(candidates) - len(feasible),
-        "NodesInPool": len(in_pool), "NodesAvailable": available, "ClassFiltered": None,
-        "ConstraintFiltered": None, "NodesExhausted": len(feasible), "ClassExhausted": None,
-        "DimensionExhausted": dims or None, "QuotaExhausted": None, "ResourcesExhausted": None,
-        "Scores": None, "ScoreMetaData": None, "AllocationTime": 48_213, "CoalescedFailures": 0,
+        "NodesEvaluated": len(feasible),
+        "NodesFiltered": len(candidates) - len(feasible),
+        "NodesInPool": len(in_pool),
+        "NodesAvailable": available,
+        "ClassFiltered": None,
+        "ConstraintFiltered": None,
+        "NodesExhausted": len(feasible),
+        "ClassExhausted": None,
+        "DimensionExhausted": dims or None,
+        "QuotaExhausted": None,
+        "ResourcesExhausted": None,
+        "Scores": None,
+        "ScoreMetaData": None,
+        "AllocationTime": 48_213,
+        "CoalescedFailures": 0,
     }

@@ -38,9 +38,18 @@ def _bind(host: str, port: int) -> socket.socket:
 class DemoServer:
     """The demo cluster and its three listeners, on one event loop in a background thread."""
 
-    def __init__(self, cluster: Cluster | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 fabio_port: int = 0, lb_port: int = 0, acl_tokens: dict[str, str] | None = None,
-                 speed: float = DEFAULT_SPEED, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Cluster | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        fabio_port: int = 0,
+        lb_port: int = 0,
+        acl_tokens: dict[str, str] | None = None,
+        speed: float = DEFAULT_SPEED,
+        seed: int | None = None,
+    ) -> None:
         self._cluster = cluster
         self.speed = speed
         self.host = host
@@ -60,8 +69,7 @@ class DemoServer:
     def start(self) -> DemoServer:
         """Bind the ports and serve from a daemon thread; returns once requests are answered."""
         sockets = [_bind(self.host, p) for p in self._ports]
-        self.nomad_url, self.fabio_url, self.lb_url = (
-            f"http://{self.host}:{s.getsockname()[1]}" for s in sockets)
+        self.nomad_url, self.fabio_url, self.lb_url = (f"http://{self.host}:{s.getsockname()[1]}" for s in sockets)
         ready: Future = Future()
         self._thread = threading.Thread(target=self._run, args=(sockets, ready), name="nomadtui-demo", daemon=True)
         self._thread.start()
@@ -74,7 +82,7 @@ class DemoServer:
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(self._serve(sockets, ready))
-        except Exception as e:  # noqa: BLE001 - surfaced to start()
+        except Exception as e:
             if not ready.done():
                 ready.set_exception(e)
         finally:
@@ -100,8 +108,9 @@ class DemoServer:
         lb = TrafficListener(fabio, self.seed)
         apps = [GZipMiddleware(nomad, minimum_size=1024), fabio, lb]
         for app, sock in zip(apps, sockets):
-            config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False,
-                                    log_config=None, timeout_graceful_shutdown=1)
+            config = uvicorn.Config(
+                app, lifespan="off", log_level="warning", access_log=False, log_config=None, timeout_graceful_shutdown=1
+            )
             server = uvicorn.Server(config)
             self._servers.append(server)
             self._tasks.append(loop.create_task(server.serve(sockets=[sock])))
@@ -145,6 +154,7 @@ class DemoServer:
 
         async def run():
             return fn(*args)
+
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=60)
 
     def advance(self, seconds: float) -> None:

@@ -19,23 +19,60 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-EVENT_BUFFER = 100        # writes kept for event-stream replay, as Nomad's event_buffer_size
+EVENT_BUFFER = 100  # writes kept for event-stream replay, as Nomad's event_buffer_size
 
 ACTIVE_DEPLOYMENT = ("running", "paused", "initializing", "pending", "blocked", "unblocking")
 
 # Keys of an allocation that AllocListStub carries, in struct order.
 ALLOC_STUB_KEYS = (
-    "ID", "EvalID", "Name", "Namespace", "NodeID", "NodeName", "JobID", "JobType", "JobVersion",
-    "TaskGroup", "DesiredStatus", "DesiredDescription", "ClientStatus", "ClientDescription",
-    "DesiredTransition", "TaskStates", "DeploymentStatus", "FollowupEvalID", "NextAllocation",
-    "RescheduleTracker", "PreemptedAllocations", "PreemptedByAllocation", "CreateIndex",
-    "ModifyIndex", "CreateTime", "ModifyTime",
+    "ID",
+    "EvalID",
+    "Name",
+    "Namespace",
+    "NodeID",
+    "NodeName",
+    "JobID",
+    "JobType",
+    "JobVersion",
+    "TaskGroup",
+    "DesiredStatus",
+    "DesiredDescription",
+    "ClientStatus",
+    "ClientDescription",
+    "DesiredTransition",
+    "TaskStates",
+    "DeploymentStatus",
+    "FollowupEvalID",
+    "NextAllocation",
+    "RescheduleTracker",
+    "PreemptedAllocations",
+    "PreemptedByAllocation",
+    "CreateIndex",
+    "ModifyIndex",
+    "CreateTime",
+    "ModifyTime",
 )
 
 JOB_STUB_KEYS = (
-    "ID", "ParentID", "Name", "Namespace", "Datacenters", "NodePool", "Multiregion", "Type",
-    "Priority", "Periodic", "ParameterizedJob", "Stop", "Status", "StatusDescription",
-    "JobSummary", "CreateIndex", "ModifyIndex", "JobModifyIndex", "SubmitTime",
+    "ID",
+    "ParentID",
+    "Name",
+    "Namespace",
+    "Datacenters",
+    "NodePool",
+    "Multiregion",
+    "Type",
+    "Priority",
+    "Periodic",
+    "ParameterizedJob",
+    "Stop",
+    "Status",
+    "StatusDescription",
+    "JobSummary",
+    "CreateIndex",
+    "ModifyIndex",
+    "JobModifyIndex",
+    "SubmitTime",
 )
 
 
@@ -68,10 +105,21 @@ def multierror(*groups: list[str] | str) -> str:
 def namespace(name: str, description: str) -> dict:
     """A structs.Namespace as the state store keeps it, Hash set as Namespace.SetHash does."""
     digest = hashlib.blake2b((name + description).encode(), digest_size=32).digest()
-    return {"Name": name, "Description": description, "Quota": "", "Capabilities": None,
-            "NodePoolConfiguration": None, "VaultConfiguration": None, "ConsulConfiguration": None,
-            "Meta": None, "Hash": base64.b64encode(digest).decode(), "CreateIndex": 1, "ModifyIndex": 1,
-            "RequiredExtraClaims": None, "OptionalExtraClaims": None}
+    return {
+        "Name": name,
+        "Description": description,
+        "Quota": "",
+        "Capabilities": None,
+        "NodePoolConfiguration": None,
+        "VaultConfiguration": None,
+        "ConsulConfiguration": None,
+        "Meta": None,
+        "Hash": base64.b64encode(digest).decode(),
+        "CreateIndex": 1,
+        "ModifyIndex": 1,
+        "RequiredExtraClaims": None,
+        "OptionalExtraClaims": None,
+    }
 
 
 def rfc3339(epoch: float | None) -> str | None:
@@ -121,8 +169,7 @@ class Txn:
 
 
 class Store:
-    def __init__(self, now: Callable[[], float], scaled: Callable[[float], float],
-                 seed: int | None = None) -> None:
+    def __init__(self, now: Callable[[], float], scaled: Callable[[float], float], seed: int | None = None) -> None:
         self._now = now
         self.scaled = scaled
         self.rng = random.Random(seed)
@@ -139,8 +186,10 @@ class Store:
         self.nodes: dict[str, dict] = {}
         # Nomad's state store creates the default namespace at index 1 (namespaceInit in
         # nomad/state/state_store.go); the demo's second one is there from the start too.
-        self.namespaces = {ns["Name"]: ns for ns in (namespace("default", "Default shared namespace"),
-                                                       namespace("staging", "Staging environment"))}
+        self.namespaces = {
+            ns["Name"]: ns
+            for ns in (namespace("default", "Default shared namespace"), namespace("staging", "Staging environment"))
+        }
         self.event_log: deque[tuple[int, str, list[Event]]] = deque(maxlen=EVENT_BUFFER)
         self.listeners: list[Callable[[int], None]] = []
         self._txn: Txn | None = None
@@ -219,8 +268,15 @@ class Store:
         txn.touch("allocs")
         stub = public(alloc)
         stub["Job"] = None
-        txn.events.append(Event("Allocation", alloc["ID"], alloc["Namespace"],
-                                [alloc["JobID"], alloc.get("DeploymentID", "")], {"Allocation": stub}))
+        txn.events.append(
+            Event(
+                "Allocation",
+                alloc["ID"],
+                alloc["Namespace"],
+                [alloc["JobID"], alloc.get("DeploymentID", "")],
+                {"Allocation": stub},
+            )
+        )
 
     def put_eval(self, ev: dict) -> None:
         txn = self.txn
@@ -228,8 +284,15 @@ class Store:
         ev["ModifyTime"] = nanos(txn.now)
         self.evals[ev["ID"]] = ev
         txn.touch("evals")
-        txn.events.append(Event("Evaluation", ev["ID"], ev["Namespace"],
-                                [ev["JobID"], ev.get("DeploymentID", "")], {"Evaluation": public(ev)}))
+        txn.events.append(
+            Event(
+                "Evaluation",
+                ev["ID"],
+                ev["Namespace"],
+                [ev["JobID"], ev.get("DeploymentID", "")],
+                {"Evaluation": public(ev)},
+            )
+        )
 
     def put_deployment(self, d: dict) -> None:
         txn = self.txn
@@ -237,8 +300,7 @@ class Store:
         d["ModifyTime"] = nanos(txn.now)
         self.deployments[d["ID"]] = d
         txn.touch("deployment")
-        txn.events.append(Event("Deployment", d["ID"], d["Namespace"], [d["JobID"]],
-                                {"Deployment": public(d)}))
+        txn.events.append(Event("Deployment", d["ID"], d["Namespace"], [d["JobID"]], {"Deployment": public(d)}))
 
     def put_node(self, node: dict) -> None:
         node["ModifyIndex"] = self.txn.index
@@ -263,16 +325,20 @@ class Store:
     def job_allocs(self, job: dict, all_incarnations: bool = False) -> list[dict]:
         """The job's allocations, newest first (CreateIndex descending) as the Go client sorts."""
         allocs = [
-            a for a in self.allocs.values()
-            if a["JobID"] == job["ID"] and a["Namespace"] == job["Namespace"]
+            a
+            for a in self.allocs.values()
+            if a["JobID"] == job["ID"]
+            and a["Namespace"] == job["Namespace"]
             and (all_incarnations or a["_job_create_index"] == job["CreateIndex"])
         ]
         return sorted(allocs, key=lambda a: a["CreateIndex"], reverse=True)
 
     def job_deployments(self, namespace: str, job_id: str, job_create_index: int | None = None) -> list[dict]:
         ds = [
-            d for d in self.deployments.values()
-            if d["JobID"] == job_id and d["Namespace"] == namespace
+            d
+            for d in self.deployments.values()
+            if d["JobID"] == job_id
+            and d["Namespace"] == namespace
             and (job_create_index is None or d["JobCreateIndex"] == job_create_index)
         ]
         return sorted(ds, key=lambda d: d["CreateIndex"], reverse=True)

@@ -66,8 +66,7 @@ def after_alloc_update(cluster: Cluster, alloc: dict) -> None:
     state = d["TaskGroups"][alloc["TaskGroup"]]
     healthy = (alloc.get("DeploymentStatus") or {}).get("Healthy")
     if healthy is False:
-        if state["ProgressDeadline"] == 0 or (
-                alloc["ClientStatus"] == "failed" and not _reschedule_left(alloc)):
+        if state["ProgressDeadline"] == 0 or (alloc["ClientStatus"] == "failed" and not _reschedule_left(alloc)):
             fail(cluster, d, "Failed due to unhealthy allocations", rollback=state["AutoRevert"])
             return
         if alloc["ClientStatus"] == "failed":
@@ -107,10 +106,15 @@ def _batched_eval(cluster: Cluster, d: dict) -> None:
 
 # --- progress deadline -------------------------------------------------------------------------
 
+
 def _done_groups(cluster: Cluster, d: dict) -> dict[str, bool]:
     healthy: dict[str, int] = {}
     for a in cluster.store.allocs.values():
-        if a.get("DeploymentID") != d["ID"] or a["DesiredStatus"] != "run" or a["ClientStatus"] not in ("pending", "running"):
+        if (
+            a.get("DeploymentID") != d["ID"]
+            or a["DesiredStatus"] != "run"
+            or a["ClientStatus"] not in ("pending", "running")
+        ):
             continue
         if (a.get("DeploymentStatus") or {}).get("Healthy"):
             healthy[a["TaskGroup"]] = healthy.get(a["TaskGroup"], 0) + 1
@@ -122,8 +126,11 @@ def _done_groups(cluster: Cluster, d: dict) -> dict[str, bool]:
 
 def progress_cutoff(cluster: Cluster, d: dict) -> float | None:
     done = _done_groups(cluster, d)
-    cutoffs = [_epoch(s["RequireProgressBy"]) for name, s in d["TaskGroups"].items()
-               if not done[name] and s["RequireProgressBy"]]
+    cutoffs = [
+        _epoch(s["RequireProgressBy"])
+        for name, s in d["TaskGroups"].items()
+        if not done[name] and s["RequireProgressBy"]
+    ]
     return min(cutoffs) if cutoffs else None
 
 
@@ -142,7 +149,7 @@ def _deadline_hit(cluster: Cluster, deployment_id: str) -> None:
         return
     failing, rollback = False, False
     job = cluster.store.job(d["Namespace"], d["JobID"])
-    for name, s in d["TaskGroups"].items():
+    for s in d["TaskGroups"].values():
         if s["DesiredCanaries"] > 0 and not s["Promoted"]:
             if s["HealthyAllocs"] >= s["DesiredCanaries"]:
                 continue
@@ -157,6 +164,7 @@ def _deadline_hit(cluster: Cluster, deployment_id: str) -> None:
 
 
 # --- failure and auto-revert ------------------------------------------------------------------
+
 
 def fail(cluster: Cluster, d: dict, description: str, *, rollback: bool) -> dict:
     """Fail the deployment; with auto_revert, write the latest stable version as a new one."""
@@ -177,19 +185,27 @@ def fail(cluster: Cluster, d: dict, description: str, *, rollback: bool) -> dict
                 job = cluster._upsert_version(revert, job, stable=True)
                 reverted = job["Version"]
             else:
-                description += (f" - not rolling back to stable job version {stable['Version']}"
-                                " as current job has same specification")
+                description += (
+                    f" - not rolling back to stable job version {stable['Version']}"
+                    " as current job has same specification"
+                )
         d["Status"], d["StatusDescription"] = "failed", description
         store.put_deployment(d)
         ev = None
         if job is not None:
             ev = cluster._new_eval(job, "deployment-watcher", deployment_id=d["ID"])
             cluster.refresh_job_status(job)
-    return {"EvalID": ev["ID"] if ev else "", "EvalCreateIndex": txn.index,
-            "DeploymentModifyIndex": txn.index, "RevertedJobVersion": reverted, "Index": txn.index}
+    return {
+        "EvalID": ev["ID"] if ev else "",
+        "EvalCreateIndex": txn.index,
+        "DeploymentModifyIndex": txn.index,
+        "RevertedJobVersion": reverted,
+        "Index": txn.index,
+    }
 
 
 # --- promotion ---------------------------------------------------------------------------------
+
 
 def promote(cluster: Cluster, d: dict, groups: list[str] | None) -> dict:
     """Promote all groups (groups=None) or the named ones; refuses unhealthy canaries."""
@@ -203,9 +219,11 @@ def promote(cluster: Cluster, d: dict, groups: list[str] | None) -> dict:
             continue
         have_canaries = True
         healthy = sum(
-            1 for aid in s["PlacedCanaries"] or []
+            1
+            for aid in s["PlacedCanaries"] or []
             if (a := store.allocs.get(aid)) is not None
-            and a["DesiredStatus"] == "run" and a["ClientStatus"] in ("pending", "running")
+            and a["DesiredStatus"] == "run"
+            and a["ClientStatus"] in ("pending", "running")
             and (a.get("DeploymentStatus") or {}).get("Healthy")
         )
         if healthy < s["DesiredCanaries"]:
@@ -232,8 +250,13 @@ def promote(cluster: Cluster, d: dict, groups: list[str] | None) -> dict:
         store.put_deployment(d)
         ev = cluster._new_eval(job, "deployment-watcher", deployment_id=d["ID"])
     schedule_deadline(cluster, d)
-    return {"EvalID": ev["ID"], "EvalCreateIndex": txn.index, "DeploymentModifyIndex": txn.index,
-            "RevertedJobVersion": None, "Index": txn.index}
+    return {
+        "EvalID": ev["ID"],
+        "EvalCreateIndex": txn.index,
+        "DeploymentModifyIndex": txn.index,
+        "RevertedJobVersion": None,
+        "Index": txn.index,
+    }
 
 
 def auto_promote(cluster: Cluster, d: dict) -> bool:
@@ -245,8 +268,11 @@ def auto_promote(cluster: Cluster, d: dict) -> bool:
     for s in canary_groups:
         if not s["AutoPromote"] or len(s["PlacedCanaries"] or []) < s["DesiredCanaries"]:
             return False
-        healthy = sum(1 for aid in s["PlacedCanaries"]
-                      if ((cluster.store.allocs.get(aid) or {}).get("DeploymentStatus") or {}).get("Healthy"))
+        healthy = sum(
+            1
+            for aid in s["PlacedCanaries"]
+            if ((cluster.store.allocs.get(aid) or {}).get("DeploymentStatus") or {}).get("Healthy")
+        )
         if healthy != s["DesiredCanaries"]:
             return False
     promote(cluster, d, None)
@@ -254,6 +280,7 @@ def auto_promote(cluster: Cluster, d: dict) -> bool:
 
 
 # --- pause / resume and manual health ------------------------------------------------------------
+
 
 def pause(cluster: Cluster, d: dict, paused: bool) -> dict:
     store = cluster.store
@@ -272,8 +299,13 @@ def pause(cluster: Cluster, d: dict, paused: bool) -> dict:
             ev = cluster._new_eval(job, "deployment-watcher", deployment_id=d["ID"])
     if not paused:
         schedule_deadline(cluster, d)
-    return {"EvalID": ev["ID"] if ev else "", "EvalCreateIndex": txn.index if ev else 0,
-            "DeploymentModifyIndex": txn.index, "RevertedJobVersion": None, "Index": txn.index}
+    return {
+        "EvalID": ev["ID"] if ev else "",
+        "EvalCreateIndex": txn.index if ev else 0,
+        "DeploymentModifyIndex": txn.index,
+        "RevertedJobVersion": None,
+        "Index": txn.index,
+    }
 
 
 def set_alloc_health(cluster: Cluster, d: dict, healthy: list[str], unhealthy: list[str]) -> dict:
@@ -296,5 +328,10 @@ def set_alloc_health(cluster: Cluster, d: dict, healthy: list[str], unhealthy: l
         return fail(cluster, d, "Failed due to unhealthy allocations", rollback=rollback)
     job = store.job(d["Namespace"], d["JobID"])
     ev = cluster.new_eval(job, "deployment-watcher", deployment_id=d["ID"])
-    return {"EvalID": ev["ID"], "EvalCreateIndex": ev["CreateIndex"],
-            "DeploymentModifyIndex": ev["CreateIndex"], "RevertedJobVersion": None, "Index": ev["CreateIndex"]}
+    return {
+        "EvalID": ev["ID"],
+        "EvalCreateIndex": ev["CreateIndex"],
+        "DeploymentModifyIndex": ev["CreateIndex"],
+        "RevertedJobVersion": None,
+        "Index": ev["CreateIndex"],
+    }

@@ -53,31 +53,58 @@ class Actions:
         self.client = client or python_nomad(settings, timeout=timeout)
         self.timeout = timeout
 
-    async def _call(self, fn: Callable[[], Any], *, action: str, capability: str = "submit-job",
-                    subject: str = "", namespace: str | None = None, timeout: float | None = None) -> Any:
+    async def _call(
+        self,
+        fn: Callable[[], Any],
+        *,
+        action: str,
+        capability: str = "submit-job",
+        subject: str = "",
+        namespace: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
         ns = namespace or self.settings.namespace
         timeout = timeout or self.timeout
         try:
             return await in_thread(fn, timeout=timeout + 5)
         except (asyncio.TimeoutError, TimeoutError, nomad_exceptions.TimeoutNomadException, requests.Timeout):
-            raise ClusterError(TIMEOUT, f"Nomad at {self.settings.address} did not answer within "
-                                        f"{timeout:g}s (trying to {action}).") from None
+            raise ClusterError(
+                TIMEOUT, f"Nomad at {self.settings.address} did not answer within {timeout:g}s (trying to {action})."
+            ) from None
         except nomad_exceptions.BaseNomadException as e:
             resp = e.nomad_resp
             if isinstance(resp, requests.Response):
-                raise from_status(resp.status_code, resp.text[:ERROR_BODY], action=action, capability=capability,
-                                  namespace=ns, subject=subject, content_type=resp.headers.get("Content-Type", ""),
-                                  address=self.settings.address) from None
+                raise from_status(
+                    resp.status_code,
+                    resp.text[:ERROR_BODY],
+                    action=action,
+                    capability=capability,
+                    namespace=ns,
+                    subject=subject,
+                    content_type=resp.headers.get("Content-Type", ""),
+                    address=self.settings.address,
+                ) from None
             raise from_transport(resp if isinstance(resp, Exception) else e, self.settings.address, timeout) from None
         except requests.RequestException as e:
             raise from_transport(e, self.settings.address, timeout) from None
-        except ValueError as e:      # an answer that is not JSON (a proxy's page)
-            raise ClusterError(BAD_RESPONSE, f"Nomad's answer when trying to {action} is not JSON "
-                                             f"({str(e)[:200]}).") from None
+        except ValueError as e:  # an answer that is not JSON (a proxy's page)
+            raise ClusterError(
+                BAD_RESPONSE, f"Nomad's answer when trying to {action} is not JSON ({str(e)[:200]})."
+            ) from None
 
-    async def _request(self, method: str, resource: str, *segments: str, action: str, namespace: str,
-                       capability: str = "submit-job", subject: str = "", body: Mapping | None = None,
-                       params: Mapping | None = None, timeout: float | None = None) -> Mapping:
+    async def _request(
+        self,
+        method: str,
+        resource: str,
+        *segments: str,
+        action: str,
+        namespace: str,
+        capability: str = "submit-job",
+        subject: str = "",
+        body: Mapping | None = None,
+        params: Mapping | None = None,
+        timeout: float | None = None,
+    ) -> Mapping:
         """`method /v1/<resource>/<segments>` through python-nomad, in the given namespace (ids in
         the path are escaped: Nomad allows `/`, `?` and `#` in a job id); the answer must be an object."""
         api = {"jobs": self.client.jobs, "job": self.client.job, "deployment": self.client.deployment}[resource]
@@ -86,8 +113,10 @@ class Actions:
 
         def call() -> Any:
             return api.request(*path, method=method, json=body, params=query, timeout=timeout or self.timeout).json()
-        out = await self._call(call, action=action, capability=capability, subject=subject, namespace=namespace,
-                               timeout=timeout)
+
+        out = await self._call(
+            call, action=action, capability=capability, subject=subject, namespace=namespace, timeout=timeout
+        )
         if not isinstance(out, Mapping):
             raise ClusterError(BAD_RESPONSE, f"Nomad's answer when trying to {action} was not a JSON object.")
         return out
@@ -114,51 +143,94 @@ class Actions:
             except jobfile.JobFileError as e:
                 raise ClusterError(INVALID, e.message, line=e.line, column=e.column) from None
         try:
-            job = await self._request("post", "jobs", "parse", body={"JobHCL": source, "Canonicalize": False},
-                                      action=f"parse {path.name}", capability="parse-job", timeout=PARSE_TIMEOUT,
-                                      namespace=self.settings.namespace if self.settings.namespace != "*" else "default")
+            job = await self._request(
+                "post",
+                "jobs",
+                "parse",
+                body={"JobHCL": source, "Canonicalize": False},
+                action=f"parse {path.name}",
+                capability="parse-job",
+                timeout=PARSE_TIMEOUT,
+                namespace=self.settings.namespace if self.settings.namespace != "*" else "default",
+            )
         except ClusterError as e:
             raise _located(e, path) from None
         return JobFile(path, source, "hcl2", job)
 
     async def plan(self, job_file: JobFile) -> Plan:
         job_id, ns = job_file.job_id, job_file.target_namespace(self.settings.namespace)
-        body = await self._request("post", "job", job_id, "plan", body={"Job": dict(job_file.job), "Diff": True},
-                                   action=f"plan job '{job_id}'", subject=f"job '{job_id}'", namespace=ns)
+        body = await self._request(
+            "post",
+            "job",
+            job_id,
+            "plan",
+            body={"Job": dict(job_file.job), "Diff": True},
+            action=f"plan job '{job_id}'",
+            subject=f"job '{job_id}'",
+            namespace=ns,
+        )
         return Plan.from_api(job_id, body)
 
     async def register(self, job_file: JobFile, plan: Plan) -> ActionResult:
         """Register what was planned, in the job file's namespace; refused (STALE) if the job
         changed since the plan."""
         job_id, ns = job_file.job_id, job_file.target_namespace(self.settings.namespace)
-        body = {"Job": dict(job_file.job), "EnforceIndex": True, "JobModifyIndex": plan.job_modify_index,
-                "Submission": {"Source": job_file.source, "Format": job_file.format}}
-        out = await self._request("post", "jobs", body=body, action=f"register job '{job_id}'",
-                                  subject=f"job '{job_id}'", namespace=ns)
-        job = await self._request("get", "job", job_id, action=f"read job '{job_id}'", capability="read-job",
-                                  subject=f"job '{job_id}'", namespace=ns)
+        body = {
+            "Job": dict(job_file.job),
+            "EnforceIndex": True,
+            "JobModifyIndex": plan.job_modify_index,
+            "Submission": {"Source": job_file.source, "Format": job_file.format},
+        }
+        out = await self._request(
+            "post", "jobs", body=body, action=f"register job '{job_id}'", subject=f"job '{job_id}'", namespace=ns
+        )
+        job = await self._request(
+            "get",
+            "job",
+            job_id,
+            action=f"read job '{job_id}'",
+            capability="read-job",
+            subject=f"job '{job_id}'",
+            namespace=ns,
+        )
         version = as_int(job.get("Version"), None)
         eval_id = str(out.get("EvalID") or "")
         where = f" in namespace {ns}" if ns != self.settings.namespace else ""
-        return ActionResult(f"Registered job {job_id} version {version}{where} (evaluation {short_id(eval_id)}).",
-                            eval_id=eval_id, job_id=job_id, job_version=version, namespace=ns,
-                            index=as_int(out.get("JobModifyIndex")), warnings=str(out.get("Warnings") or ""))
+        return ActionResult(
+            f"Registered job {job_id} version {version}{where} (evaluation {short_id(eval_id)}).",
+            eval_id=eval_id,
+            job_id=job_id,
+            job_version=version,
+            namespace=ns,
+            index=as_int(out.get("JobModifyIndex")),
+            warnings=str(out.get("Warnings") or ""),
+        )
 
     # --- deployments -----------------------------------------------------------------------
 
     async def _deployment(self, verb: str, deployment: Deployment, body: Mapping) -> Mapping:
-        return await self._request("post", "deployment", verb, deployment.id, body=body,
-                                   action=f"{verb if verb != 'pause' or body.get('Pause') else 'resume'} deployment "
-                                          f"{short_id(deployment.id)}",
-                                   subject=f"deployment {short_id(deployment.id)}", namespace=deployment.namespace)
+        return await self._request(
+            "post",
+            "deployment",
+            verb,
+            deployment.id,
+            body=body,
+            action=f"{verb if verb != 'pause' or body.get('Pause') else 'resume'} deployment {short_id(deployment.id)}",
+            subject=f"deployment {short_id(deployment.id)}",
+            namespace=deployment.namespace,
+        )
 
     async def promote(self, deployment: Deployment, groups: list[str] | None = None) -> ActionResult:
         body = {"DeploymentID": deployment.id, "All": not groups, "Groups": groups or None}
         out = await self._deployment("promote", deployment, body)
         which = ", ".join(groups) if groups else "every group"
-        return ActionResult(f"Promoted the canaries of {which} in deployment {short_id(deployment.id)}.",
-                            eval_id=str(out.get("EvalID") or ""), deployment_id=deployment.id,
-                            job_id=deployment.job_id, index=as_int(out.get("Index")))
+        return ActionResult(
+            f"Promoted the canaries of {which} in deployment {short_id(deployment.id)}.",
+            eval_id=str(out.get("EvalID") or ""),
+            deployment_id=deployment.id,
+            job_id=deployment.job_id,
+            index=as_int(out.get("Index")),
+        )
 
     async def fail(self, deployment: Deployment) -> ActionResult:
         out = await self._deployment("fail", deployment, {"DeploymentID": deployment.id})
@@ -166,43 +238,86 @@ class Actions:
         message = f"Deployment {short_id(deployment.id)} marked as failed."
         if reverted is not None:
             message += f" Auto-reverted to job version {reverted}."
-        return ActionResult(message, eval_id=str(out.get("EvalID") or ""), deployment_id=deployment.id,
-                            job_id=deployment.job_id, job_version=reverted, index=as_int(out.get("Index")))
+        return ActionResult(
+            message,
+            eval_id=str(out.get("EvalID") or ""),
+            deployment_id=deployment.id,
+            job_id=deployment.job_id,
+            job_version=reverted,
+            index=as_int(out.get("Index")),
+        )
 
     async def pause(self, deployment: Deployment, pause: bool) -> ActionResult:
         out = await self._deployment("pause", deployment, {"DeploymentID": deployment.id, "Pause": pause})
         verb = "paused" if pause else "resumed"
-        return ActionResult(f"Deployment {short_id(deployment.id)} {verb}.", eval_id=str(out.get("EvalID") or ""),
-                            deployment_id=deployment.id, job_id=deployment.job_id, index=as_int(out.get("Index")))
+        return ActionResult(
+            f"Deployment {short_id(deployment.id)} {verb}.",
+            eval_id=str(out.get("EvalID") or ""),
+            deployment_id=deployment.id,
+            job_id=deployment.job_id,
+            index=as_int(out.get("Index")),
+        )
 
     # --- versions --------------------------------------------------------------------------
 
-    async def versions(self, job_id: str, namespace: str | None = None,
-                       diff_version: int | None = None) -> list[JobVersion]:
+    async def versions(
+        self, job_id: str, namespace: str | None = None, diff_version: int | None = None
+    ) -> list[JobVersion]:
         """Versions newest first, each with its diff from the previous version, or, with
         `diff_version`, from that version (what reverting to it would change)."""
         params = {"diffs": "true"}
         if diff_version is not None:
             params["diff_version"] = str(diff_version)
-        body = await self._request("get", "job", job_id, "versions", params=params, capability="read-job",
-                                   action=f"list the versions of job '{job_id}'", subject=f"job '{job_id}'",
-                                   namespace=namespace or self.settings.namespace)
+        body = await self._request(
+            "get",
+            "job",
+            job_id,
+            "versions",
+            params=params,
+            capability="read-job",
+            action=f"list the versions of job '{job_id}'",
+            subject=f"job '{job_id}'",
+            namespace=namespace or self.settings.namespace,
+        )
         return versions_from_api(body)
 
     async def revert(self, job_id: str, version: int, prior_version: int, namespace: str | None = None) -> ActionResult:
         """Revert to `version`, refused if the job is no longer at `prior_version`."""
         ns = namespace or self.settings.namespace
-        out = await self._request("post", "job", job_id, "revert", namespace=ns,
-                                  body={"JobID": job_id, "JobVersion": version, "EnforcePriorVersion": prior_version},
-                                  action=f"revert job '{job_id}' to version {version}", subject=f"job '{job_id}'")
-        job = await self._request("get", "job", job_id, action=f"read job '{job_id}'", capability="read-job",
-                                  subject=f"job '{job_id}'", namespace=ns)
+        out = await self._request(
+            "post",
+            "job",
+            job_id,
+            "revert",
+            namespace=ns,
+            body={"JobID": job_id, "JobVersion": version, "EnforcePriorVersion": prior_version},
+            action=f"revert job '{job_id}' to version {version}",
+            subject=f"job '{job_id}'",
+        )
+        job = await self._request(
+            "get",
+            "job",
+            job_id,
+            action=f"read job '{job_id}'",
+            capability="read-job",
+            subject=f"job '{job_id}'",
+            namespace=ns,
+        )
         new_version = as_int(job.get("Version"), None)
         message = f"Reverted job {job_id} to version {version}"
-        message += f" (now version {new_version})." if new_version != prior_version else \
-                   " (same specification: no new version)."
-        return ActionResult(message, eval_id=str(out.get("EvalID") or ""), job_id=job_id, job_version=new_version,
-                            index=as_int(out.get("JobModifyIndex")), warnings=str(out.get("Warnings") or ""))
+        message += (
+            f" (now version {new_version})."
+            if new_version != prior_version
+            else " (same specification: no new version)."
+        )
+        return ActionResult(
+            message,
+            eval_id=str(out.get("EvalID") or ""),
+            job_id=job_id,
+            job_version=new_version,
+            index=as_int(out.get("JobModifyIndex")),
+            warnings=str(out.get("Warnings") or ""),
+        )
 
 
 def _located(error: ClusterError, path: Path) -> ClusterError:
@@ -210,13 +325,15 @@ def _located(error: ClusterError, path: Path) -> ClusterError:
     m = _HCL_POSITION.search(error.detail)
     if not m:
         return error
-    rest = error.detail[m.end():]
+    rest = error.detail[m.end() :]
     message = f"{path.name}, line {m.group(1)}, column {m.group(2)}: {rest}"
-    return ClusterError(INVALID, message, status=error.status, detail=error.detail,
-                        line=int(m.group(1)), column=int(m.group(2)))
+    return ClusterError(
+        INVALID, message, status=error.status, detail=error.detail, line=int(m.group(1)), column=int(m.group(2))
+    )
 
 
 # --- the equivalent nomad commands ---------------------------------------------------------------
+
 
 def _global_flags(settings: Settings, namespace: str | None = None) -> list[str]:
     flags = []
@@ -235,14 +352,21 @@ def _line(*words: str) -> str:
 
 
 def command_run(settings: Settings, job_file: JobFile, check_index: int) -> str:
-    return _line("nomad", "job", "run", *_global_flags(settings, job_file.target_namespace(settings.namespace)),
-                 f"-check-index={check_index}", str(job_file.path))
+    return _line(
+        "nomad",
+        "job",
+        "run",
+        *_global_flags(settings, job_file.target_namespace(settings.namespace)),
+        f"-check-index={check_index}",
+        str(job_file.path),
+    )
 
 
 def command_promote(settings: Settings, deployment: Deployment, groups: list[str] | None = None) -> str:
     group_flags = [f"-group={g}" for g in groups or []]
-    return _line("nomad", "deployment", "promote", *_global_flags(settings, deployment.namespace),
-                 *group_flags, deployment.id)
+    return _line(
+        "nomad", "deployment", "promote", *_global_flags(settings, deployment.namespace), *group_flags, deployment.id
+    )
 
 
 def command_fail(settings: Settings, deployment: Deployment) -> str:
@@ -250,8 +374,13 @@ def command_fail(settings: Settings, deployment: Deployment) -> str:
 
 
 def command_pause(settings: Settings, deployment: Deployment, pause: bool) -> str:
-    return _line("nomad", "deployment", "pause" if pause else "resume",
-                 *_global_flags(settings, deployment.namespace), deployment.id)
+    return _line(
+        "nomad",
+        "deployment",
+        "pause" if pause else "resume",
+        *_global_flags(settings, deployment.namespace),
+        deployment.id,
+    )
 
 
 def command_revert(settings: Settings, job_id: str, version: int, namespace: str | None = None) -> str:

@@ -23,7 +23,7 @@ from .threads import in_thread
 
 T = TypeVar("T")
 
-LARGE_BODY = 256 * 1024          # bytes; smaller answers are decoded on the loop at once
+LARGE_BODY = 256 * 1024  # bytes; smaller answers are decoded on the loop at once
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
@@ -143,6 +143,7 @@ def release_memory_soon() -> None:
         global _release_pending
         _release_pending = False
         threading.Thread(target=release_memory, name="nomadtui-trim", daemon=True).start()
+
     asyncio.get_running_loop().call_later(1.0, release)
 
 

@@ -14,73 +14,106 @@ import httpx
 import requests
 
 from ..model import format_bytes
+from ..wire import multierror_items
 
 UNREACHABLE = "unreachable"
 TIMEOUT = "timeout"
 DENIED = "denied"
 NOT_FOUND = "not_found"
-INVALID = "invalid"      # a job file or request Nomad rejects (parse, validation)
-STALE = "stale"          # a check-and-set guard refused the write: someone else changed the job
-REFUSED = "refused"      # anything else Nomad refused (unhealthy canaries, terminal deployment)
-BAD_RESPONSE = "bad_response"   # an answer that is not what Nomad sends (wrong shape, not JSON)
-TOO_LARGE = "too_large"         # an answer over the size limit: refused unread
-PROXY = "proxy"                 # an error from the HTTP layer in front of Nomad, not from Nomad
-STOPPED = "stopped"             # a watch ended unexpectedly and is being restarted
+INVALID = "invalid"  # a job file or request Nomad rejects (parse, validation)
+STALE = "stale"  # a check-and-set guard refused the write: someone else changed the job
+REFUSED = "refused"  # anything else Nomad refused (unhealthy canaries, terminal deployment)
+BAD_RESPONSE = "bad_response"  # an answer that is not what Nomad sends (wrong shape, not JSON)
+TOO_LARGE = "too_large"  # an answer over the size limit: refused unread
+PROXY = "proxy"  # an error from the HTTP layer in front of Nomad, not from Nomad
+STOPPED = "stopped"  # a watch ended unexpectedly and is being restarted
 
 
 class ClusterError(Exception):
-    def __init__(self, kind: str, message: str, *, status: int | None = None, detail: str = "",
-                 line: int | None = None, column: int | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        status: int | None = None,
+        detail: str = "",
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.status = status
         self.detail = detail
-        self.line = line          # where in a job file, for parse errors
+        self.line = line  # where in a job file, for parse errors
         self.column = column
 
     def __repr__(self) -> str:
         return f"ClusterError({self.kind!r}, {self.message!r})"
 
 
-_MULTIERROR = re.compile(r"^\d+ errors? occurred:\s*", re.S)
-
-
 def nomad_text(body: str) -> str:
     """Nomad's error body without go-multierror's framing: one line per error."""
-    text = body.strip()
-    if text.startswith("rpc error: "):
-        text = text[len("rpc error: "):]
-    if _MULTIERROR.match(text):
-        items = [line.strip()[2:].strip() for line in text.splitlines() if line.strip().startswith("* ")]
-        return "; ".join(items) if items else text
-    return text
+    text = body.strip().removeprefix("rpc error: ")
+    items = multierror_items(text)
+    if items is None:
+        return text
+    return "; ".join(" ".join(item.split()) for item in items) if items else text
 
 
-def from_status(status: int, body: str, *, action: str, capability: str, namespace: str,
-                subject: str = "", content_type: str = "", address: str = "") -> ClusterError:
+def from_status(
+    status: int,
+    body: str,
+    *,
+    action: str,
+    capability: str,
+    namespace: str,
+    subject: str = "",
+    content_type: str = "",
+    address: str = "",
+) -> ClusterError:
     """Map an HTTP error answer to a sentence. `action` is what we tried ("register the job"),
     `capability` the ACL capability it needs, `subject` what it was about ("job web")."""
     if from_http_layer(status, body, content_type):
         where = f" at {address}" if address else ""
-        return ClusterError(PROXY, f"{status} {status_phrase(status)} from the HTTP layer in front of Nomad{where} "
-                                   f"(a proxy or load balancer), not from Nomad itself: cannot {action}.",
-                            status=status, detail=body[:2000])
+        return ClusterError(
+            PROXY,
+            f"{status} {status_phrase(status)} from the HTTP layer in front of Nomad{where} "
+            f"(a proxy or load balancer), not from Nomad itself: cannot {action}.",
+            status=status,
+            detail=body[:2000],
+        )
     text = nomad_text(body)
     if status == 403:
         if "ACL token not found" in body:
-            return ClusterError(DENIED, "Nomad does not know this token (ACL token not found). "
-                                        "Check NOMAD_TOKEN.", status=status, detail=text)
-        return ClusterError(DENIED, f"Permission denied: cannot {action}. The token needs the "
-                                    f"'{capability}' capability in namespace '{namespace}'.",
-                            status=status, detail=text)
+            return ClusterError(
+                DENIED,
+                "Nomad does not know this token (ACL token not found). Check NOMAD_TOKEN.",
+                status=status,
+                detail=text,
+            )
+        return ClusterError(
+            DENIED,
+            f"Permission denied: cannot {action}. The token needs the "
+            f"'{capability}' capability in namespace '{namespace}'.",
+            status=status,
+            detail=text,
+        )
     if status == 404:
         what = subject or "the object"
-        return ClusterError(NOT_FOUND, f"Cannot {action}: {what} does not exist in namespace '{namespace}' "
-                                       f"(Nomad: {text}).", status=status, detail=text)
+        return ClusterError(
+            NOT_FOUND,
+            f"Cannot {action}: {what} does not exist in namespace '{namespace}' (Nomad: {text}).",
+            status=status,
+            detail=text,
+        )
     if "Enforcing job modify index" in text or "enforcing version" in text:
-        return ClusterError(STALE, f"Cannot {action}: the job changed since you looked at it "
-                                   f"(Nomad: {text}).", status=status, detail=text)
+        return ClusterError(
+            STALE,
+            f"Cannot {action}: the job changed since you looked at it (Nomad: {text}).",
+            status=status,
+            detail=text,
+        )
     if status == 400 or "validation failed" in text or text.startswith("Failed to parse"):
         return ClusterError(INVALID, f"Nomad rejected the request to {action}: {text}", status=status, detail=text)
     return ClusterError(REFUSED, f"Nomad refused to {action}: {text}", status=status, detail=text)
@@ -104,9 +137,12 @@ def status_phrase(status: int) -> str:
 
 def too_large(service: str, path: str, size: int, limit: int, *, declared: bool) -> ClusterError:
     how = "says it is" if declared else "was more than"
-    return ClusterError(TOO_LARGE, f"{service}'s answer to {path} {how} {format_bytes(size)}, over the "
-                                   f"{format_bytes(limit)} limit: it was not read (max_answer_mb in the config "
-                                   "file raises the limit).")
+    return ClusterError(
+        TOO_LARGE,
+        f"{service}'s answer to {path} {how} {format_bytes(size)}, over the "
+        f"{format_bytes(limit)} limit: it was not read (max_answer_mb in the config "
+        "file raises the limit).",
+    )
 
 
 def from_transport(e: Exception, address: str, timeout: float | None = None, *, service: str = "Nomad") -> ClusterError:
@@ -121,15 +157,22 @@ def from_transport(e: Exception, address: str, timeout: float | None = None, *, 
 
 
 _REASONS = (
-    (r"CERTIFICATE_VERIFY_FAILED|certificate verify failed",
-     "its TLS certificate is not trusted (set NOMAD_CACERT, or NOMAD_SKIP_VERIFY=true to accept it)"),
+    (
+        r"CERTIFICATE_VERIFY_FAILED|certificate verify failed",
+        "its TLS certificate is not trusted (set NOMAD_CACERT, or NOMAD_SKIP_VERIFY=true to accept it)",
+    ),
     (r"WRONG_VERSION_NUMBER", "it does not speak TLS (try http://)"),
     (r"Connection refused|All connection attempts failed|\[Errno 111\]|\[Errno 61\]", "connection refused"),
-    (r"Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution",
-     "the host name does not resolve"),
+    (
+        r"Name or service not known|nodename nor servname|getaddrinfo failed|Temporary failure in name resolution",
+        "the host name does not resolve",
+    ),
     (r"Connection reset|\[Errno 104\]|\[Errno 54\]|ConnectionResetError", "the connection was reset"),
-    (r"Server disconnected without sending|RemoteDisconnected|closed connection without response|"
-     r"Remote end closed connection", "the connection was closed before an answer came"),
+    (
+        r"Server disconnected without sending|RemoteDisconnected|closed connection without response|"
+        r"Remote end closed connection",
+        "the connection was closed before an answer came",
+    ),
     (r"Broken pipe|\[Errno 32\]", "the connection broke while the request was being sent"),
     (r"No route to host|Network is unreachable|\[Errno 113\]|\[Errno 101\]", "there is no network route to it"),
 )

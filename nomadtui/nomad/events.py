@@ -26,14 +26,18 @@ from .watch import backoff_delay, json_kind
 
 # Nomad heartbeats every 30 s with `{}`; a stream silent for longer than this is dead.
 SILENCE = 75.0
-REFUSALS = (403, 404, 405, 501)     # a token without the capability, a Nomad without the endpoint
-KINDS = {"Allocation": ("allocations", Allocation), "Deployment": ("job_deployments", Deployment),
-         "Evaluation": ("evaluations", Evaluation)}
+REFUSALS = (403, 404, 405, 501)  # a token without the capability, a Nomad without the endpoint
+KINDS = {
+    "Allocation": ("allocations", Allocation),
+    "Deployment": ("job_deployments", Deployment),
+    "Evaluation": ("evaluations", Evaluation),
+}
 
 
 @dataclass(frozen=True)
 class EventBatch:
     """The records of one Raft write, by the name of the watch that lists them."""
+
     index: int
     records: dict[str, tuple] = field(default_factory=dict)
 
@@ -41,16 +45,25 @@ class EventBatch:
 @dataclass(frozen=True)
 class StreamStatus:
     live: bool = False
-    off: str = ""                       # why the stream is not used ("" while it is, or is being retried)
-    error: ClusterError | None = None   # why it is failing while it is retried
-    retry_at: float | None = None       # when the next attempt starts (None: it is under way)
+    off: str = ""  # why the stream is not used ("" while it is, or is being retried)
+    error: ClusterError | None = None  # why it is failing while it is retried
+    retry_at: float | None = None  # when the next attempt starts (None: it is under way)
 
 
 class EventStream:
-    def __init__(self, http: httpx.AsyncClient, namespace: str, job_id: str, *, params: dict,
-                 on_batch: Callable[[EventBatch], None], on_status: Callable[[StreamStatus], None],
-                 extensions: dict | None = None, clock: Callable[[], float] = time.time,
-                 max_answer: int = MAX_ANSWER) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        namespace: str,
+        job_id: str,
+        *,
+        params: dict,
+        on_batch: Callable[[EventBatch], None],
+        on_status: Callable[[StreamStatus], None],
+        extensions: dict | None = None,
+        clock: Callable[[], float] = time.time,
+        max_answer: int = MAX_ANSWER,
+    ) -> None:
         self.http = http
         self.namespace = namespace
         self.job_id = job_id
@@ -73,16 +86,23 @@ class EventStream:
         failures = 0
         while True:
             try:
-                async with self.http.stream("GET", self.url(), extensions=self.extensions,
-                                            timeout=httpx.Timeout(10.0, read=SILENCE)) as resp:
+                async with self.http.stream(
+                    "GET", self.url(), extensions=self.extensions, timeout=httpx.Timeout(10.0, read=SILENCE)
+                ) as resp:
                     if resp.status_code >= 400:
                         body, kind = await read_error_text(resp), resp.headers.get("Content-Type", "")
                         if resp.status_code in REFUSALS and not from_http_layer(resp.status_code, body, kind):
                             self.on_status(StreamStatus(False, self._refusal(resp.status_code, body)))
-                            return        # refused, not broken: the watches carry on alone
-                        raise from_status(resp.status_code, body, action="stream events", capability="read-job",
-                                          namespace=self.namespace, content_type=kind,
-                                          address=str(self.http.base_url))
+                            return  # refused, not broken: the watches carry on alone
+                        raise from_status(
+                            resp.status_code,
+                            body,
+                            action="stream events",
+                            capability="read-job",
+                            namespace=self.namespace,
+                            content_type=kind,
+                            address=str(self.http.base_url),
+                        )
                     failures, self.index = 0, 0
                     self.on_status(StreamStatus(True))
                     async for line in self._lines(resp):
@@ -93,8 +113,10 @@ class EventStream:
             except ClusterError as e:
                 error = e
             except (ValueError, RecursionError) as e:
-                error = ClusterError(BAD_RESPONSE, f"Nomad's event stream sent something that is not an event "
-                                                   f"({type(e).__name__}: {str(e)[:200]}).")
+                error = ClusterError(
+                    BAD_RESPONSE,
+                    f"Nomad's event stream sent something that is not an event ({type(e).__name__}: {str(e)[:200]}).",
+                )
             failures += 1
             delay = backoff_delay(failures)
             self.on_status(StreamStatus(False, error=error, retry_at=self.clock() + delay))
@@ -115,8 +137,14 @@ class EventStream:
     def _refusal(self, status: int, body: str) -> str:
         if status in (404, 405, 501):
             return f"this Nomad serves no event stream (HTTP {status}; it came with Nomad 1.0)"
-        return from_status(status, body, action="stream events", capability="read-job",
-                           namespace=self.namespace, subject=f"job '{self.job_id}'").message
+        return from_status(
+            status,
+            body,
+            action="stream events",
+            capability="read-job",
+            namespace=self.namespace,
+            subject=f"job '{self.job_id}'",
+        ).message
 
     def _receive(self, line: bytes) -> None:
         if not line.strip():
@@ -129,7 +157,7 @@ class EventStream:
         if not isinstance(index, int) or not isinstance(events, list):
             raise ValueError("a frame's Index or Events has the wrong type")
         if not events or index <= self.index:
-            return           # a heartbeat
+            return  # a heartbeat
         self.index = index
         records: dict[str, list] = {}
         for event in events:

@@ -24,8 +24,14 @@ def async_client(settings: Settings, *, timeout: float = 10.0) -> httpx.AsyncCli
     kwargs: dict = {}
     if settings.is_tls:
         kwargs["verify"] = settings.tls.ssl_context()
-    return httpx.AsyncClient(base_url=settings.address, headers=headers, auth=settings.basic_auth(),
-                             timeout=timeout, limits=httpx.Limits(max_keepalive_connections=10), **kwargs)
+    return httpx.AsyncClient(
+        base_url=settings.address,
+        headers=headers,
+        auth=settings.basic_auth(),
+        timeout=timeout,
+        limits=httpx.Limits(max_keepalive_connections=10),
+        **kwargs,
+    )
 
 
 def request_extensions(settings: Settings) -> dict:
@@ -78,7 +84,7 @@ def python_nomad(settings: Settings, *, timeout: float = 15.0) -> nomad.Nomad:
 
 
 MAX_ANSWER = DEFAULT_MAX_ANSWER_MB * 2**20
-ERROR_BODY = 64 * 1024        # bytes of an error answer worth reading: the sentence is at the start
+ERROR_BODY = 64 * 1024  # bytes of an error answer worth reading: the sentence is at the start
 
 
 async def read_body(resp: httpx.Response, limit: int, *, service: str = "Nomad", path: str = "") -> bytes:
@@ -108,7 +114,7 @@ async def read_body(resp: httpx.Response, limit: int, *, service: str = "Nomad",
             turn.release()
 
 
-LARGE_READ = 1024 * 1024     # bytes: a body this large waits for its turn to be read
+LARGE_READ = 1024 * 1024  # bytes: a body this large waits for its turn to be read
 _TURNS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 _JSON_START = frozenset(b'[{"-0123456789tfn')
 
@@ -138,16 +144,21 @@ async def read_error_text(resp: httpx.Response) -> str:
     return b"".join(chunks)[:ERROR_BODY].decode("utf-8", "replace")
 
 
-async def get_answer(http: httpx.AsyncClient, path: str, *, params: dict, timeout: float, extensions: dict,
-                     limit: int, describe: dict) -> tuple[bytes, httpx.Headers]:
+async def get_answer(
+    http: httpx.AsyncClient, path: str, *, params: dict, timeout: float, extensions: dict, limit: int, describe: dict
+) -> tuple[bytes, httpx.Headers]:
     """`GET path`: the body and headers of a good answer, else a ClusterError with a sentence
     (`describe` gives from_status its action, capability, namespace and subject)."""
     try:
         async with http.stream("GET", path, params=params, timeout=timeout, extensions=extensions) as resp:
             if resp.status_code >= 400:
-                raise from_status(resp.status_code, await read_error_text(resp),
-                                  content_type=resp.headers.get("Content-Type", ""), address=str(http.base_url),
-                                  **describe)
+                raise from_status(
+                    resp.status_code,
+                    await read_error_text(resp),
+                    content_type=resp.headers.get("Content-Type", ""),
+                    address=str(http.base_url),
+                    **describe,
+                )
             return await read_body(resp, limit, path=path), resp.headers
     except httpx.HTTPError as e:
         raise from_transport(e, str(http.base_url), timeout) from None

@@ -23,12 +23,24 @@ from urllib.parse import quote
 import httpx
 
 from ..fabio import FabioClient, FabioWatch, annotate, routes_for_services
-from ..model import (Allocation, Deployment, Evaluation, Job, JobSummary, JobVersion, Node, Route, image_tag,
-                     latest_deployment, sort_allocations, versions_from_api)
+from ..model import (
+    Allocation,
+    Deployment,
+    Evaluation,
+    Job,
+    JobSummary,
+    JobVersion,
+    Node,
+    Route,
+    latest_deployment,
+    sort_allocations,
+    versions_from_api,
+)
 from ..settings import Settings
+from ..wire import image_tag
+from .decode import parse_body
 from .errors import STOPPED, ClusterError
 from .events import EventBatch, EventStream, StreamStatus
-from .decode import parse_body
 from .http import async_client, get_answer, query, request_extensions
 from .watch import MIN_GAP, Expect, Watch, WatchStatus, backoff_delay
 
@@ -38,27 +50,27 @@ log = logging.getLogger(__name__)
 # decode at 10,000 jobs: at most one refresh a second keeps keys answered during busy rollouts.
 LIST_GAP = 1.0
 ALLOCATION = Expect("an allocation", is_list=False)
-MAX_DETAILS = 200          # full allocation reads kept for the job in focus
-MAX_DETAIL_READS = 16      # full allocation reads in flight at once
+MAX_DETAILS = 200  # full allocation reads kept for the job in focus
+MAX_DETAIL_READS = 16  # full allocation reads in flight at once
 JOB_WATCHES = ("job", "allocations", "job_deployments", "versions", "summary", "evaluations")
 
 
 @dataclass(frozen=True)
 class ClusterState:
     jobs: tuple[Job, ...] = ()
-    deployments: tuple[Deployment, ...] = ()          # every deployment in the namespace
+    deployments: tuple[Deployment, ...] = ()  # every deployment in the namespace
     nodes: tuple[Node, ...] = ()
-    focus: tuple[str, str] | None = None               # (namespace, job id)
+    focus: tuple[str, str] | None = None  # (namespace, job id)
     job: Job | None = None
-    allocations: tuple[Allocation, ...] = ()           # newest first
+    allocations: tuple[Allocation, ...] = ()  # newest first
     job_deployments: tuple[Deployment, ...] = ()
-    versions: tuple[JobVersion, ...] = ()              # newest first
+    versions: tuple[JobVersion, ...] = ()  # newest first
     summary: JobSummary | None = None
-    evaluations: tuple[Evaluation, ...] = ()           # newest first
+    evaluations: tuple[Evaluation, ...] = ()  # newest first
     alloc_details: Mapping[str, Allocation] = field(default_factory=dict)
-    routes: tuple[Route, ...] = ()                     # Fabio's whole table
+    routes: tuple[Route, ...] = ()  # Fabio's whole table
     status: Mapping[str, WatchStatus] = field(default_factory=dict)
-    events: StreamStatus = StreamStatus()              # the job's event stream
+    events: StreamStatus = StreamStatus()  # the job's event stream
 
     @property
     def latest_deployment(self) -> Deployment | None:
@@ -105,8 +117,16 @@ class ClusterState:
         """The sources that are failing now (Nomad's watches first, then the stream, then Fabio)."""
         out = [s for name, s in self.status.items() if s.error is not None and name != "fabio"]
         if self.events.error is not None:
-            out.append(WatchStatus("events", False, self.events.error, None, self.events.retry_at,
-                                   retrying=self.events.retry_at is None))
+            out.append(
+                WatchStatus(
+                    "events",
+                    False,
+                    self.events.error,
+                    None,
+                    self.events.retry_at,
+                    retrying=self.events.retry_at is None,
+                )
+            )
         fabio = self.status.get("fabio")
         if fabio is not None and fabio.error is not None:
             out.append(fabio)
@@ -158,8 +178,9 @@ class Reuse:
 def _job_key(raw: Mapping) -> tuple:
     summary = raw.get("JobSummary")
     summary_index = summary.get("ModifyIndex") if isinstance(summary, Mapping) else None
-    return tuple(str(v) for v in (raw.get("Namespace"), raw.get("ID"), raw.get("ModifyIndex"), summary_index,
-                                  raw.get("Status")))
+    return tuple(
+        str(v) for v in (raw.get("Namespace"), raw.get("ID"), raw.get("ModifyIndex"), summary_index, raw.get("Status"))
+    )
 
 
 def _indexed_key(raw: Mapping) -> tuple:
@@ -177,13 +198,23 @@ def _newest(records: tuple) -> int:
 # How long a list answer may wait for the event stream to deliver the writes it shows.
 STREAM_LAG = 0.5
 # The job's lists that its event stream also updates, and how each is ordered.
-STREAMED = {"allocations": lambda rs: tuple(sort_allocations(rs)), "job_deployments": _newest_first,
-            "evaluations": _newest_first}
+STREAMED = {
+    "allocations": lambda rs: tuple(sort_allocations(rs)),
+    "job_deployments": _newest_first,
+    "evaluations": _newest_first,
+}
 
 
 class LiveCluster:
-    def __init__(self, settings: Settings, *, http: httpx.AsyncClient | None = None,
-                 fabio: FabioClient | None = None, wait: float = 30.0, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http: httpx.AsyncClient | None = None,
+        fabio: FabioClient | None = None,
+        wait: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self.http = http or async_client(settings)
         if fabio is None and settings.fabio_address:
@@ -191,7 +222,7 @@ class LiveCluster:
         self.fabio = fabio
         self.wait = wait
         self.clock = clock
-        self.namespace = settings.namespace     # what the lists show; a run in another namespace moves it
+        self.namespace = settings.namespace  # what the lists show; a run in another namespace moves it
         self.state = ClusterState()
         self._listeners: list[Listener] = []
         self._global: dict[str, asyncio.Task] = {}
@@ -199,10 +230,10 @@ class LiveCluster:
         self.watches: dict[str, Watch | FabioWatch] = {}
         self._detail_tasks: dict[str, asyncio.Task] = {}
         self._fabio_watch: FabioWatch | None = None
-        self._streamed: dict[str, dict[str, Any]] = {}     # records from events, newer than the lists
-        self._listed: dict[str, int] = {}                  # index of each list's last answer
+        self._streamed: dict[str, dict[str, Any]] = {}  # records from events, newer than the lists
+        self._listed: dict[str, int] = {}  # index of each list's last answer
         self._stream: EventStream | None = None
-        self._held: dict[str, tuple[tuple, int]] = {}      # list answers waiting for the stream
+        self._held: dict[str, tuple[tuple, int]] = {}  # list answers waiting for the stream
         self._hold_timers: dict[str, asyncio.TimerHandle] = {}
 
     # --- subscription ------------------------------------------------------------------------
@@ -220,16 +251,39 @@ class LiveCluster:
 
     def start(self) -> None:
         ns = self.namespace
-        self._spawn(self._global, "jobs", "/v1/jobs", Reuse(Job.from_api, _job_key), Expect("a list of jobs"),
-                    query(self.settings, ns), capability="list-jobs", min_gap=LIST_GAP)
-        self._spawn(self._global, "deployments", "/v1/deployments", Reuse(Deployment.from_api, _indexed_key),
-                    Expect("a list of deployments"), query(self.settings, ns), capability="read-job",
-                    min_gap=LIST_GAP)
-        self._spawn(self._global, "nodes", "/v1/nodes", lambda b: tuple(Node.from_api(n) for n in b),
-                    Expect("a list of nodes"), query(self.settings), capability="node:read")
+        self._spawn(
+            self._global,
+            "jobs",
+            "/v1/jobs",
+            Reuse(Job.from_api, _job_key),
+            Expect("a list of jobs"),
+            query(self.settings, ns),
+            capability="list-jobs",
+            min_gap=LIST_GAP,
+        )
+        self._spawn(
+            self._global,
+            "deployments",
+            "/v1/deployments",
+            Reuse(Deployment.from_api, _indexed_key),
+            Expect("a list of deployments"),
+            query(self.settings, ns),
+            capability="read-job",
+            min_gap=LIST_GAP,
+        )
+        self._spawn(
+            self._global,
+            "nodes",
+            "/v1/nodes",
+            lambda b: tuple(Node.from_api(n) for n in b),
+            Expect("a list of nodes"),
+            query(self.settings),
+            capability="node:read",
+        )
         if self.fabio is not None:
-            fabio = self._fabio_watch = FabioWatch(self.fabio, publish=self._publish, on_status=self._on_status,
-                                                   busy=self._busy, clock=self.clock)
+            fabio = self._fabio_watch = FabioWatch(
+                self.fabio, publish=self._publish, on_status=self._on_status, busy=self._busy, clock=self.clock
+            )
             self.watches["fabio"] = fabio
             self._supervise(self._global, "fabio", fabio.run)
 
@@ -243,8 +297,21 @@ class LiveCluster:
         self._cancel(self._detail_tasks)
         self._drop_held()
         self._streamed, self._listed, self._stream = {}, {}, None
-        self._set("namespace", jobs=(), deployments=(), focus=None, job=None, allocations=(), job_deployments=(),
-                  versions=(), summary=None, evaluations=(), alloc_details={}, status={}, events=StreamStatus())
+        self._set(
+            "namespace",
+            jobs=(),
+            deployments=(),
+            focus=None,
+            job=None,
+            allocations=(),
+            job_deployments=(),
+            versions=(),
+            summary=None,
+            evaluations=(),
+            alloc_details={},
+            status={},
+            events=StreamStatus(),
+        )
         self.start()
 
     def focus(self, namespace: str | None, job_id: str | None) -> None:
@@ -257,36 +324,85 @@ class LiveCluster:
         status = {k: v for k, v in self.state.status.items() if k not in JOB_WATCHES}
         self._streamed, self._listed, self._stream = {}, {}, None
         self._drop_held()
-        self._set("focus", focus=key, job=None, allocations=(), job_deployments=(), versions=(),
-                  summary=None, evaluations=(), alloc_details={}, status=status, events=StreamStatus())
+        self._set(
+            "focus",
+            focus=key,
+            job=None,
+            allocations=(),
+            job_deployments=(),
+            versions=(),
+            summary=None,
+            evaluations=(),
+            alloc_details={},
+            status=status,
+            events=StreamStatus(),
+        )
         if key is None:
             return
         ns, jid = key
-        self._stream = EventStream(self.http, ns, jid, params=query(self.settings, ns), on_batch=self._on_events,
-                                   on_status=self._on_stream_status, extensions=request_extensions(self.settings),
-                                   clock=self.clock, max_answer=self.settings.max_answer_bytes)
+        self._stream = EventStream(
+            self.http,
+            ns,
+            jid,
+            params=query(self.settings, ns),
+            on_batch=self._on_events,
+            on_status=self._on_stream_status,
+            extensions=request_extensions(self.settings),
+            clock=self.clock,
+            max_answer=self.settings.max_answer_bytes,
+        )
         self._supervise(self._job, "events", self._stream.run)
         base = f"/v1/job/{quote(jid, safe='')}"
         subject = f"job '{jid}'"
         params = query(self.settings, ns)
         self._spawn(self._job, "job", base, Job.from_api, Expect("a job", is_list=False), params, subject=subject)
         allocations = Reuse(Allocation.from_api, _indexed_key)
-        self._spawn(self._job, "allocations", f"{base}/allocations",
-                    lambda b: tuple(sort_allocations(allocations(b))), Expect("a list of allocations"), params,
-                    subject=subject)
-        self._spawn(self._job, "job_deployments", f"{base}/deployments",
-                    lambda b: tuple(sorted((Deployment.from_api(d) for d in b),
-                                           key=lambda d: d.create_index, reverse=True)),
-                    Expect("a list of deployments"), params, subject=subject)
-        self._spawn(self._job, "versions", f"{base}/versions", lambda b: tuple(versions_from_api(b)),
-                    Expect("the job's versions", is_list=False), query(self.settings, ns, diffs="true"),
-                    subject=subject)
-        self._spawn(self._job, "summary", f"{base}/summary", JobSummary.from_api,
-                    Expect("a job summary", is_list=False), params, subject=subject)
+        self._spawn(
+            self._job,
+            "allocations",
+            f"{base}/allocations",
+            lambda b: tuple(sort_allocations(allocations(b))),
+            Expect("a list of allocations"),
+            params,
+            subject=subject,
+        )
+        self._spawn(
+            self._job,
+            "job_deployments",
+            f"{base}/deployments",
+            lambda b: tuple(sorted((Deployment.from_api(d) for d in b), key=lambda d: d.create_index, reverse=True)),
+            Expect("a list of deployments"),
+            params,
+            subject=subject,
+        )
+        self._spawn(
+            self._job,
+            "versions",
+            f"{base}/versions",
+            lambda b: tuple(versions_from_api(b)),
+            Expect("the job's versions", is_list=False),
+            query(self.settings, ns, diffs="true"),
+            subject=subject,
+        )
+        self._spawn(
+            self._job,
+            "summary",
+            f"{base}/summary",
+            JobSummary.from_api,
+            Expect("a job summary", is_list=False),
+            params,
+            subject=subject,
+        )
         evaluations = Reuse(Evaluation.from_api, _indexed_key)
-        self._spawn(self._job, "evaluations", f"{base}/evaluations",
-                    lambda b: tuple(sorted(evaluations(b), key=lambda e: e.create_index, reverse=True)),
-                    Expect("a list of evaluations"), params, subject=subject)
+        self._spawn(
+            self._job,
+            "evaluations",
+            f"{base}/evaluations",
+            lambda b: tuple(sorted(evaluations(b), key=lambda e: e.create_index, reverse=True)),
+            Expect("a list of evaluations"),
+            params,
+            subject=subject,
+        )
 
     def refresh(self) -> None:
         """Start every watch over: fresh data now, not at the next change."""
@@ -320,14 +436,40 @@ class LiveCluster:
             task.cancel()
         tasks.clear()
 
-    def _spawn(self, group: dict[str, asyncio.Task], name: str, path: str, parse: Callable[[Any], Any],
-               expect: Expect, params: dict, *, capability: str = "read-job", subject: str = "",
-               min_gap: float = MIN_GAP) -> None:
-        watch = Watch(self.http, name, path, parse, expect=expect, publish=self._publish, on_status=self._on_status,
-                      params=params, wait=self.wait, extensions=request_extensions(self.settings),
-                      describe={"action": f"watch {path}", "capability": capability,
-                                "namespace": params.get("namespace", "default"), "subject": subject},
-                      clock=self.clock, min_gap=min_gap, max_answer=self.settings.max_answer_bytes)
+    def _spawn(
+        self,
+        group: dict[str, asyncio.Task],
+        name: str,
+        path: str,
+        parse: Callable[[Any], Any],
+        expect: Expect,
+        params: dict,
+        *,
+        capability: str = "read-job",
+        subject: str = "",
+        min_gap: float = MIN_GAP,
+    ) -> None:
+        watch = Watch(
+            self.http,
+            name,
+            path,
+            parse,
+            expect=expect,
+            publish=self._publish,
+            on_status=self._on_status,
+            params=params,
+            wait=self.wait,
+            extensions=request_extensions(self.settings),
+            describe={
+                "action": f"watch {path}",
+                "capability": capability,
+                "namespace": params.get("namespace", "default"),
+                "subject": subject,
+            },
+            clock=self.clock,
+            min_gap=min_gap,
+            max_answer=self.settings.max_answer_bytes,
+        )
         self.watches[name] = watch
         self._supervise(group, name, watch.run)
 
@@ -335,6 +477,7 @@ class LiveCluster:
         """Run a watch or stream for as long as its group lives. Ending is for a cancel (quitting,
         a new focus) or a stream refused by design; anything else is a bug or an answer nobody
         foresaw: it is reported as the source failing, logged, and the loop starts over."""
+
         async def supervised() -> None:
             failures = 0
             while True:
@@ -343,12 +486,14 @@ class LiveCluster:
                     return
                 except asyncio.CancelledError:
                     raise
-                except Exception as e:  # noqa: BLE001 - reported and restarted, never lost
+                except Exception as e:
                     failures += 1
                     delay = backoff_delay(failures)
                     log.exception("the %s watch stopped; restarting in %.1fs", name, delay)
-                    error = ClusterError(STOPPED, f"The {name} watch stopped ({type(e).__name__}: {str(e)[:200]}) "
-                                                  "and is being restarted.")
+                    error = ClusterError(
+                        STOPPED,
+                        f"The {name} watch stopped ({type(e).__name__}: {str(e)[:200]}) and is being restarted.",
+                    )
                     previous = self.state.status.get(name)
                     as_of = previous.as_of if previous is not None else None
                     if name == "events":
@@ -382,7 +527,7 @@ class LiveCluster:
             return
         current = self.state.status
         if status.name in JOB_WATCHES and status.name not in self._job:
-            return   # a report from a watch that was just cancelled
+            return  # a report from a watch that was just cancelled
         self._set("status", status={**current, status.name: status})
 
     # --- the job's event stream ----------------------------------------------------------------
@@ -395,7 +540,7 @@ class LiveCluster:
                 if listed is None or r.modify_index > listed:
                     pending[r.id] = r
             if listed is None:
-                continue        # merged when the list first answers: a baseline is a whole list
+                continue  # merged when the list first answers: a baseline is a whole list
             data = self._with_streamed(name, getattr(self.state, name))
             if data is not getattr(self.state, name):
                 self._show(name, data)
@@ -438,7 +583,7 @@ class LiveCluster:
             return listed
         floor = self._listed.get(name, 0)
         for rid in [rid for rid, r in pending.items() if r.modify_index <= floor]:
-            del pending[rid]          # the list has caught up with it
+            del pending[rid]  # the list has caught up with it
         by_id = {r.id: r for r in listed}
         newer = [r for r in pending.values() if r.id not in by_id or r.modify_index > by_id[r.id].modify_index]
         if not newer:
@@ -467,18 +612,23 @@ class LiveCluster:
         wanted = {a.id: a for a in allocations if a.id in live and a.id not in details}
         for alloc_id, alloc in wanted.items():
             if len(self._detail_tasks) >= MAX_DETAIL_READS:
-                break          # the next allocations answer asks for the rest
+                break  # the next allocations answer asks for the rest
             if alloc_id not in self._detail_tasks:
                 self._detail_tasks[alloc_id] = asyncio.get_running_loop().create_task(self._read_alloc(alloc))
 
     async def _read_alloc(self, alloc: Allocation) -> None:
         try:
             content, _ = await get_answer(
-                self.http, f"/v1/allocation/{quote(alloc.id, safe='')}", params=query(self.settings, alloc.namespace),
-                timeout=15, extensions=request_extensions(self.settings), limit=self.settings.max_answer_bytes,
-                describe={"action": "read an allocation", "capability": "read-job", "namespace": alloc.namespace})
+                self.http,
+                f"/v1/allocation/{quote(alloc.id, safe='')}",
+                params=query(self.settings, alloc.namespace),
+                timeout=15,
+                extensions=request_extensions(self.settings),
+                limit=self.settings.max_answer_bytes,
+                describe={"action": "read an allocation", "capability": "read-job", "namespace": alloc.namespace},
+            )
             full = await parse_body(content, lambda body: Allocation.from_api(ALLOCATION.check(body)))
-        except Exception:  # noqa: BLE001 - a detail: the next allocations update tries again
+        except Exception:
             return
         finally:
             self._detail_tasks.pop(alloc.id, None)

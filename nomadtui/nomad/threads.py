@@ -27,20 +27,20 @@ async def in_thread(fn: Callable[[], T], timeout: float | None = None) -> T:
     def target() -> None:
         try:
             result = fn()
-        except BaseException as e:  # noqa: BLE001 - handed to the awaiting coroutine
+        except BaseException as e:
             outcome = (future.set_exception, e)
         else:
             outcome = (future.set_result, result)
         try:
             loop.call_soon_threadsafe(settle, *outcome)
         except RuntimeError:
-            pass   # the loop is gone: nobody is waiting any more
+            pass  # the loop is gone: nobody is waiting any more
 
     threading.Thread(target=target, name="nomadtui-call", daemon=True).start()
     try:
         finished = await wait_future(future, timeout)
     except asyncio.CancelledError:
-        future.cancel()         # nobody waits any more: the thread's outcome is dropped, not left unread
+        future.cancel()  # nobody waits any more: the thread's outcome is dropped, not left unread
         raise
     if not finished:
         future.cancel()

@@ -26,7 +26,7 @@ from .http import MAX_ANSWER, get_answer
 
 T = TypeVar("T")
 
-MIN_GAP = 0.05        # seconds between requests while the index keeps moving
+MIN_GAP = 0.05  # seconds between requests while the index keeps moving
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 
@@ -36,10 +36,10 @@ class WatchStatus:
     name: str
     connected: bool = False
     error: ClusterError | None = None
-    as_of: float | None = None          # wall time of the last good answer
-    retry_at: float | None = None       # wall time of the next attempt after an error
+    as_of: float | None = None  # wall time of the last good answer
+    retry_at: float | None = None  # wall time of the next attempt after an error
     failures: int = 0
-    retrying: bool = False              # the attempt after an error is under way
+    retrying: bool = False  # the attempt after an error is under way
 
 
 _rng = random.Random()
@@ -68,7 +68,8 @@ class Expect:
     """What a watch's answer must be: a list of objects or one object. Nomad answers `[]` for an
     empty list (its endpoints replace a nil slice), so `null` there is a wrong shape; Fabio's
     route table is `null` when empty."""
-    noun: str                   # "a list of jobs", "the job"
+
+    noun: str  # "a list of jobs", "the job"
     is_list: bool = True
     null_is_empty: bool = False
 
@@ -98,12 +99,24 @@ ANY_OBJECT = Expect("a JSON object", is_list=False)
 
 
 class Watch(Generic[T]):
-    def __init__(self, http: httpx.AsyncClient, name: str, path: str, parse: Callable[[Any], T], *,
-                 publish: Callable[[str, T, int], None], on_status: Callable[[WatchStatus], None],
-                 expect: Expect = ANY_OBJECT, params: dict | None = None, wait: float = 30.0,
-                 extensions: dict | None = None, describe: dict | None = None,
-                 clock: Callable[[], float] = time.time, min_gap: float = MIN_GAP,
-                 max_answer: int = MAX_ANSWER) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        name: str,
+        path: str,
+        parse: Callable[[Any], T],
+        *,
+        publish: Callable[[str, T, int], None],
+        on_status: Callable[[WatchStatus], None],
+        expect: Expect = ANY_OBJECT,
+        params: dict | None = None,
+        wait: float = 30.0,
+        extensions: dict | None = None,
+        describe: dict | None = None,
+        clock: Callable[[], float] = time.time,
+        min_gap: float = MIN_GAP,
+        max_answer: int = MAX_ANSWER,
+    ) -> None:
         self.http = http
         self.name = name
         self.path = path
@@ -114,7 +127,7 @@ class Watch(Generic[T]):
         self.params = params or {}
         self.wait = wait
         self.extensions = extensions or {}
-        self.describe = describe or {}   # action/capability/namespace/subject for error sentences
+        self.describe = describe or {}  # action/capability/namespace/subject for error sentences
         self.clock = clock
         self.min_gap = min_gap
         self.max_answer = max_answer
@@ -145,7 +158,7 @@ class Watch(Generic[T]):
             failures = 0
             self._as_of = self.clock()
             if index < self.index:
-                self.index = 0            # the index went backwards: start over
+                self.index = 0  # the index went backwards: start over
             else:
                 self.index = index
             if not self._have_data or data != self._last:
@@ -167,23 +180,30 @@ class Watch(Generic[T]):
         # Nomad adds up to wait/16 of jitter; give it that and some slack before giving up.
         timeout = self.wait * 17 / 16 + 10 if blocking else 15
         self.requests += 1
-        content, headers = await get_answer(self.http, self.path, params=params, timeout=timeout,
-                                            extensions=self.extensions, limit=self.max_answer,
-                                            describe=self._describe())
+        content, headers = await get_answer(
+            self.http,
+            self.path,
+            params=params,
+            timeout=timeout,
+            extensions=self.extensions,
+            limit=self.max_answer,
+            describe=self._describe(),
+        )
         index_header = headers.get("X-Nomad-Index", "0")
         if self._large and len(content) < LARGE_BODY:
-            release_memory_soon()       # the records of the last large answer are about to go
+            release_memory_soon()  # the records of the last large answer are about to go
         self._large = len(content) >= LARGE_BODY
         if not index_header.isdigit():
             raise self._unreadable(f"has an X-Nomad-Index header that is not a number ({index_header[:40]!r})")
         try:
-            data = await parse_body(content, lambda body: self.parse(self.expect.check(body)),
-                                    stream=self.expect.is_list)
+            data = await parse_body(
+                content, lambda body: self.parse(self.expect.check(body)), stream=self.expect.is_list
+            )
         except ShapeError as e:
             raise self._unreadable(f"was {e}") from None
         except RecursionError:
             raise self._unreadable("nests its JSON too deeply to be read") from None
-        except Exception as e:  # noqa: BLE001 - any answer that cannot be read is a sentence, not a dead watch
+        except Exception as e:
             raise self._unreadable(f"could not be read ({type(e).__name__}: {str(e)[:200]})") from None
         return data, int(index_header)
 
@@ -191,7 +211,9 @@ class Watch(Generic[T]):
         return ClusterError(BAD_RESPONSE, f"Nomad's answer to {self.path} {why}.")
 
     def _describe(self) -> dict:
-        return {"action": self.describe.get("action", f"read {self.path}"),
-                "capability": self.describe.get("capability", "read-job"),
-                "namespace": self.describe.get("namespace", self.params.get("namespace", "default")),
-                "subject": self.describe.get("subject", "")}
+        return {
+            "action": self.describe.get("action", f"read {self.path}"),
+            "capability": self.describe.get("capability", "read-job"),
+            "namespace": self.describe.get("namespace", self.params.get("namespace", "default")),
+            "subject": self.describe.get("subject", ""),
+        }

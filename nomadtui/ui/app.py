@@ -22,8 +22,7 @@ from .messages import ClusterChanged, ProbeChanged
 from .screens.help import HelpScreen
 from .screens.main import MainScreen
 
-
-NOTIFY_LIMIT = 400      # characters of a notification: a toast must not cover the screen
+NOTIFY_LIMIT = 400  # characters of a notification: a toast must not cover the screen
 
 
 class NomadApp(App):
@@ -32,10 +31,20 @@ class NomadApp(App):
     COMMANDS = App.COMMANDS | {NomadCommands}
     TITLE = "nomadtui"
 
-    def __init__(self, settings: Settings, *, live: LiveCluster | None = None, actions: Actions | None = None,
-                 clock: Callable[[], float] = time.time, jobs_dir: Path | None = None, demo: bool = False,
-                 watch_wait: float = 30.0, probe: ProbeConfig | None = None, tour: bool = False,
-                 freeze_heap: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        live: LiveCluster | None = None,
+        actions: Actions | None = None,
+        clock: Callable[[], float] = time.time,
+        jobs_dir: Path | None = None,
+        demo: bool = False,
+        watch_wait: float = 30.0,
+        probe: ProbeConfig | None = None,
+        tour: bool = False,
+        freeze_heap: bool = False,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.live = live or LiveCluster(settings, wait=watch_wait, clock=clock)
@@ -82,12 +91,24 @@ class NomadApp(App):
             await self.probe.aclose()
         await self.live.close()
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
         """Every notification is plain text: the messages carry job ids, group names and Nomad's
         own words, none of which may be read as markup or reach the terminal as control codes."""
-        super().notify(inert(message, multiline=True, limit=NOTIFY_LIMIT), title=inert(title, limit=SHORT),
-                       severity=severity, timeout=timeout, markup=False)
+        super().notify(
+            inert(message, multiline=True, limit=NOTIFY_LIMIT),
+            title=inert(title, limit=SHORT),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     # --- app-wide keys --------------------------------------------------------------------------
 

@@ -32,7 +32,11 @@ class NomadCommands(Provider):
     def _jobs(self):
         main = self.app.main_screen
         for job in self.app.live.state.jobs:
-            yield f"job {job.id}", f"{job.display_type}, {job.display_status}", partial(main.select_job, job.namespace, job.id)
+            yield (
+                f"job {job.id}",
+                f"{job.display_type}, {job.display_status}",
+                partial(main.select_job, job.namespace, job.id),
+            )
 
     async def discover(self) -> Hits:
         for title, help_text, run in self._actions():

@@ -24,8 +24,9 @@ from .screens.plan import PlanScreen
 def screen_text(app: NomadApp) -> str:
     """The screen as plain text, as a person reading the terminal sees it."""
     width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), record=True, legacy_windows=False,
-                      color_system=None)
+    console = Console(
+        width=width, height=height, file=io.StringIO(), record=True, legacy_windows=False, color_system=None
+    )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return console.export_text()
 
@@ -48,8 +49,15 @@ class Walkthrough:
 
     async def ready(self) -> None:
         state = lambda: self.app.live.state  # noqa: E731
-        await self.until(lambda: state().job is not None and bool(state().versions) and bool(state().allocations)
-                         and bool(state().routes) and len(state().alloc_details) >= 3)
+        await self.until(
+            lambda: (
+                state().job is not None
+                and bool(state().versions)
+                and bool(state().allocations)
+                and bool(state().routes)
+                and len(state().alloc_details) >= 3
+            )
+        )
         await self.settled()
 
     async def settled(self, quiet: float = 0.1, timeout: float = 10.0) -> None:
@@ -66,7 +74,7 @@ class Walkthrough:
 
     async def advance(self, seconds: float) -> None:
         await asyncio.to_thread(self.demo.advance, seconds)
-        self.app.live.hurry()     # the lists and Fabio would otherwise wait out their gaps
+        self.app.live.hurry()  # the lists and Fabio would otherwise wait out their gaps
         await self.settled()
 
     async def until_deployment(self, status: str, step: float = 10.0, limit: float = 900) -> None:
@@ -101,8 +109,9 @@ class Walkthrough:
 
 
 @contextlib.asynccontextmanager
-async def driven(app: NomadApp, demo: DemoServer,
-                 size: tuple[int, int] = (120, 40)) -> AsyncIterator[tuple[Walkthrough, object]]:
+async def driven(
+    app: NomadApp, demo: DemoServer, size: tuple[int, int] = (120, 40)
+) -> AsyncIterator[tuple[Walkthrough, object]]:
     """The app running headless at `size`, its first picture of the cluster complete:
     `async with driven(app, demo) as (w, pilot):`."""
     async with app.run_test(size=size) as pilot:

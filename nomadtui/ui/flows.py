@@ -14,10 +14,10 @@ from rich.console import Group
 from rich.text import Text
 
 from ..aio import wait_future
-from ..model import Deployment, format_duration, short_id
-from ..nomad.actions import (ActionResult, command_fail, command_pause, command_promote, command_revert,
-                             command_run)
+from ..model import Deployment, short_id
+from ..nomad.actions import ActionResult, command_fail, command_pause, command_promote, command_revert, command_run
 from ..nomad.errors import STALE, ClusterError
+from ..wire import format_duration
 from .screens.dialogs import BusyScreen, ChoiceScreen, ConfirmScreen, ErrorScreen, FilePickerScreen
 from .screens.plan import PlanScreen
 from .screens.revert import RevertScreen
@@ -29,18 +29,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-BUSY_AFTER = 1.0     # seconds before a slow answer gets a dialog that counts the wait
+BUSY_AFTER = 1.0  # seconds before a slow answer gets a dialog that counts the wait
 
 
 def _start(screen: MainScreen, flow, name: str) -> None:
     async def guarded() -> None:
         try:
             await flow(screen)
-        except Exception as e:  # noqa: BLE001 - a broken flow says so; the app carries on
+        except Exception as e:
             log.exception("the %s action failed", name)
-            await screen.app.push_screen_wait(ErrorScreen(
-                f"The {name} action stopped", f"{type(e).__name__}: {e}\n\nNothing else was changed; the app "
-                                               "carries on. This is a bug in nomadtui: please report it."))
+            await screen.app.push_screen_wait(
+                ErrorScreen(
+                    f"The {name} action stopped",
+                    f"{type(e).__name__}: {e}\n\nNothing else was changed; the app "
+                    "carries on. This is a bug in nomadtui: please report it.",
+                )
+            )
+
     screen.run_worker(guarded(), group="action", exclusive=True, exit_on_error=False, name=name)
 
 
@@ -68,8 +73,9 @@ async def _failed(screen: MainScreen, title: str, error: ClusterError, source: s
     await screen.app.push_screen_wait(ErrorScreen(title, error, source=source))
 
 
-async def _confirm_then(screen: MainScreen, dialog: ConfirmScreen, act: Callable[[], Awaitable[ActionResult]],
-                        failure: str) -> None:
+async def _confirm_then(
+    screen: MainScreen, dialog: ConfirmScreen, act: Callable[[], Awaitable[ActionResult]], failure: str
+) -> None:
     """The common end of every deployment action: ask, act, then say what happened."""
     app = screen.app
     if not await app.push_screen_wait(dialog):
@@ -87,6 +93,7 @@ def _nothing(screen: MainScreen, message: str) -> None:
 
 
 # --- run a job file ------------------------------------------------------------------------------
+
 
 def run_job(screen: MainScreen) -> None:
     _start(screen, _run_job, "run-job")
@@ -126,19 +133,24 @@ async def _run_job(screen: MainScreen) -> None:
         try:
             result = await app.actions.register(job_file, plan)
         except ClusterError as e:
-            if e.kind == STALE and await app.push_screen_wait(ConfirmScreen(
+            if e.kind == STALE and await app.push_screen_wait(
+                ConfirmScreen(
                     "The job changed since the plan",
-                    literal(f"{e.message}\n\nSomeone (or something) registered job {job_file.job_id} after this plan "
-                            "was made, so nothing was overwritten. Plan again to see the difference to what runs now.",
-                            multiline=True),
-                    confirm_label="plan again")):
+                    literal(
+                        f"{e.message}\n\nSomeone (or something) registered job {job_file.job_id} after this plan "
+                        "was made, so nothing was overwritten. Plan again to see the difference to what runs now.",
+                        multiline=True,
+                    ),
+                    confirm_label="plan again",
+                )
+            ):
                 continue
             if e.kind != STALE:
                 await _failed(screen, f"Cannot register {job_file.job_id}", e)
             return
         shown = app.live.namespace
         if result.namespace and shown not in ("*", result.namespace):
-            app.live.set_namespace(result.namespace)      # show the job where it went
+            app.live.set_namespace(result.namespace)  # show the job where it went
             result = replace(result, message=f"{result.message} Now showing namespace {result.namespace}.")
         app.notify(result.message + (f"\n{result.warnings}" if result.warnings else ""), timeout=5)
         screen.select_job(result.namespace or job_file.target_namespace(shown), job_file.job_id)
@@ -146,6 +158,7 @@ async def _run_job(screen: MainScreen) -> None:
 
 
 # --- deployments --------------------------------------------------------------------------------
+
 
 def _running_deployment(screen: MainScreen) -> Deployment | None:
     state = screen.app.live.state
@@ -155,8 +168,12 @@ def _running_deployment(screen: MainScreen) -> Deployment | None:
     d = state.latest_deployment
     if d is None or not d.active:
         status = "no deployment" if d is None else f"its latest deployment is {d.status}"
-        _nothing(screen, f"Nothing to do: job {state.job.id} has {status}." if d is None else
-                 f"Nothing to do: the latest deployment of {state.job.id} is {d.status}.")
+        _nothing(
+            screen,
+            f"Nothing to do: job {state.job.id} has {status}."
+            if d is None
+            else f"Nothing to do: the latest deployment of {state.job.id} is {d.status}.",
+        )
         return None
     return d
 
@@ -177,7 +194,9 @@ async def _promote(screen: MainScreen) -> None:
     groups: list[str] | None = None
     if len(waiting) > 1:
         options = [("*", Text("all groups", style="bold"))] + [
-            (g, literal(f"{g}  ({d.groups[g].healthy}/{d.groups[g].desired_canaries} canaries healthy)")) for g in waiting]
+            (g, literal(f"{g}  ({d.groups[g].healthy}/{d.groups[g].desired_canaries} canaries healthy)"))
+            for g in waiting
+        ]
         choice = await app.push_screen_wait(ChoiceScreen("Promote which task group?", options))
         if choice is None:
             return
@@ -186,14 +205,23 @@ async def _promote(screen: MainScreen) -> None:
     unhealthy = [g for g in chosen if not g.canaries_healthy]
     lines = [literal(f"Deployment {short_id(d.id)} of job {d.job_id}, version {d.job_version}")]
     for g in chosen:
-        lines.append(literal(f"  {g.name}: {g.healthy}/{g.desired_canaries} canaries healthy; promoting stops the old "
-                          f"allocations the canaries replace and rolls the rest ({g.desired_total} desired)"))
+        lines.append(
+            literal(
+                f"  {g.name}: {g.healthy}/{g.desired_canaries} canaries healthy; promoting stops the old "
+                f"allocations the canaries replace and rolls the rest ({g.desired_total} desired)"
+            )
+        )
     warning = ""
     if unhealthy:
         names = ", ".join(f"{g.name} ({g.healthy}/{g.desired_canaries})" for g in unhealthy)
         warning = f"Canaries are not healthy yet: {names}. Nomad will refuse the promotion."
-    dialog = ConfirmScreen("Promote the canaries?", Group(*lines), command_promote(app.settings, d, groups),
-                           warning=warning, confirm_label="promote")
+    dialog = ConfirmScreen(
+        "Promote the canaries?",
+        Group(*lines),
+        command_promote(app.settings, d, groups),
+        warning=warning,
+        confirm_label="promote",
+    )
     await _confirm_then(screen, dialog, lambda: app.actions.promote(d, groups), "Promotion refused")
 
 
@@ -208,7 +236,9 @@ async def _fail(screen: MainScreen) -> None:
         return
     revert = any(g.auto_revert for g in d.groups.values())
     stable = next((v for v in app.live.state.versions if v.stable and v.version != d.job_version), None)
-    lines = [literal(f"Deployment {short_id(d.id)} of job {d.job_id} (version {d.job_version}) will be marked as failed.")]
+    lines = [
+        literal(f"Deployment {short_id(d.id)} of job {d.job_id} (version {d.job_version}) will be marked as failed.")
+    ]
     if any(g.awaiting_promotion for g in d.groups.values()):
         lines.append(Text("Its unpromoted canaries will be stopped."))
     if revert:
@@ -216,7 +246,9 @@ async def _fail(screen: MainScreen) -> None:
         lines.append(literal(f"auto_revert is on: Nomad will roll back to {target} as a new version."))
     else:
         lines.append(Text("No auto_revert: the job stays at this version with the allocations it has now."))
-    dialog = ConfirmScreen("Fail the deployment?", Group(*lines), command_fail(app.settings, d), confirm_label="fail it")
+    dialog = ConfirmScreen(
+        "Fail the deployment?", Group(*lines), command_fail(app.settings, d), confirm_label="fail it"
+    )
     await _confirm_then(screen, dialog, lambda: app.actions.fail(d), "Cannot fail the deployment")
 
 
@@ -232,18 +264,24 @@ async def _pause_resume(screen: MainScreen) -> None:
     pause = d.status != "paused"
     verb = "Pause" if pause else "Resume"
     if pause:
-        body = literal(f"Deployment {short_id(d.id)} of job {d.job_id} stops placing and replacing allocations "
-                    "and its progress deadline is suspended until you resume it.")
+        body = literal(
+            f"Deployment {short_id(d.id)} of job {d.job_id} stops placing and replacing allocations "
+            "and its progress deadline is suspended until you resume it."
+        )
     else:
         deadline = max((g.progress_deadline for g in d.groups.values()), default=0)
-        body = literal(f"Deployment {short_id(d.id)} of job {d.job_id} continues; its progress deadline starts again"
-                    + (f" ({format_duration(deadline)})." if deadline else "."))
-    dialog = ConfirmScreen(f"{verb} the deployment?", body, command_pause(app.settings, d, pause),
-                           confirm_label=verb.lower())
+        body = literal(
+            f"Deployment {short_id(d.id)} of job {d.job_id} continues; its progress deadline starts again"
+            + (f" ({format_duration(deadline)})." if deadline else ".")
+        )
+    dialog = ConfirmScreen(
+        f"{verb} the deployment?", body, command_pause(app.settings, d, pause), confirm_label=verb.lower()
+    )
     await _confirm_then(screen, dialog, lambda: app.actions.pause(d, pause), f"Cannot {verb.lower()} the deployment")
 
 
 # --- revert --------------------------------------------------------------------------------------
+
 
 def revert(screen: MainScreen) -> None:
     _start(screen, _revert, "revert")
@@ -266,9 +304,16 @@ async def _revert(screen: MainScreen) -> None:
         _nothing(screen, f"Job {job.id} has no earlier version to revert to.")
         return
     diffs = {v.version: v.diff for v in against_current}
-    chosen = await app.push_screen_wait(RevertScreen(
-        job.id, versions, diffs, job.version, app.now(),
-        lambda version: command_revert(app.settings, job.id, version, job.namespace)))
+    chosen = await app.push_screen_wait(
+        RevertScreen(
+            job.id,
+            versions,
+            diffs,
+            job.version,
+            app.now(),
+            lambda version: command_revert(app.settings, job.id, version, job.namespace),
+        )
+    )
     if chosen is None:
         return
     try:

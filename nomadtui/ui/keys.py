@@ -25,8 +25,15 @@ class Key:
     key_display: str | None = None
 
     def binding(self) -> Binding:
-        return Binding(self.keys, self.action, self.description, show=self.show, priority=self.priority,
-                       id=self.id, key_display=self.key_display)
+        return Binding(
+            self.keys,
+            self.action,
+            self.description,
+            show=self.show,
+            priority=self.priority,
+            id=self.id,
+            key_display=self.key_display,
+        )
 
 
 APP_KEYS = (
@@ -71,4 +78,3 @@ TOUR_ACTIONS = frozenset({"tour_next", "tour_replay"})
 
 def bindings(keys: tuple[Key, ...]) -> list[Binding]:
     return [k.binding() for k in keys]
-

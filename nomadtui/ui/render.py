@@ -15,17 +15,36 @@ from rich.table import Table
 from rich.text import Text
 
 from ..difftext import diff_summary
-from ..model import (Allocation, Deployment, GroupState, Job, JobSummary, JobVersion, PlacementFailure, Plan, Route,
-                     format_age, format_duration, format_time, short_id)
+from ..model import (
+    Allocation,
+    Deployment,
+    GroupState,
+    Job,
+    JobSummary,
+    JobVersion,
+    PlacementFailure,
+    Plan,
+    Route,
+    format_age,
+    short_id,
+)
 from ..nomad.live import ClusterState
 from ..probe import version_key
 from ..safetext import inert
+from ..wire import format_duration, format_time
 from .text import literal
 from .widgets.table import Column, Row
 
 STATUS_STYLE = {
-    "running": "bold green", "successful": "green", "failed": "bold red", "cancelled": "yellow",
-    "paused": "bold yellow", "pending": "yellow", "dead": "dim", "complete": "dim", "lost": "red",
+    "running": "bold green",
+    "successful": "green",
+    "failed": "bold red",
+    "cancelled": "yellow",
+    "paused": "bold yellow",
+    "pending": "yellow",
+    "dead": "dim",
+    "complete": "dim",
+    "lost": "red",
     "blocked": "yellow",
 }
 BAR_WIDTH = 24
@@ -43,8 +62,12 @@ def bar(value: float, total: float, width: int = BAR_WIDTH, style: str = "green"
 
 # --- jobs list ---------------------------------------------------------------------------------
 
-JOB_COLUMNS = (Column("  ID", max_width=24), Column("Ver", justify="right"), Column("Status", max_width=9),
-               Column("Run", justify="right"))
+JOB_COLUMNS = (
+    Column("  ID", max_width=24),
+    Column("Ver", justify="right"),
+    Column("Status", max_width=9),
+    Column("Run", justify="right"),
+)
 
 
 def rollout_mark(d: Deployment | None) -> Text:
@@ -63,17 +86,25 @@ def rollout_mark(d: Deployment | None) -> Text:
 def job_row(job: Job, d: Deployment | None, focused: Job | None, all_namespaces: bool = False) -> Row:
     version = focused.version if focused is not None else (d.job_version if d is not None else None)
     running = job.summary.running if job.summary else 0
-    desired = focused.desired if focused is not None else (
-        sum(g.desired_total for g in d.groups.values()) if d is not None and d.groups else None)
+    desired = (
+        focused.desired
+        if focused is not None
+        else (sum(g.desired_total for g in d.groups.values()) if d is not None and d.groups else None)
+    )
     run = f"{running}/{desired}" if desired is not None else str(running)
     name = literal(job.id)
-    if all_namespaces:        # every namespace in one list: each job says which it is in
+    if all_namespaces:  # every namespace in one list: each job says which it is in
         name = Text.assemble(literal(f"{job.namespace}/", "dim"), name)
-    return Row(f"{job.namespace}/{job.id}", (
-        rollout_mark(d).append(" ") + name if d is not None and d.active else Text("  ") + name,
-        "" if version is None else str(version), status_text(job.display_status),
-        Text(run, style="yellow" if desired is not None and running < desired else "")),
-        search=f"{job.id} {job.display_type} {job.display_status} {job.namespace}")
+    return Row(
+        f"{job.namespace}/{job.id}",
+        (
+            rollout_mark(d).append(" ") + name if d is not None and d.active else Text("  ") + name,
+            "" if version is None else str(version),
+            status_text(job.display_status),
+            Text(run, style="yellow" if desired is not None and running < desired else ""),
+        ),
+        search=f"{job.id} {job.display_type} {job.display_status} {job.namespace}",
+    )
 
 
 class JobRows:
@@ -96,7 +127,7 @@ class JobRows:
             hit = self._cache.get(key)
             if hit is None or hit[0] is not job or hit[1] is not d or hit[2] is not focused:
                 hit = (job, d, focused, job_row(job, d, focused, all_namespaces))
-            cache[key] = hit          # the same tuple when nothing changed: no new long-lived objects
+            cache[key] = hit  # the same tuple when nothing changed: no new long-lived objects
             out.append(hit[3])
         self._cache = cache
         return out
@@ -112,11 +143,13 @@ class JobRows:
 
 # --- the job in focus --------------------------------------------------------------------------
 
+
 def job_header(job: Job | None, now: float) -> RenderableType:
     if job is None:
         return Text("Select a job", style="dim")
-    line = Text.assemble(literal(job.id, "bold"), "  ", literal(job.display_type), "  ", no_wrap=True,
-                         overflow="ellipsis")
+    line = Text.assemble(
+        literal(job.id, "bold"), "  ", literal(job.display_type), "  ", no_wrap=True, overflow="ellipsis"
+    )
     if job.version is not None:
         line.append(f"version {job.version}", style="bold")
         line.append(" (stable)" if job.stable else " (not stable)", style="green" if job.stable else "yellow")
@@ -131,9 +164,15 @@ def job_header(job: Job | None, now: float) -> RenderableType:
     return Group(line, second)
 
 
-SUMMARY_COLUMNS = (("Queued", "queued", ""), ("Starting", "starting", ""), ("Running", "running", "green"),
-                   ("Failed", "failed", "red"), ("Complete", "complete", ""), ("Lost", "lost", "red"),
-                   ("Unknown", "unknown", ""))
+SUMMARY_COLUMNS = (
+    ("Queued", "queued", ""),
+    ("Starting", "starting", ""),
+    ("Running", "running", "green"),
+    ("Failed", "failed", "red"),
+    ("Complete", "complete", ""),
+    ("Lost", "lost", "red"),
+    ("Unknown", "unknown", ""),
+)
 
 
 def summary_table(summary: JobSummary | None) -> RenderableType:
@@ -159,7 +198,7 @@ class FirstThatFits:
         self.choices = choices
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        unbounded = options.update_width(10_000)        # Measurement.get caps at the width given
+        unbounded = options.update_width(10_000)  # Measurement.get caps at the width given
         for choice in self.choices[:-1]:
             if Measurement.get(console, unbounded, choice).maximum <= options.max_width:
                 yield choice
@@ -195,8 +234,13 @@ def deployment_panel(d: Deployment | None, now: float, *, compact: bool = False)
             title.append("  ◆ canaries starting", style="cyan")
     has_canaries = any(g.has_canaries for g in d.groups.values())
     has_deadline = any(g.progress_deadline for g in d.groups.values())
-    labels = ["Task Group"] + (["Promoted"] if has_canaries else []) + ["Desired"] + \
-             (["Canaries"] if has_canaries else []) + ["Placed", "Healthy", "Unhealthy"]
+    labels = (
+        ["Task Group"]
+        + (["Promoted"] if has_canaries else [])
+        + ["Desired"]
+        + (["Canaries"] if has_canaries else [])
+        + ["Placed", "Healthy", "Unhealthy"]
+    )
     table = _table(*labels)
     bars = Text()
     width = max(cell_len(inert(g.name)) for g in d.groups.values()) if d.groups else 0
@@ -207,8 +251,11 @@ def deployment_panel(d: Deployment | None, now: float, *, compact: bool = False)
         cells.append(str(g.desired_total))
         if has_canaries:
             cells.append(str(g.desired_canaries))
-        cells += [str(g.placed), Text(str(g.healthy), style="green" if g.healthy else ""),
-                  Text(str(g.unhealthy), style="bold red" if g.unhealthy else "")]
+        cells += [
+            str(g.placed),
+            Text(str(g.healthy), style="green" if g.healthy else ""),
+            Text(str(g.unhealthy), style="bold red" if g.unhealthy else ""),
+        ]
         table.add_row(*cells)
         bars.append_text(literal(g.name))
         bars.append(" " * (width - cell_len(inert(g.name)) + 2))
@@ -229,8 +276,11 @@ def group_bar(g: GroupState, width: int = BAR_WIDTH) -> Text:
     healthy = min(g.healthy, total)
     filled = 0 if total <= 0 else round(width * healthy / total)
     bad = 0 if total <= 0 else min(width - filled, round(width * g.unhealthy / total))
-    text = Text("█" * filled, style="green") + Text("█" * bad, style="red") + \
-        Text("░" * (width - filled - bad), style="grey37")
+    text = (
+        Text("█" * filled, style="green")
+        + Text("█" * bad, style="red")
+        + Text("░" * (width - filled - bad), style="grey37")
+    )
     label = "canaries healthy" if g.awaiting_promotion else "healthy"
     return text + Text(f" {healthy}/{total} {label}")
 
@@ -246,14 +296,25 @@ def _deadline(g: GroupState, d: Deployment, now: float) -> Text:
     if not d.active:
         return Text(format_time(g.require_progress_by), style="dim")
     left = g.require_progress_by - now
-    when = "in " + format_age(g.require_progress_by, now).removesuffix(" from now") if left > 0 else \
-        "passed " + format_age(g.require_progress_by, now)
+    when = (
+        "in " + format_age(g.require_progress_by, now).removesuffix(" from now")
+        if left > 0
+        else "passed " + format_age(g.require_progress_by, now)
+    )
     return Text(when, style="bold red" if left < 30 else "")
 
 
-ALLOC_COLUMNS = (Column("ID"), Column("Node ID"), Column("Task Group", max_width=20, optional=True),
-                 Column("Ver", justify="right"),
-                 Column("Desired"), Column("Status"), Column("Health"), Column("Created"), Column("Modified"))
+ALLOC_COLUMNS = (
+    Column("ID"),
+    Column("Node ID"),
+    Column("Task Group", max_width=20, optional=True),
+    Column("Ver", justify="right"),
+    Column("Desired"),
+    Column("Status"),
+    Column("Health"),
+    Column("Created"),
+    Column("Modified"),
+)
 
 
 def health_text(a: Allocation) -> Text:
@@ -278,21 +339,39 @@ def alloc_rows(allocs: Sequence[Allocation], nodes: Mapping[str, str], now: floa
     rows = []
     for a in allocs:
         style = "dim" if a.terminal else ""
-        rows.append(Row(a.id, (
-            short_id(a.id), short_id(a.node_id), "" if single else a.task_group, str(a.job_version),
-            a.desired_status, status_text(a.client_status) if not a.terminal else a.client_status,
-            health_text(a), format_age(a.create_time, now), format_age(a.modify_time, now)), style,
-            search=f"{a.id} {a.node_id} {nodes.get(a.node_id, '')} {a.task_group} v{a.job_version} "
-                   f"{a.desired_status} {a.client_status} {'canary' if a.canary else ''}"))
+        rows.append(
+            Row(
+                a.id,
+                (
+                    short_id(a.id),
+                    short_id(a.node_id),
+                    "" if single else a.task_group,
+                    str(a.job_version),
+                    a.desired_status,
+                    status_text(a.client_status) if not a.terminal else a.client_status,
+                    health_text(a),
+                    format_age(a.create_time, now),
+                    format_age(a.modify_time, now),
+                ),
+                style,
+                search=f"{a.id} {a.node_id} {nodes.get(a.node_id, '')} {a.task_group} v{a.job_version} "
+                f"{a.desired_status} {a.client_status} {'canary' if a.canary else ''}",
+            )
+        )
     return rows
 
 
 # --- Fabio -------------------------------------------------------------------------------------
 
 
-
-def routes_panel(routes: Sequence[Route], version_label: Callable[[int | None], str], *, configured: bool,
-                 connected: bool = True, compact: bool = False) -> RenderableType:
+def routes_panel(
+    routes: Sequence[Route],
+    version_label: Callable[[int | None], str],
+    *,
+    configured: bool,
+    connected: bool = True,
+    compact: bool = False,
+) -> RenderableType:
     """Each route (host + path, options) with a weight bar per target, labelled by version;
     canary targets and routes that only carry canaries are marked."""
     if not configured:
@@ -326,6 +405,7 @@ def routes_panel(routes: Sequence[Route], version_label: Callable[[int | None], 
 
 # --- versions ----------------------------------------------------------------------------------
 
+
 def version_line(v: JobVersion, current: int | None, now: float) -> Text:
     """`v3 ✓ stable   2m8s ago  image v1.0.2 → v1.0.3; Canary 0 → 1`: one line per version."""
     text = Text.assemble((f"v{v.version:<3}", "bold"), no_wrap=True, overflow="ellipsis")
@@ -339,13 +419,21 @@ def version_line(v: JobVersion, current: int | None, now: float) -> Text:
 
 # --- plans -------------------------------------------------------------------------------------
 
+
 def diff_text(text: str) -> Text:
     """`nomad job plan` colours: added green, deleted red, edited yellow, annotations magenta."""
     out = Text()
     for line in text.splitlines():
         stripped = line.lstrip()
-        style = "green" if stripped.startswith("+ ") else "red" if stripped.startswith("- ") else \
-            "yellow" if stripped.startswith("+/- ") else ""
+        style = (
+            "green"
+            if stripped.startswith("+ ")
+            else "red"
+            if stripped.startswith("- ")
+            else "yellow"
+            if stripped.startswith("+/- ")
+            else ""
+        )
         head, paren, tail = line.rpartition(" (")
         if paren and line.endswith(")") and ("forces" in tail or tail[:1].isdigit()):
             out.append_text(literal(head, style))
@@ -362,12 +450,15 @@ def placement_failures(plan: Plan) -> Text:
     lines = []
     for g in plan.placement_failures:
         m = g.placement_failure or PlacementFailure()
-        lines.append((f'Task Group "{g.name}" (failed to place {m.failed} allocation{"s" if m.failed > 1 else ""}):',
-                      "bold red"))
+        lines.append(
+            (f'Task Group "{g.name}" (failed to place {m.failed} allocation{"s" if m.failed > 1 else ""}):', "bold red")
+        )
         if not m.nodes_evaluated:
             dcs = ", ".join(f"{dc} ({n})" for dc, n in m.nodes_available.items()) or "none of the job's datacenters"
             lines.append((f"  * No nodes were eligible for evaluation (datacenters: {dcs})", ""))
-        lines += [(f'  * Dimension "{dim}" exhausted on {n} nodes', "") for dim, n in sorted(m.dimension_exhausted.items())]
+        lines += [
+            (f'  * Dimension "{dim}" exhausted on {n} nodes', "") for dim, n in sorted(m.dimension_exhausted.items())
+        ]
         if m.nodes_exhausted:
             lines.append((f"  * Resources exhausted on {m.nodes_exhausted} nodes", ""))
         lines += [(f'  * Constraint "{c}" filtered {n} nodes', "") for c, n in sorted(m.constraint_filtered.items())]
@@ -381,8 +472,7 @@ SPARK = "▁▂▃▄▅▆▇█"
 
 def sparkline(values: Sequence[float]) -> str:
     """Shares (0..1) as block characters, oldest first; a gap where nothing was seen."""
-    return "".join(" " if v is None else SPARK[min(len(SPARK) - 1, int(v * (len(SPARK) - 1) + 0.5))]
-                   for v in values)
+    return "".join(" " if v is None else SPARK[min(len(SPARK) - 1, int(v * (len(SPARK) - 1) + 0.5))] for v in values)
 
 
 def probe_panel(snapshot, expectation, problems, target: str, *, compact: bool = False) -> RenderableType:
@@ -390,16 +480,27 @@ def probe_panel(snapshot, expectation, problems, target: str, *, compact: bool =
     allocations, latency percentiles, a sparkline of the share over time; then errors, findings."""
     if snapshot is None:
         return Text(f"Probing {target}: waiting for answers…", style="dim")
-    head = Text.assemble(("Observed traffic", "bold"), (f"  {snapshot.rate:g}/s · {snapshot.answered} answers in "
-                                                        "the window · ", "dim"), literal(target, "dim"),
-                         overflow="ellipsis", no_wrap=True)
+    head = Text.assemble(
+        ("Observed traffic", "bold"),
+        (f"  {snapshot.rate:g}/s · {snapshot.answered} answers in the window · ", "dim"),
+        literal(target, "dim"),
+        overflow="ellipsis",
+        no_wrap=True,
+    )
     configured = dict(expectation.configured) if expectation is not None else {}
     healthy = dict(expectation.healthy) if expectation is not None else {}
     canaries = expectation.canaries if expectation is not None else frozenset()
     stats = {v.version: v for v in snapshot.versions}
     table = Table(box=None, padding=(0, 2, 0, 0), pad_edge=False, show_edge=False, header_style="bold dim")
-    for label, justify in (("Ver", "left"), ("Observed", "left"), ("95% CI", "right"), ("Weight", "right"),
-                           ("Healthy", "right"), ("p50/95/99 ms", "right"), ("Trend", "left")):
+    for label, justify in (
+        ("Ver", "left"),
+        ("Observed", "left"),
+        ("95% CI", "right"),
+        ("Weight", "right"),
+        ("Healthy", "right"),
+        ("p50/95/99 ms", "right"),
+        ("Trend", "left"),
+    ):
         if compact and label in ("p50/95/99 ms", "Trend"):
             continue
         table.add_column(label, justify=justify, no_wrap=True)
@@ -420,8 +521,13 @@ def probe_panel(snapshot, expectation, problems, target: str, *, compact: bool =
         table.add_row(*cells)
     parts: list[RenderableType] = [head, table]
     if snapshot.errors or snapshot.timeouts or snapshot.skipped:
-        parts.append(Text(f"{snapshot.errors} errors, {snapshot.timeouts} timeouts, {snapshot.skipped} skipped "
-                          f"(of {snapshot.sent} sent)", style="yellow"))
+        parts.append(
+            Text(
+                f"{snapshot.errors} errors, {snapshot.timeouts} timeouts, {snapshot.skipped} skipped "
+                f"(of {snapshot.sent} sent)",
+                style="yellow",
+            )
+        )
     for finding in problems:
         parts.append(literal(f"⚠ {finding.message}", "bold red" if finding.kind != "errors" else "yellow"))
     return Group(*parts)
@@ -436,17 +542,31 @@ def timeline_panel(rows, title: str, *, limit: int = 14) -> RenderableType:
         table.add_column(label, justify=justify, no_wrap=label != "Event")
     shown = rows[-limit:]
     for event, since_previous, since_start in shown:
-        table.add_row(format_time(event.at)[11:19], _short_duration(since_start), _short_duration(since_previous),
-                      literal(event.text, _EVENT_STYLE.get(event.kind, "")))
+        table.add_row(
+            format_time(event.at)[11:19],
+            _short_duration(since_start),
+            _short_duration(since_previous),
+            literal(event.text, _EVENT_STYLE.get(event.kind, "")),
+        )
     more = len(rows) - len(shown)
-    head = Text.assemble(literal(title, "bold"), (f"  (+{more} earlier)" if more else "", "dim"),
-                         ("  ctrl+e exports Markdown", "dim"))
+    head = Text.assemble(
+        literal(title, "bold"), (f"  (+{more} earlier)" if more else "", "dim"), ("  ctrl+e exports Markdown", "dim")
+    )
     return Group(head, table)
 
 
-_EVENT_STYLE = {"healthy": "green", "successful": "bold green", "unhealthy": "bold red", "failed": "bold red",
-                "promoted": "bold magenta", "canaries-healthy": "magenta", "auto-reverted": "bold yellow",
-                "stopped": "dim", "routes": "cyan", "registered": "bold"}
+_EVENT_STYLE = {
+    "healthy": "green",
+    "successful": "bold green",
+    "unhealthy": "bold red",
+    "failed": "bold red",
+    "promoted": "bold magenta",
+    "canaries-healthy": "magenta",
+    "auto-reverted": "bold yellow",
+    "stopped": "dim",
+    "routes": "cyan",
+    "registered": "bold",
+}
 
 
 def _short_duration(seconds: float) -> str:

@@ -18,17 +18,18 @@ from ..demo.clock import ManualClock
 from ..demo.cluster import Cluster
 from ..demo.server import DemoServer
 from ..probe import ProbeConfig
-from .drive import Walkthrough, driven, demo_app
+from .drive import Walkthrough, demo_app, driven
 from .screens.main import MainScreen
 
 SEED = 42
-PORTS = (14646, 19998, 19999)     # fixed, so the commands in the pictures stay the same
+PORTS = (14646, 19998, 19999)  # fixed, so the commands in the pictures stay the same
 
 
 def _demo(**kwargs) -> DemoServer:
     try:
-        return DemoServer(Cluster(ManualClock(), seed=SEED), seed=SEED, port=PORTS[0], fabio_port=PORTS[1],
-                          lb_port=PORTS[2], **kwargs).start()
+        return DemoServer(
+            Cluster(ManualClock(), seed=SEED), seed=SEED, port=PORTS[0], fabio_port=PORTS[1], lb_port=PORTS[2], **kwargs
+        ).start()
     except OSError:
         return DemoServer(Cluster(ManualClock(), seed=SEED), seed=SEED, **kwargs).start()
 
@@ -128,17 +129,24 @@ async def take_tour(out: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="nomadtui screenshots", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("screenshots"), help="folder for the SVGs (default: screenshots)")
+    parser = argparse.ArgumentParser(
+        prog="nomadtui screenshots", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("screenshots"), help="folder for the SVGs (default: screenshots)"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    os.environ["TZ"] = "UTC"          # the same pictures wherever they are made
+    os.environ["TZ"] = "UTC"  # the same pictures wherever they are made
     time.tzset()
 
     async def both() -> list[Path]:
-        return (await take(args.out) + await take_narrow(args.out) + await take_tour(args.out)
-                + await take_probe_and_timeline(args.out))
+        return (
+            await take(args.out)
+            + await take_narrow(args.out)
+            + await take_tour(args.out)
+            + await take_probe_and_timeline(args.out)
+        )
 
     for path in asyncio.run(both()):
         print(path)

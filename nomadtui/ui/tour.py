@@ -16,10 +16,10 @@ from rich.console import Group
 from rich.text import Text
 
 from ..demo.cluster import JOBS_DIR
-from ..model import image_tag
 from ..nomad.actions import command_promote, command_revert, command_run
 from ..nomad.errors import ClusterError
 from ..nomad.live import ClusterState
+from ..wire import image_tag
 from .text import literal
 
 if TYPE_CHECKING:
@@ -31,80 +31,109 @@ JOB = "httpsbackend-sni-1"
 @dataclass(frozen=True)
 class Step:
     title: str
-    doing: str                  # shown while the step acts and waits
-    look: str                   # shown once the cluster got there
-    act: str | None = None      # "run <file>", "promote", "revert <image tag>"
-    until: str | None = None    # "successful", "canaries", "rollback"
+    doing: str  # shown while the step acts and waits
+    look: str  # shown once the cluster got there
+    act: str | None = None  # "run <file>", "promote", "revert <image tag>"
+    until: str | None = None  # "successful", "canaries", "rollback"
 
 
 STEPS = (
-    Step("The starting point",
-         "",
-         "Job httpsbackend-sni-1 runs three allocations of v1.0.0, one per client node. Fabio has one "
-         "route, mysite-sni-1.com/ (a tcp+sni route), with three targets at a third each, and the probe "
-         "below the routes sees every answer come from v1.0.0."),
-    Step("Rolling update",
-         "Running httpsbackend-tcp-sni-1-rolling-update.nomad: v1.0.1 with max_parallel = 1 and "
-         "min_healthy_time = 30s. Watch the Deployed table: one old allocation is stopped as its "
-         "replacement is placed, and the next one waits until that replacement has been healthy long "
-         "enough. Old and new versions share the route meanwhile.",
-         "The deployment completed successfully: three allocations of v1.0.1, the old ones stopped "
-         "(dimmed), and the new job version is marked stable.",
-         act="run httpsbackend-tcp-sni-1-rolling-update.nomad", until="successful"),
-    Step("A canary that takes production traffic",
-         "Running httpsbackend-tcp-sni-1-canary-1.nomad: v1.0.2 with canary = 1. Nomad places one canary "
-         "beside the three old allocations and touches nothing else.",
-         "The canary is healthy and the deployment waits for promotion (⚑). It registered with the "
-         "normal tags, so mysite-sni-1.com/ has four targets at 25 % each, and the probe sees about one "
-         "answer in four from v1.0.2.",
-         act="run httpsbackend-tcp-sni-1-canary-1.nomad", until="canaries"),
-    Step("Promote the canary",
-         "Promoting: the old allocation whose name the canary took stops at once, and the other two are "
-         "replaced one at a time, as in a rolling update.",
-         "Successful: Promoted is true, three allocations of v1.0.2, and every answer is v1.0.2.",
-         act="promote", until="successful"),
-    Step("A canary on its own route",
-         "Running httpsbackend-tcp-sni-1-canary-2.nomad: v1.0.3 whose service has canary_tags. While it "
-         "is a canary the allocation registers those tags instead of its normal ones.",
-         "Fabio now has a second route, canary.mysite-sni-1.com/, with the canary as its only target "
-         "(100 %), while mysite-sni-1.com/ keeps the three old targets: the probe sees no v1.0.3 on the "
-         "production host. Testers reach the canary through its own host name.",
-         act="run httpsbackend-tcp-sni-1-canary-2.nomad", until="canaries"),
-    Step("Promote the isolated canary",
-         "Promoting: the canary re-registers with the normal tags and the rest roll over.",
-         "The canary route is gone and the production route serves v1.0.3.",
-         act="promote", until="successful"),
-    Step("Blue-green as a full canary",
-         "Running httpsbackend-tcp-sni-1-blue-green.nomad: v1.0.4 with canary = 3, as many canaries as "
-         "the count.",
-         "Six allocations run: three of v1.0.3 and three canaries of v1.0.4, all six on the production "
-         "route at a sixth each (canary_tags could keep them apart instead).",
-         act="run httpsbackend-tcp-sni-1-blue-green.nomad", until="canaries"),
-    Step("Promote blue-green",
-         "Promoting: every old allocation has a canary of the same name, so all three stop in one "
-         "scheduler pass.",
-         "Successful in a single step: three allocations of v1.0.4. This is Nomad's take on blue-green: "
-         "one environment with a full second set, not two environments.",
-         act="promote", until="successful"),
-    Step("A canary that never turns healthy",
-         "Running httpsbackend-tcp-sni-1-canary-fail.nomad: v1.0.5, whose checks never pass (the demo's "
-         "nomadtui_demo_fail meta key), with auto_revert = true and a progress deadline of 2m.",
-         "The canary went unhealthy at its healthy deadline and took no traffic; at the progress deadline "
-         "the deployment failed and Nomad rolled back on its own: the latest stable version was written "
-         "again as a new version, which replaced the canary and updated the old allocations in place.",
-         act="run httpsbackend-tcp-sni-1-canary-fail.nomad", until="rollback"),
-    Step("Going back by hand",
-         "Reverting to the version that ran v1.0.1, as an on-call engineer would with R: Nomad copies "
-         "that version as a new one, which rolls out under its own update rules (a rolling update here; "
-         "a version with canaries would wait for promotion again).",
-         "Back on v1.0.1. The revert picker (R) shows every version with what it changed; the revert is "
-         "refused if someone changed the job in the meantime.",
-         act="revert v1.0.1", until="successful"),
-    Step("That is the tour",
-         "",
-         "You have seen a rolling update, a canary on the production route, an isolated canary, "
-         "blue-green, an automatic and a manual revert. The cluster stays as it is: press esc to leave "
-         "the tour and try the keys yourself (? lists them)."),
+    Step(
+        "The starting point",
+        "",
+        "Job httpsbackend-sni-1 runs three allocations of v1.0.0, one per client node. Fabio has one "
+        "route, mysite-sni-1.com/ (a tcp+sni route), with three targets at a third each, and the probe "
+        "below the routes sees every answer come from v1.0.0.",
+    ),
+    Step(
+        "Rolling update",
+        "Running httpsbackend-tcp-sni-1-rolling-update.nomad: v1.0.1 with max_parallel = 1 and "
+        "min_healthy_time = 30s. Watch the Deployed table: one old allocation is stopped as its "
+        "replacement is placed, and the next one waits until that replacement has been healthy long "
+        "enough. Old and new versions share the route meanwhile.",
+        "The deployment completed successfully: three allocations of v1.0.1, the old ones stopped "
+        "(dimmed), and the new job version is marked stable.",
+        act="run httpsbackend-tcp-sni-1-rolling-update.nomad",
+        until="successful",
+    ),
+    Step(
+        "A canary that takes production traffic",
+        "Running httpsbackend-tcp-sni-1-canary-1.nomad: v1.0.2 with canary = 1. Nomad places one canary "
+        "beside the three old allocations and touches nothing else.",
+        "The canary is healthy and the deployment waits for promotion (⚑). It registered with the "
+        "normal tags, so mysite-sni-1.com/ has four targets at 25 % each, and the probe sees about one "
+        "answer in four from v1.0.2.",
+        act="run httpsbackend-tcp-sni-1-canary-1.nomad",
+        until="canaries",
+    ),
+    Step(
+        "Promote the canary",
+        "Promoting: the old allocation whose name the canary took stops at once, and the other two are "
+        "replaced one at a time, as in a rolling update.",
+        "Successful: Promoted is true, three allocations of v1.0.2, and every answer is v1.0.2.",
+        act="promote",
+        until="successful",
+    ),
+    Step(
+        "A canary on its own route",
+        "Running httpsbackend-tcp-sni-1-canary-2.nomad: v1.0.3 whose service has canary_tags. While it "
+        "is a canary the allocation registers those tags instead of its normal ones.",
+        "Fabio now has a second route, canary.mysite-sni-1.com/, with the canary as its only target "
+        "(100 %), while mysite-sni-1.com/ keeps the three old targets: the probe sees no v1.0.3 on the "
+        "production host. Testers reach the canary through its own host name.",
+        act="run httpsbackend-tcp-sni-1-canary-2.nomad",
+        until="canaries",
+    ),
+    Step(
+        "Promote the isolated canary",
+        "Promoting: the canary re-registers with the normal tags and the rest roll over.",
+        "The canary route is gone and the production route serves v1.0.3.",
+        act="promote",
+        until="successful",
+    ),
+    Step(
+        "Blue-green as a full canary",
+        "Running httpsbackend-tcp-sni-1-blue-green.nomad: v1.0.4 with canary = 3, as many canaries as the count.",
+        "Six allocations run: three of v1.0.3 and three canaries of v1.0.4, all six on the production "
+        "route at a sixth each (canary_tags could keep them apart instead).",
+        act="run httpsbackend-tcp-sni-1-blue-green.nomad",
+        until="canaries",
+    ),
+    Step(
+        "Promote blue-green",
+        "Promoting: every old allocation has a canary of the same name, so all three stop in one scheduler pass.",
+        "Successful in a single step: three allocations of v1.0.4. This is Nomad's take on blue-green: "
+        "one environment with a full second set, not two environments.",
+        act="promote",
+        until="successful",
+    ),
+    Step(
+        "A canary that never turns healthy",
+        "Running httpsbackend-tcp-sni-1-canary-fail.nomad: v1.0.5, whose checks never pass (the demo's "
+        "nomadtui_demo_fail meta key), with auto_revert = true and a progress deadline of 2m.",
+        "The canary went unhealthy at its healthy deadline and took no traffic; at the progress deadline "
+        "the deployment failed and Nomad rolled back on its own: the latest stable version was written "
+        "again as a new version, which replaced the canary and updated the old allocations in place.",
+        act="run httpsbackend-tcp-sni-1-canary-fail.nomad",
+        until="rollback",
+    ),
+    Step(
+        "Going back by hand",
+        "Reverting to the version that ran v1.0.1, as an on-call engineer would with R: Nomad copies "
+        "that version as a new one, which rolls out under its own update rules (a rolling update here; "
+        "a version with canaries would wait for promotion again).",
+        "Back on v1.0.1. The revert picker (R) shows every version with what it changed; the revert is "
+        "refused if someone changed the job in the meantime.",
+        act="revert v1.0.1",
+        until="successful",
+    ),
+    Step(
+        "That is the tour",
+        "",
+        "You have seen a rolling update, a canary on the production route, an isolated canary, "
+        "blue-green, an automatic and a manual revert. The cluster stays as it is: press esc to leave "
+        "the tour and try the keys yourself (? lists them).",
+    ),
 )
 
 
@@ -114,7 +143,7 @@ class Tour:
         self.app = screen.app
         self.steps = steps
         self.index = 0
-        self.phase = "done"          # "acting", "waiting", "done", "failed"
+        self.phase = "done"  # "acting", "waiting", "done", "failed"
         self.version: int | None = None
         self.command = ""
         self.error = ""
@@ -135,7 +164,7 @@ class Tour:
             self.app.notify("Still on it: the cluster has not got there yet.", timeout=2)
             return
         if self.phase == "failed":
-            self._play()          # a failed step is tried again, never skipped
+            self._play()  # a failed step is tried again, never skipped
             return
         if self.index + 1 >= len(self.steps):
             self.app.notify("That was the last step: esc leaves the tour.", timeout=3)
@@ -185,11 +214,13 @@ class Tour:
                 self.version = d.job_version
             elif verb == "revert":
                 job = state.job
-                target = next(v for v in state.versions
-                              if v.version != job.version and any(image_tag(i) == arg for i in v.images))
+                target = next(
+                    v for v in state.versions if v.version != job.version and any(image_tag(i) == arg for i in v.images)
+                )
                 self.command = command_revert(settings, job.id, target.version, job.namespace)
-                result = await actions.revert(job.id, target.version, prior_version=job.version,
-                                              namespace=job.namespace)
+                result = await actions.revert(
+                    job.id, target.version, prior_version=job.version, namespace=job.namespace
+                )
                 self.version = result.job_version
         except (ClusterError, StopIteration) as e:
             self.phase = "failed"
@@ -225,14 +256,18 @@ class Tour:
             "waiting": Text(f"… waiting for {_WAITING.get(step.until or '', 'the cluster')}", style="yellow"),
             "failed": literal(f"✗ {self.error}  (b tries again, esc leaves the tour)", "bold red"),
             "done": Text("✓ space: next step   b: play it again   esc: leave the tour", style="green")
-            if self.index + 1 < len(self.steps) else Text("esc: leave the tour", style="green"),
+            if self.index + 1 < len(self.steps)
+            else Text("esc: leave the tour", style="green"),
         }[self.phase]
         parts.append(status)
         self.screen.query_one("#tour").update(Group(*parts))
 
 
-_WAITING = {"successful": "the deployment to complete", "canaries": "the canaries to turn healthy",
-            "rollback": "the deployment to fail and roll back (about 2 minutes of cluster time)"}
+_WAITING = {
+    "successful": "the deployment to complete",
+    "canaries": "the canaries to turn healthy",
+    "rollback": "the deployment to fail and roll back (about 2 minutes of cluster time)",
+}
 
 
 def _deployment(state: ClusterState, version: int):
@@ -243,8 +278,14 @@ def _reached(until: str | None, state: ClusterState, version: int) -> bool:
     checks: dict[str, Callable[[], bool]] = {
         "successful": lambda: (d := _deployment(state, version)) is not None and d.status == "successful",
         "canaries": lambda: (d := _deployment(state, version)) is not None and d.canaries_healthy,
-        "rollback": lambda: (d := _deployment(state, version)) is not None and d.status == "failed" and (
-            (latest := state.latest_deployment) is not None and latest.job_version > version
-            and latest.status == "successful"),
+        "rollback": lambda: (
+            (d := _deployment(state, version)) is not None
+            and d.status == "failed"
+            and (
+                (latest := state.latest_deployment) is not None
+                and latest.job_version > version
+                and latest.status == "successful"
+            )
+        ),
     }
     return checks.get(until or "", lambda: True)()

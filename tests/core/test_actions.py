@@ -15,8 +15,7 @@ from nomadtui.demo.cluster import JOBS_DIR, Cluster
 from nomadtui.demo.server import DemoServer
 from nomadtui.model import Deployment
 from nomadtui.nomad import errors
-from nomadtui.nomad.actions import (Actions, command_fail, command_pause, command_promote,
-                                    command_revert, command_run)
+from nomadtui.nomad.actions import Actions, command_fail, command_pause, command_promote, command_revert, command_run
 from nomadtui.nomad.errors import ClusterError
 from nomadtui.settings import Secret, Settings
 from tests.helpers import fingerprint
@@ -53,8 +52,10 @@ async def test_parse_plan_register(actions, demo):
 
 
 async def test_json_job_files(actions, demo, tmp_path):
-    api_job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse",
-                         json={"JobHCL": (JOBS_DIR / "httpsbackend-tcp-sni-1-rolling-update.nomad").read_text()}).json()
+    api_job = httpx.post(
+        f"{demo.nomad_url}/v1/jobs/parse",
+        json={"JobHCL": (JOBS_DIR / "httpsbackend-tcp-sni-1-rolling-update.nomad").read_text()},
+    ).json()
     path = tmp_path / "job.json"
     path.write_text(json.dumps({"Job": api_job}, indent=2))
     job_file = await actions.parse_file(path)
@@ -80,14 +81,16 @@ async def test_a_file_that_does_not_parse_names_line_and_column(actions, demo, t
     assert fingerprint(demo) == before
     with pytest.raises(ClusterError) as e:
         await actions.parse_file(tmp_path / "missing.nomad")
-    assert e.value.message == f"{tmp_path / 'missing.nomad'} does not exist (any more): it was moved or deleted, " \
-                              "or the path is mistyped."
+    assert (
+        e.value.message == f"{tmp_path / 'missing.nomad'} does not exist (any more): it was moved or deleted, "
+        "or the path is mistyped."
+    )
 
 
 async def test_a_stale_plan_is_refused_and_nothing_changes(actions, demo):
     job_file = await actions.parse_file(JOBS_DIR / "httpsbackend-tcp-sni-1-canary-1.nomad")
     plan = await actions.plan(job_file)
-    await run_file(actions, "httpsbackend-tcp-sni-1-rolling-update.nomad")    # someone else, meanwhile
+    await run_file(actions, "httpsbackend-tcp-sni-1-rolling-update.nomad")  # someone else, meanwhile
     before = fingerprint(demo)
     with pytest.raises(ClusterError) as e:
         await actions.register(job_file, plan)
@@ -103,8 +106,12 @@ async def test_promote_fail_pause_resume(actions, demo):
     with pytest.raises(ClusterError) as e:
         await actions.promote(d)
     assert e.value.kind == errors.REFUSED
-    assert e.value.message == 'Nomad refused to promote deployment ' + d.id[:8] + \
-        ': Task group "httpsbackend-sni-1" has 0/1 healthy allocations'
+    assert (
+        e.value.message
+        == "Nomad refused to promote deployment "
+        + d.id[:8]
+        + ': Task group "httpsbackend-sni-1" has 0/1 healthy allocations'
+    )
     assert fingerprint(demo) == before
     demo.advance(31)
     result = await actions.promote(latest(demo), groups=[JOB])
@@ -137,7 +144,7 @@ async def test_versions_and_revert(actions, demo):
     assert versions[0].images == ("bigwhite/httpsbackendservice:v1.0.1",) and versions[0].diff["Type"] == "Edited"
     before = fingerprint(demo)
     with pytest.raises(ClusterError) as e:
-        await actions.revert(JOB, 0, prior_version=0)       # the job moved on to version 1
+        await actions.revert(JOB, 0, prior_version=0)  # the job moved on to version 1
     assert e.value.kind == errors.STALE and "Current job has version 1; enforcing version 0" in e.value.message
     assert fingerprint(demo) == before
     result = await actions.revert(JOB, 0, prior_version=1)
@@ -147,15 +154,20 @@ async def test_versions_and_revert(actions, demo):
 async def test_missing_objects_and_denied_tokens(actions, demo):
     with pytest.raises(ClusterError) as e:
         await actions.versions("no-such-job")
-    assert e.value.kind == errors.NOT_FOUND and "job 'no-such-job' does not exist in namespace 'default'" in e.value.message
+    assert (
+        e.value.kind == errors.NOT_FOUND
+        and "job 'no-such-job' does not exist in namespace 'default'" in e.value.message
+    )
     with DemoServer(Cluster(ManualClock(), seed=2), acl_tokens={"ro": "read"}) as secured:
         reader = Actions(Settings(address=secured.nomad_url, token=Secret("ro")))
         job_file = await reader.parse_file(JOBS_DIR / "httpsbackend-tcp-sni-1-canary-1.nomad")
         with pytest.raises(ClusterError) as e:
             await reader.plan(job_file)
         assert e.value.kind == errors.DENIED
-        assert e.value.message == ("Permission denied: cannot plan job 'httpsbackend-sni-1'. The token needs the "
-                                   "'submit-job' capability in namespace 'default'.")
+        assert e.value.message == (
+            "Permission denied: cannot plan job 'httpsbackend-sni-1'. The token needs the "
+            "'submit-job' capability in namespace 'default'."
+        )
         stranger = Actions(Settings(address=secured.nomad_url, token=Secret("who-knows")))
         with pytest.raises(ClusterError) as e:
             await stranger.versions(JOB)
@@ -179,14 +191,16 @@ def test_equivalent_commands():
     job_file = JobFile(Path("jobs/web app.nomad"), "", "hcl2", {"ID": "web"})
     d = Deployment("0b23b149-1c2d-4e5f-8a9b-0c1d2e3f4a5b", job_id="web", namespace="apps")
     assert command_run(local, job_file, 42) == "nomad job run -check-index=42 'jobs/web app.nomad'"
-    assert command_run(remote, job_file, 42) == ("nomad job run -address=https://nomad.prod:4646 -namespace=apps "
-                                                 "-region=eu -check-index=42 'jobs/web app.nomad'")
+    assert command_run(remote, job_file, 42) == (
+        "nomad job run -address=https://nomad.prod:4646 -namespace=apps -region=eu -check-index=42 'jobs/web app.nomad'"
+    )
     assert command_promote(local, d) == f"nomad deployment promote -namespace=apps {d.id}"
     assert command_promote(local, d, ["web"]) == f"nomad deployment promote -namespace=apps -group=web {d.id}"
     assert command_fail(local, d) == f"nomad deployment fail -namespace=apps {d.id}"
     assert command_pause(local, d, False) == f"nomad deployment resume -namespace=apps {d.id}"
-    assert command_revert(remote, "web", 3) == ("nomad job revert -address=https://nomad.prod:4646 -namespace=apps "
-                                                "-region=eu web 3")
+    assert command_revert(remote, "web", 3) == (
+        "nomad job revert -address=https://nomad.prod:4646 -namespace=apps -region=eu web 3"
+    )
     assert "x" not in command_run(remote, job_file, 1).split()
 
 

@@ -35,7 +35,7 @@ async def _error_of(url: str, timeout: float = 5.0) -> errors.ClusterError:
 async def test_a_refused_connection():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{s.getsockname()[1]}"       # bound, not listening: refused
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"  # bound, not listening: refused
         error = await _error_of(url)
     assert error.kind == errors.UNREACHABLE and error.message == f"Cannot reach Nomad at {url}: connection refused."
 
@@ -44,14 +44,16 @@ async def test_a_reset_connection():
     async def reset(reader, writer):
         await reader.readline()
         sock = writer.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))   # close with RST
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with RST
         writer.close()
 
     server, url = await _serve(reset)
     async with server:
         error = await _error_of(url)
-    assert error.message in (f"Cannot reach Nomad at {url}: the connection was reset.",
-                             f"Cannot reach Nomad at {url}: the connection was closed before an answer came.")
+    assert error.message in (
+        f"Cannot reach Nomad at {url}: the connection was reset.",
+        f"Cannot reach Nomad at {url}: the connection was closed before an answer came.",
+    )
     assert "ReadError" not in error.message
 
 
@@ -76,17 +78,31 @@ async def test_a_timeout():
     assert error.kind == errors.TIMEOUT and error.message == f"Nomad at {url} did not answer within 0.3s."
 
 
-@pytest.mark.parametrize("status, body, content_type, words", [
-    (502, "<html><body><h1>502 Bad Gateway</h1>nginx</body></html>", "text/html",
-     "502 Bad Gateway from the HTTP layer in front of Nomad at http://nomad:4646 (a proxy or load balancer), "
-     "not from Nomad itself: cannot watch /v1/jobs."),
-    (504, "upstream timed out", "text/plain", "504 Gateway Timeout from the HTTP layer in front of Nomad"),
-    (500, "<!DOCTYPE html><title>oops</title>", "", "500 Internal Server Error from the HTTP layer in front"),
-    (500, "No cluster leader", "text/plain; charset=utf-8", "Nomad refused to watch /v1/jobs: No cluster leader"),
-])
+@pytest.mark.parametrize(
+    "status, body, content_type, words",
+    [
+        (
+            502,
+            "<html><body><h1>502 Bad Gateway</h1>nginx</body></html>",
+            "text/html",
+            "502 Bad Gateway from the HTTP layer in front of Nomad at http://nomad:4646 (a proxy or load balancer), "
+            "not from Nomad itself: cannot watch /v1/jobs.",
+        ),
+        (504, "upstream timed out", "text/plain", "504 Gateway Timeout from the HTTP layer in front of Nomad"),
+        (500, "<!DOCTYPE html><title>oops</title>", "", "500 Internal Server Error from the HTTP layer in front"),
+        (500, "No cluster leader", "text/plain; charset=utf-8", "Nomad refused to watch /v1/jobs: No cluster leader"),
+    ],
+)
 def test_errors_from_a_proxy_say_so(status, body, content_type, words):
-    error = from_status(status, body, action="watch /v1/jobs", capability="list-jobs", namespace="default",
-                        content_type=content_type, address="http://nomad:4646")
+    error = from_status(
+        status,
+        body,
+        action="watch /v1/jobs",
+        capability="list-jobs",
+        namespace="default",
+        content_type=content_type,
+        address="http://nomad:4646",
+    )
     assert words in error.message
     assert (error.kind == errors.PROXY) == (status != 500 or "html" in body.lower())
 
@@ -98,8 +114,15 @@ async def test_the_retry_countdown_waits_for_the_request_to_end(scripted):
     statuses = []
     with scripted(broken) as server:
         async with httpx.AsyncClient(base_url=server.url) as http:
-            watch = Watch(http, "jobs", "/v1/jobs", list, expect=Expect("a list of jobs"),
-                          publish=lambda *a: None, on_status=statuses.append)
+            watch = Watch(
+                http,
+                "jobs",
+                "/v1/jobs",
+                list,
+                expect=Expect("a list of jobs"),
+                publish=lambda *a: None,
+                on_status=statuses.append,
+            )
             task = asyncio.get_running_loop().create_task(watch.run())
             await until(lambda: len(statuses) >= 4, timeout=10)
             task.cancel()
@@ -118,8 +141,13 @@ async def test_a_watch_that_breaks_is_restarted_and_reported(demo):
 
     cluster.subscribe(subscriber)
     cluster.start()
-    await until(lambda: (s := cluster.state.status.get("jobs")) is not None and s.error is not None
-                and s.error.kind == errors.STOPPED)
+    await until(
+        lambda: (
+            (s := cluster.state.status.get("jobs")) is not None
+            and s.error is not None
+            and s.error.kind == errors.STOPPED
+        )
+    )
     error = cluster.state.status["jobs"].error
     assert "The jobs watch stopped (RuntimeError: a bug in a subscriber) and is being restarted." == error.message
     assert not cluster.state.live
@@ -136,5 +164,7 @@ async def test_a_binary_answer_is_a_sentence(scripted):
         cluster.start()
         await until(lambda: "jobs" in cluster.state.status and cluster.state.status["jobs"].error)
         message = cluster.state.status["jobs"].error.message
-        assert message == "Nomad's answer to /v1/jobs is not JSON (it starts with '\ufffdPNG\\r\\n\\x1a\\n\\x00\ufffd')."
+        assert (
+            message == "Nomad's answer to /v1/jobs is not JSON (it starts with '\ufffdPNG\\r\\n\\x1a\\n\\x00\ufffd')."
+        )
         await cluster.close()

@@ -7,7 +7,6 @@ import re
 import time
 
 import pytest
-
 from starlette.responses import PlainTextResponse, Response
 
 from bench.storm import StormProxy
@@ -41,14 +40,19 @@ async def test_a_change_arrives_without_waiting_for_a_poll(live, demo):
     started = time.monotonic()
     await asyncio.to_thread(register, demo, "httpsbackend-tcp-sni-1-canary-1.nomad")
     took = await until(lambda: live.state.latest_deployment and live.state.latest_deployment.job_version == 1)
-    assert time.monotonic() - started < 2 and took < 2          # the watches wait 30 s per poll
-    await until(lambda: {"allocations", "job_deployments", "versions", "job", "jobs", "deployments"} <= set(seen),
-                timeout=2)
+    assert time.monotonic() - started < 2 and took < 2  # the watches wait 30 s per poll
+    await until(
+        lambda: {"allocations", "job_deployments", "versions", "job", "jobs", "deployments"} <= set(seen), timeout=2
+    )
     d = live.state.latest_deployment
     assert d.needs_promotion and not d.canaries_healthy
     await asyncio.to_thread(demo.advance, 31)
     await until(lambda: live.state.latest_deployment.canaries_healthy)
-    await until(lambda: len(live.state.job_routes()[0].targets) == 4 and any(t.canary for t in live.state.job_routes()[0].targets))
+    await until(
+        lambda: (
+            len(live.state.job_routes()[0].targets) == 4 and any(t.canary for t in live.state.job_routes()[0].targets)
+        )
+    )
     canary = [t for t in live.state.job_routes()[0].targets if t.canary]
     assert len(canary) == 1 and canary[0].job_version == 1 and canary[0].weight == 0.25
 
@@ -95,7 +99,7 @@ async def test_a_server_that_goes_away_and_comes_back(demo):
     assert not cluster.state.connected
     err = cluster.state.status["jobs"].error
     assert err.kind == errors.UNREACHABLE and "Cannot reach Nomad at" in err.message
-    assert [j.id for j in cluster.state.jobs] == [JOB]            # the last good data stays
+    assert [j.id for j in cluster.state.jobs] == [JOB]  # the last good data stays
     assert cluster.state.status["jobs"].as_of is not None
     # A new server on the same port, with a fresh (lower) Raft index.
     with DemoServer(Cluster(ManualClock(), seed=9), port=port) as again:
@@ -117,13 +121,15 @@ async def test_errors_of_broken_servers_are_sentences(scripted):
     async def denied(scope, receive, send):
         await PlainTextResponse("Permission denied", 403)(scope, receive, send)
 
-    for app, kind, words in ((no_leader, errors.REFUSED, "No cluster leader"),
-                             (garbage, errors.BAD_RESPONSE, "answer to /v1/jobs is not JSON (it starts with '<html>proxy error</html>')."),
-                             (denied, errors.DENIED, "'list-jobs' capability in namespace 'default'")):
+    for app, kind, words in (
+        (no_leader, errors.REFUSED, "No cluster leader"),
+        (garbage, errors.BAD_RESPONSE, "answer to /v1/jobs is not JSON (it starts with '<html>proxy error</html>')."),
+        (denied, errors.DENIED, "'list-jobs' capability in namespace 'default'"),
+    ):
         with scripted(app) as server:
             cluster = LiveCluster(Settings(address=server.url), wait=1)
             cluster.start()
-            await until(lambda: "jobs" in cluster.state.status and cluster.state.status["jobs"].error)
+            await until(lambda c=cluster: "jobs" in c.state.status and c.state.status["jobs"].error)
             error = cluster.state.status["jobs"].error
             assert error.kind == kind and words in error.message
             assert cluster.state.status["jobs"].retry_at is not None
@@ -133,8 +139,14 @@ async def test_errors_of_broken_servers_are_sentences(scripted):
 async def test_fabio_polling_adapts_to_rollouts(demo):
     busy = False
     published: list = []
-    watch = FabioWatch(FabioClient(demo.fabio_url), publish=lambda n, r, i: published.append(r),
-                       on_status=lambda s: None, busy=lambda: busy, fast=0.05, slow=0.5)
+    watch = FabioWatch(
+        FabioClient(demo.fabio_url),
+        publish=lambda n, r, i: published.append(r),
+        on_status=lambda s: None,
+        busy=lambda: busy,
+        fast=0.05,
+        slow=0.5,
+    )
     task = asyncio.get_running_loop().create_task(watch.run())
     await asyncio.sleep(1.0)
     idle = watch.requests
@@ -145,7 +157,7 @@ async def test_fabio_polling_adapts_to_rollouts(demo):
     task.cancel()
     await watch.client.aclose()
     assert idle <= 4 and moving >= 10
-    assert len(published) == 1       # unchanged tables are not published again
+    assert len(published) == 1  # unchanged tables are not published again
 
 
 async def test_fabio_down_is_reported(scripted):
@@ -177,6 +189,7 @@ async def test_a_poke_and_a_cancel_in_the_same_loop_pass_still_stop_the_fabio_wa
 
 async def test_the_event_stream_tells_what_the_lists_have_not_answered_yet(live, demo):
     from nomadtui.timeline import Timeline
+
     timeline = Timeline(clock=demo.cluster.clock.now)
     live.subscribe(lambda state, what: timeline.observe(state))
     await until(lambda: live.state.events.live)
@@ -192,16 +205,22 @@ async def test_the_event_stream_tells_what_the_lists_have_not_answered_yet(live,
     await until(lambda: live.state.latest_deployment.canaries_healthy)
     canary = next(a for a in live.state.allocations if a.job_version == 1)
     assert canary.canary and canary.healthy is True and canary.deployment_id == live.state.latest_deployment.id
-    assert [w.requests for w in slow] == requests                  # no list was asked again
+    assert [w.requests for w in slow] == requests  # no list was asked again
     events = timeline.latest_deployment_events(live.state)
     assert [e.kind for e in events if e.alloc_id == canary.id] == ["placed", "running", "healthy"]
-    assert [e.kind for e in events if e.kind in ("deployment", "canaries-healthy")] == ["deployment", "canaries-healthy"]
+    assert [e.kind for e in events if e.kind in ("deployment", "canaries-healthy")] == [
+        "deployment",
+        "canaries-healthy",
+    ]
 
 
-@pytest.mark.parametrize("status, body, why", [
-    (403, "Permission denied", "The token needs the 'read-job' capability in namespace 'default'"),
-    (404, "404 page not found", "this Nomad serves no event stream (HTTP 404"),   # before Nomad 1.0
-])
+@pytest.mark.parametrize(
+    "status, body, why",
+    [
+        (403, "Permission denied", "The token needs the 'read-job' capability in namespace 'default'"),
+        (404, "404 page not found", "this Nomad serves no event stream (HTTP 404"),  # before Nomad 1.0
+    ],
+)
 async def test_a_refused_event_stream_says_why_and_leaves_the_watches_alone(scripted, status, body, why):
     async def refuse(scope, receive, send):
         await PlainTextResponse(body, status)(scope, receive, send)
@@ -212,8 +231,8 @@ async def test_a_refused_event_stream_says_why_and_leaves_the_watches_alone(scri
         cluster.focus("default", JOB)
         await until(lambda: cluster.state.events.off != "")
         assert why in cluster.state.events.off and not cluster.state.events.live
-        await until(lambda: cluster._job["events"].done())          # refused: not retried
-        assert "events" not in cluster.state.status                 # and no error banner for it
+        await until(lambda: cluster._job["events"].done())  # refused: not retried
+        assert "events" not in cluster.state.status  # and no error banner for it
         await cluster.close()
 
 
@@ -236,14 +255,16 @@ async def test_a_storm_of_wrong_shaped_answers_never_looks_live_and_ends(demo, s
             await asyncio.sleep(0.01)
         proxy.storming = False
         assert seen_failing and not live_while_failing
-        assert all(not task.done() for task in watches.values())       # nothing died silently
+        assert all(not task.done() for task in watches.values())  # nothing died silently
         # Each watch gets whichever wrong shape comes next: every kind is told in its words.
-        assert any(re.fullmatch(r"Nomad's answer to /v1/\S+ was not a list of \w+ \(it is a string\)\.", m)
-                   for m in messages)
-        assert any("(item 0 is a number, not an object)" in m or "(item 1 is a number, not an object)" in m
-                   for m in messages)
+        assert any(
+            re.fullmatch(r"Nomad's answer to /v1/\S+ was not a list of \w+ \(it is a string\)\.", m) for m in messages
+        )
+        assert any(
+            "(item 0 is a number, not an object)" in m or "(item 1 is a number, not an object)" in m for m in messages
+        )
         assert any("nests its JSON too deeply" in m for m in messages)
-        assert [j.id for j in cluster.state.jobs] == [JOB]                 # the last good data stayed
+        assert [j.id for j in cluster.state.jobs] == [JOB]  # the last good data stayed
         # After the storm a new job appears with nothing done but waiting.
         await asyncio.to_thread(register_as, demo, "httpsbackend-tcp-sni-1.nomad", "after-the-storm")
         await until(lambda: "after-the-storm" in {j.id for j in cluster.state.jobs}, timeout=40)

@@ -12,11 +12,24 @@ import httpx
 import pytest
 from starlette.responses import PlainTextResponse, Response
 
-from nomadtui.nomad.live import LiveCluster
-from nomadtui.probe import (MAX_RATE, Answer, Expectation, Finding, Probe, ProbeConfig, ProbeSnapshot,
-                            expectation_from, findings, match_route, nearest_rank, summarize, version_key,
-                            wilson)
 from nomadtui.model import Route, RouteTarget
+from nomadtui.nomad.live import LiveCluster
+from nomadtui.probe import (
+    MAX_RATE,
+    Answer,
+    Expectation,
+    Finding,
+    Probe,
+    ProbeConfig,
+    ProbeSnapshot,
+    expectation_from,
+    findings,
+    match_route,
+    nearest_rank,
+    summarize,
+    version_key,
+    wilson,
+)
 from tests.helpers import register, until
 
 JOB = "httpsbackend-sni-1"
@@ -25,6 +38,7 @@ CANARY_HOST = "canary.mysite-sni-1.com"
 
 
 # --- helpers -----------------------------------------------------------------------------------
+
 
 def latest(demo) -> dict:
     return httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json()
@@ -40,18 +54,21 @@ def roll_out(demo, filename: str) -> None:
 
 
 def canary_1(demo) -> None:
-    roll_out(demo, "httpsbackend-tcp-sni-1-rolling-update.nomad")     # v1.0.1
-    register(demo, "httpsbackend-tcp-sni-1-canary-1.nomad")           # v1.0.2 canary at 25 %
+    roll_out(demo, "httpsbackend-tcp-sni-1-rolling-update.nomad")  # v1.0.1
+    register(demo, "httpsbackend-tcp-sni-1-canary-1.nomad")  # v1.0.2 canary at 25 %
 
 
-async def probe_until(config: ProbeConfig, answered: int = 0, *, finished: int = 0,
-                      timeout: float = 20.0) -> ProbeSnapshot:
+async def probe_until(
+    config: ProbeConfig, answered: int = 0, *, finished: int = 0, timeout: float = 20.0
+) -> ProbeSnapshot:
     """Run a probe until it has this many answers with a version (or finished requests)."""
     async with Probe(config) as probe:
         task = asyncio.create_task(probe.run())
         try:
-            await until(lambda: (s := probe.snapshot()).answered >= answered
-                        and s.answered + s.errors + s.timeouts >= finished, timeout)
+            await until(
+                lambda: (s := probe.snapshot()).answered >= answered and s.answered + s.errors + s.timeouts >= finished,
+                timeout,
+            )
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -69,16 +86,30 @@ def canary_healthy(cluster: LiveCluster) -> bool:
     return any(a.canary and a.healthy for a in cluster.state.allocations)
 
 
-def snapshot_of(counts: dict[str, int], *, errors: int = 0, timeouts: int = 0, in_flight: int = 0,
-                last_error: str = "") -> ProbeSnapshot:
+def snapshot_of(
+    counts: dict[str, int], *, errors: int = 0, timeouts: int = 0, in_flight: int = 0, last_error: str = ""
+) -> ProbeSnapshot:
     """A snapshot as a probe would report these answers, spread over one minute."""
     answers = []
     for version, n in counts.items():
         answers += [Answer(1 + i * 59 / max(n, 1), version, 0.001 * (i + 1), "ok") for i in range(n)]
     answered = sum(counts.values())
     versions, history = summarize(answers, as_of=60.0, window=60.0)
-    return ProbeSnapshot(answered, errors, timeouts, answered + errors + timeouts + in_flight, 0, in_flight,
-                         versions, history, 0.0, 60.0, 5.0, 60.0, last_error)
+    return ProbeSnapshot(
+        answered,
+        errors,
+        timeouts,
+        answered + errors + timeouts + in_flight,
+        0,
+        in_flight,
+        versions,
+        history,
+        0.0,
+        60.0,
+        5.0,
+        60.0,
+        last_error,
+    )
 
 
 def kinds(found: list[Finding]) -> list[tuple[str, str | None]]:
@@ -86,6 +117,7 @@ def kinds(found: list[Finding]) -> list[tuple[str, str | None]]:
 
 
 # --- (a) the weighted canary gets its 25 % -----------------------------------------------------
+
 
 async def test_weighted_canary_gets_its_share(demo, live):
     await asyncio.to_thread(canary_1, demo)
@@ -114,6 +146,7 @@ async def test_weighted_canary_gets_its_share(demo, live):
 
 # --- (b) the isolated canary on its own host ---------------------------------------------------
 
+
 async def test_isolated_canary_is_seen_only_on_its_host(demo, live):
     await asyncio.to_thread(roll_out, demo, "httpsbackend-tcp-sni-1-rolling-update.nomad")
     await asyncio.to_thread(register, demo, "httpsbackend-tcp-sni-1-canary-2.nomad")
@@ -128,15 +161,19 @@ async def test_isolated_canary_is_seen_only_on_its_host(demo, live):
 
     on_main = expectation_from(live.state, HOST.upper() + ":443")
     assert (on_main.route, dict(on_main.configured), on_main.canaries) == (
-        "mysite-sni-1.com/", {"v1.0.1": 1.0}, {"v1.0.3"})
+        "mysite-sni-1.com/",
+        {"v1.0.1": 1.0},
+        {"v1.0.3"},
+    )
     on_canary = expectation_from(live.state, CANARY_HOST, "/anything")
     assert (on_canary.route, dict(on_canary.configured)) == ("canary.mysite-sni-1.com/", {"v1.0.3": 1.0})
     assert findings(main, on_main) == [] and findings(canary, on_canary) == []
 
     # After promotion the canary host has no route: Fabio answers 404, and nothing is promised.
     dep = latest(demo)["ID"]
-    httpx.put(f"{demo.nomad_url}/v1/deployment/promote/{dep}", json={"DeploymentID": dep, "All": True}
-              ).raise_for_status()
+    httpx.put(
+        f"{demo.nomad_url}/v1/deployment/promote/{dep}", json={"DeploymentID": dep, "All": True}
+    ).raise_for_status()
     await asyncio.to_thread(demo.advance, 1)
     await until(lambda: live.state.routes and CANARY_HOST not in {r.host for r in live.state.routes})
     gone = expectation_from(live.state, CANARY_HOST)
@@ -154,22 +191,25 @@ async def test_no_job_in_focus_promises_nothing(demo):
 
 # --- (c) findings ------------------------------------------------------------------------------
 
-WEIGHTED = Expectation({"v1.0.1": 0.75, "v1.0.2": 0.25}, {"v1.0.1": 3, "v1.0.2": 1}, frozenset({"v1.0.2"}),
-                       "mysite-sni-1.com/")
+WEIGHTED = Expectation(
+    {"v1.0.1": 0.75, "v1.0.2": 0.25}, {"v1.0.1": 3, "v1.0.2": 1}, frozenset({"v1.0.2"}), "mysite-sni-1.com/"
+)
 
 
 def test_weight_on_a_version_without_healthy_allocations():
     unhealthy = Expectation(WEIGHTED.configured, {"v1.0.1": 3}, WEIGHTED.canaries, WEIGHTED.route)
     found = findings(snapshot_of({"v1.0.1": 75, "v1.0.2": 25}), unhealthy)
-    assert found == [Finding("no-healthy", "v1.0.2",
-                             "v1.0.2: 25.0% configured on mysite-sni-1.com/ but no healthy allocation.")]
+    assert found == [
+        Finding("no-healthy", "v1.0.2", "v1.0.2: 25.0% configured on mysite-sni-1.com/ but no healthy allocation.")
+    ]
 
 
 def test_canary_without_traffic():
     found = findings(snapshot_of({"v1.0.1": 100}), WEIGHTED)
     assert kinds(found) == [("canary-no-traffic", "v1.0.2"), ("mismatch", "v1.0.1")]
-    assert found[0].message == ("v1.0.2: canary with 25.0% configured on mysite-sni-1.com/, "
-                                "but none of 100 answers came from it.")
+    assert found[0].message == (
+        "v1.0.2: canary with 25.0% configured on mysite-sni-1.com/, but none of 100 answers came from it."
+    )
     assert found[1].message.startswith("v1.0.1: 100.0% observed (96.3–100.0%), 75.0% configured")
     # Too few samples to say anything yet; a canary on another route is not expected here.
     assert findings(snapshot_of({"v1.0.1": 20}), WEIGHTED) == []
@@ -183,8 +223,7 @@ def test_mismatch_needs_the_interval_to_exclude_the_configured_share():
     assert re.fullmatch(r"v1\.0\.2: 12\.0% observed \(8\.\d–16\.\d%\), 25\.0% configured", found[1].message)
     assert findings(snapshot_of({"v1.0.1": 70, "v1.0.2": 30}), WEIGHTED) == []
     # A version Fabio does not route to at all, yet answering.
-    assert kinds(findings(snapshot_of({"v1.0.1": 70, "v1.0.2": 25, "v1.0.0": 5}), WEIGHTED)) == [
-        ("mismatch", "v1.0.0")]
+    assert kinds(findings(snapshot_of({"v1.0.1": 70, "v1.0.2": 25, "v1.0.0": 5}), WEIGHTED)) == [("mismatch", "v1.0.0")]
     # Targets not tied to allocations yet: no comparison, and no "no healthy" for them.
     unknown = Expectation({"?": 0.5, "v1.0.1": 0.5}, {"v1.0.1": 3}, frozenset(), WEIGHTED.route)
     assert findings(snapshot_of({"v1.0.1": 100}), unknown) == []
@@ -192,14 +231,15 @@ def test_mismatch_needs_the_interval_to_exclude_the_configured_share():
 
 def test_errors_above_five_percent():
     assert findings(snapshot_of({"v1.0.1": 75, "v1.0.2": 25}, errors=5), WEIGHTED) == []
-    found = findings(snapshot_of({"v1.0.1": 75, "v1.0.2": 25}, errors=4, timeouts=3, in_flight=9,
-                                 last_error="HTTP 502"), WEIGHTED)
+    found = findings(
+        snapshot_of({"v1.0.1": 75, "v1.0.2": 25}, errors=4, timeouts=3, in_flight=9, last_error="HTTP 502"), WEIGHTED
+    )
     assert found == [Finding("errors", None, "7 of 107 requests failed (4 errors, 3 timeouts, 6.5%): last HTTP 502.")]
 
 
 async def test_weight_on_a_canary_not_yet_healthy_end_to_end(demo, live):
     await asyncio.to_thread(canary_1, demo)
-    await asyncio.to_thread(demo.advance, 1)        # running and routed, min_healthy_time not reached
+    await asyncio.to_thread(demo.advance, 1)  # running and routed, min_healthy_time not reached
     await until(lambda: routes_settled(live, 4))
     expectation = expectation_from(live.state, HOST)
     assert expectation.healthy == {"v1.0.1": 3} and expectation.canaries == {"v1.0.2"}
@@ -216,11 +256,12 @@ def test_route_matching_is_fabios():
     table = [route("a.com", "/"), route("a.com", "/api"), route("", "/"), route("b.com", "/x")]
     assert match_route(table, "A.com:8080", "/api/v1").src == "a.com/api"
     assert match_route(table, "a.com", "/apx").src == "a.com/"
-    assert match_route(table, "b.com", "/y").src == "/"          # host routes miss: the catch-all
+    assert match_route(table, "b.com", "/y").src == "/"  # host routes miss: the catch-all
     assert match_route(table[:2], "c.com", "/") is None
 
 
 # --- statistics --------------------------------------------------------------------------------
+
 
 def test_wilson_and_nearest_rank():
     low, high = wilson(25, 100)
@@ -235,7 +276,7 @@ def test_wilson_and_nearest_rank():
 def test_history_is_shares_per_bucket_oldest_first():
     answers = [Answer(t + 0.5, "v1", 0.01, "ok") for t in range(10, 60, 5)]
     answers += [Answer(t + 1.0, "v2", 0.01, "ok") for t in range(30, 60, 5)]
-    answers += [Answer(59.0, None, 2.0, "timeout"), Answer(-1.0, "v0", 0.01, "ok")]   # no version; too old
+    answers += [Answer(59.0, None, 2.0, "timeout"), Answer(-1.0, "v0", 0.01, "ok")]  # no version; too old
     versions, history = summarize(answers, as_of=60.0, window=60.0)
     assert [v.version for v in versions] == ["v1", "v2"]
     # The first two buckets saw no answer: a gap, not a share of 0.
@@ -258,6 +299,7 @@ async def test_a_fake_clock_drives_the_window():
 
 # --- (d) the rate is bounded -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("rate", [0, -1, MAX_RATE + 0.1, 1e9, math.inf, math.nan])
 def test_rates_out_of_bounds_are_refused(rate):
     with pytest.raises(ValueError, match="rate"):
@@ -275,8 +317,9 @@ def test_other_settings_are_checked():
     assert ProbeConfig("http://x/", rate=5, timeout=2).in_flight_cap == 11
 
 
-def counting_app(times: list[float], delay: float = 0.0, body: str = "version: v1\n", status: int = 200,
-                 headers: dict | None = None):
+def counting_app(
+    times: list[float], delay: float = 0.0, body: str = "version: v1\n", status: int = 200, headers: dict | None = None
+):
     async def app(scope, receive, send):
         if scope["type"] != "http":
             return
@@ -284,6 +327,7 @@ def counting_app(times: list[float], delay: float = 0.0, body: str = "version: v
         if delay:
             await asyncio.sleep(delay)
         await PlainTextResponse(body, status, headers=headers)(scope, receive, send)
+
     return app
 
 
@@ -293,7 +337,7 @@ async def run_for(probe: Probe, seconds: float, *, block: float = 0.0) -> float:
     task = asyncio.create_task(probe.run())
     await asyncio.sleep(seconds / 2)
     if block:
-        time.sleep(block)        # a busy event loop, as a UI under load would be
+        time.sleep(block)  # a busy event loop, as a UI under load would be
     await asyncio.sleep(seconds / 2)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
@@ -319,7 +363,7 @@ async def test_a_late_loop_skips_ticks_instead_of_bursting(scripted):
         async with Probe(ProbeConfig(server.url + "/", rate=20)) as probe:
             elapsed = await run_for(probe, 1.0, block=0.6)
             snap = probe.snapshot()
-    assert snap.skipped >= 8                                      # about 0.6 s * 20/s
+    assert snap.skipped >= 8  # about 0.6 s * 20/s
     assert len(times) <= 20 * (elapsed - 0.6) + 2
     assert snap.sent + snap.skipped <= 20 * elapsed + 1
 
@@ -334,6 +378,7 @@ async def test_updates_are_throttled():
 
 
 # --- (e) slow, dead and odd URLs ---------------------------------------------------------------
+
 
 async def test_a_slow_url_times_out_and_the_cap_holds(scripted):
     times: list[float] = []
@@ -350,12 +395,12 @@ async def test_a_slow_url_times_out_and_the_cap_holds(scripted):
             task.cancel()
             cancelled = time.monotonic()
             await asyncio.gather(task, return_exceptions=True)
-            assert time.monotonic() - cancelled < 0.5             # in-flight requests cancelled too
+            assert time.monotonic() - cancelled < 0.5  # in-flight requests cancelled too
             assert probe.snapshot().in_flight == 0
     assert most <= 2
     assert snap.timeouts >= 4 and snap.answered == 0 and snap.last_error == "no answer within 0.2 s"
-    assert snap.skipped > snap.sent                               # most ticks found the cap reached
-    assert snap.sent + snap.skipped >= 20 * 1.5 * 0.6             # and the schedule kept going
+    assert snap.skipped > snap.sent  # most ticks found the cap reached
+    assert snap.sent + snap.skipped >= 20 * 1.5 * 0.6  # and the schedule kept going
     assert snap.sent + snap.skipped <= 20 * 1.5 + 2
 
 
@@ -379,7 +424,7 @@ async def test_a_dead_url_gives_errors():
 
 
 async def test_cancelling_returns_at_once():
-    async with Probe(ProbeConfig("http://10.255.255.1/", rate=10, timeout=2.0)) as probe:   # unroutable
+    async with Probe(ProbeConfig("http://10.255.255.1/", rate=10, timeout=2.0)) as probe:  # unroutable
         task = asyncio.create_task(probe.run())
         await asyncio.sleep(0.3)
         started = time.monotonic()
@@ -405,8 +450,9 @@ async def test_version_from_a_header_and_the_host_sent(scripted):
         await Response(b"no version here", headers={"X-App-Version": "2.4.1"})(scope, receive, send)
 
     with scripted(app) as server:
-        config = ProbeConfig(server.url + "/health", host="mysite.example", version_header="x-app-version",
-                             rate=MAX_RATE)
+        config = ProbeConfig(
+            server.url + "/health", host="mysite.example", version_header="x-app-version", rate=MAX_RATE
+        )
         snap = await probe_until(config, answered=5)
     assert [v.version for v in snap.versions] == ["2.4.1"] and set(hosts) == {"mysite.example"}
 

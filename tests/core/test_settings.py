@@ -20,8 +20,14 @@ def test_defaults_match_the_nomad_cli(tmp_path):
 
 
 def test_environment_then_flags(tmp_path):
-    env = {"NOMAD_ADDR": "https://nomad.example:4646/", "NOMAD_TOKEN": "s3cr3t-token", "NOMAD_NAMESPACE": "apps",
-           "NOMAD_REGION": "eu", "FABIO_ADDR": "http://fabio:9998", "NOMAD_HTTP_AUTH": "ops:pw"}
+    env = {
+        "NOMAD_ADDR": "https://nomad.example:4646/",
+        "NOMAD_TOKEN": "s3cr3t-token",
+        "NOMAD_NAMESPACE": "apps",
+        "NOMAD_REGION": "eu",
+        "FABIO_ADDR": "http://fabio:9998",
+        "NOMAD_HTTP_AUTH": "ops:pw",
+    }
     s = load({}, env=env, config=tmp_path / "none.toml")
     assert s.address == "https://nomad.example:4646" and s.namespace == "apps" and s.region == "eu"
     assert s.token.reveal() == "s3cr3t-token" and s.headers() == {"X-Nomad-Token": "s3cr3t-token"}
@@ -48,13 +54,17 @@ read_only = true
 promote = "P"
 ''')
     s = load({}, env={}, config=config)
-    assert (s.cluster, s.address, s.namespace, s.fabio_address) == ("staging", "http://staging:4646", "web",
-                                                                      "http://staging-fabio:9998")
+    assert (s.cluster, s.address, s.namespace, s.fabio_address) == (
+        "staging",
+        "http://staging:4646",
+        "web",
+        "http://staging-fabio:9998",
+    )
     assert s.keymap == {"promote": "P"}
     s = load({"cluster": "prod"}, env={}, config=config)
     assert s.token.reveal() == "from-file" and s.read_only is True
     s = load({"cluster": "prod"}, env={"NOMAD_ADDR": "http://env:4646"}, config=config)
-    assert s.address == "http://env:4646"        # the environment beats the file
+    assert s.address == "http://env:4646"  # the environment beats the file
     with pytest.raises(SettingsError, match="no cluster named 'qa'"):
         load({"cluster": "qa"}, env={}, config=config)
 
@@ -70,7 +80,7 @@ def test_tls_is_verified_unless_turned_off(tmp_path):
     s = load({}, env={"NOMAD_ADDR": "https://nomad:4646"}, config=tmp_path / "x.toml")
     assert s.tls.ssl_context().verify_mode == ssl.CERT_REQUIRED and s.tls.ssl_context().check_hostname
     client = python_nomad(s)
-    assert client.job.verify is True           # python-nomad's own default is False
+    assert client.job.verify is True  # python-nomad's own default is False
     s = load({}, env={"NOMAD_ADDR": "https://nomad:4646", "NOMAD_SKIP_VERIFY": "true"}, config=tmp_path / "x.toml")
     assert s.tls.ssl_context().verify_mode == ssl.CERT_NONE and python_nomad(s).job.verify is False
     with pytest.raises(SettingsError, match="NOMAD_SKIP_VERIFY"):
@@ -82,14 +92,19 @@ def test_ca_files_are_checked_and_used(tmp_path):
         load({}, env={"NOMAD_CACERT": str(tmp_path / "missing.pem")}, config=tmp_path / "x.toml")
     ca = tmp_path / "ca.pem"
     ca.write_text("not a real certificate")
-    s = load({}, env={"NOMAD_CACERT": str(ca), "NOMAD_ADDR": "https://n:4646", "NOMAD_TLS_SERVER_NAME": "server.global.nomad"},
-             config=tmp_path / "x.toml")
+    s = load(
+        {},
+        env={"NOMAD_CACERT": str(ca), "NOMAD_ADDR": "https://n:4646", "NOMAD_TLS_SERVER_NAME": "server.global.nomad"},
+        config=tmp_path / "x.toml",
+    )
     assert s.tls.requests_verify() == str(ca) and s.tls.server_name == "server.global.nomad"
     assert python_nomad(s).job.verify == str(ca)
 
 
 def test_the_token_never_shows(tmp_path):
-    s = load({}, env={"NOMAD_TOKEN": "b9f7c1a2-super-secret", "NOMAD_HTTP_AUTH": "u:hunter2"}, config=tmp_path / "x.toml")
+    s = load(
+        {}, env={"NOMAD_TOKEN": "b9f7c1a2-super-secret", "NOMAD_HTTP_AUTH": "u:hunter2"}, config=tmp_path / "x.toml"
+    )
     for text in (repr(s), str(s), s.describe(), repr(s.token), f"{s.token}", repr(s.http_auth)):
         assert "b9f7c1a2" not in text and "hunter2" not in text
     assert Secret("x") == Secret("x") and not Secret("")

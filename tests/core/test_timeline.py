@@ -11,11 +11,12 @@ import httpx
 import pytest
 
 from nomadtui.demo.server import DemoServer
-from nomadtui.model import (Allocation, Deployment, GroupState, Job, JobVersion, format_time, routes_from_api)
+from nomadtui.model import Allocation, Deployment, GroupState, Job, JobVersion, routes_from_api
 from nomadtui.nomad.live import JOB_WATCHES, ClusterState, LiveCluster
 from nomadtui.nomad.watch import WatchStatus
 from nomadtui.settings import Settings
 from nomadtui.timeline import MAX_EVENTS, Timeline, TimelineEvent, with_durations
+from nomadtui.wire import format_time
 from tests.helpers import register, until
 
 JOB = "httpsbackend-sni-1"
@@ -24,9 +25,11 @@ ROUTE = "mysite-sni-1.com/"
 
 # --- driving the demo cluster ----------------------------------------------------------------
 
+
 def promote(demo: DemoServer, deployment_id: str) -> None:
-    httpx.post(f"{demo.nomad_url}/v1/deployment/promote/{deployment_id}",
-               json={"DeploymentID": deployment_id, "All": True}).raise_for_status()
+    httpx.post(
+        f"{demo.nomad_url}/v1/deployment/promote/{deployment_id}", json={"DeploymentID": deployment_id, "All": True}
+    ).raise_for_status()
     demo.advance(0)
 
 
@@ -43,9 +46,13 @@ class Watched:
     def indexes(self) -> dict[str, int]:
         def read() -> dict[str, int]:
             store = self.demo.cluster.store
-            return {"allocations": store.table("allocs"), "evaluations": store.table("evals"),
-                    "job_deployments": store.table("deployment"),
-                    "versions": max(v["ModifyIndex"] for v in store.versions[("default", JOB)])}
+            return {
+                "allocations": store.table("allocs"),
+                "evaluations": store.table("evals"),
+                "job_deployments": store.table("deployment"),
+                "versions": max(v["ModifyIndex"] for v in store.versions[("default", JOB)]),
+            }
+
         return self.demo.call(read)
 
     async def catch_up(self) -> None:
@@ -54,8 +61,12 @@ class Watched:
         wanted = self.indexes()
         await until(lambda: all(self.live.watches[name].index >= i for name, i in wanted.items()))
         table = tuple(routes_from_api(httpx.get(f"{self.demo.fabio_url}/api/routes").json()))
-        await until(lambda: self.live.state.routes == table
-                    and all(t.job_version is not None for r in self.live.state.job_routes() for t in r.targets))
+        await until(
+            lambda: (
+                self.live.state.routes == table
+                and all(t.job_version is not None for r in self.live.state.job_routes() for t in r.targets)
+            )
+        )
 
     async def advance(self, seconds: float) -> None:
         await asyncio.to_thread(self.demo.advance, seconds)
@@ -108,6 +119,7 @@ def one(events: list[TimelineEvent], kind: str, alloc_id: str) -> TimelineEvent:
 
 # --- against the demo cluster ----------------------------------------------------------------
 
+
 async def test_the_first_observation_does_not_flood(watched):
     # Three running allocations, a successful deployment, versions, evaluations and a route
     # were there before: recorded quietly.
@@ -129,7 +141,7 @@ async def test_a_rolling_update_step_by_step(watched):
     steps = [k for k in main[3:] if k != "evaluation"]
     assert steps == ["stopped", "placed", "healthy"] * 3 + ["successful"]
     assert events[0].text == "job registered: version 1 (image v1.0.0 → v1.0.1; MinHealthyTime 10s → 30s)"
-    assert events[0].at == registered_at                 # the cluster's own (manual) clock
+    assert events[0].at == registered_at  # the cluster's own (manual) clock
     assert events[1].text.startswith("evaluation ") and events[1].text.endswith(" (job-register) complete")
     assert events[2].text == f"deployment {d.id[:8]} started for version 1" and events[2].deployment_id == d.id
     assert events[-1].text == "deployment successful" and events[-1].at == d.modify_time
@@ -154,7 +166,7 @@ async def test_a_rolling_update_step_by_step(watched):
     assert routes[-1] == f"route {ROUTE}: v1.0.1 100%"
     assert [e.at for e in events] == sorted(e.at for e in events)
     assert watched.timeline.latest_deployment_events(watched.live.state) == events
-    assert {e for e in watched.observed if e in events} == set(events)   # observe() returned them
+    assert {e for e in watched.observed if e in events} == set(events)  # observe() returned them
 
 
 async def test_a_canary_promotion(watched):
@@ -209,7 +221,8 @@ async def test_auto_revert(watched):
     flow = kinds(events, "registered", "placed", "unhealthy", "failed", "auto-reverted")
     assert flow == ["registered", "placed", "unhealthy", "failed", "auto-reverted"]
     assert next(e for e in events if e.kind == "failed").text == (
-        "deployment failed: Failed due to progress deadline - rolling back to job version 1")
+        "deployment failed: Failed due to progress deadline - rolling back to job version 1"
+    )
     assert next(e for e in events if e.kind == "auto-reverted").text == "auto-reverted to version 1 as version 3"
     revert = watched.timeline.latest_deployment_events(watched.live.state)
     assert revert[0].kind == "auto-reverted" and revert[-1].kind == "successful"
@@ -222,13 +235,17 @@ async def test_markdown_for_the_incident_notes(watched):
     events = watched.timeline.latest_deployment_events(watched.live.state)
     text = watched.timeline.markdown(events, title="Rolling update to v1.0.1")
     lines = text.splitlines()
-    assert lines[:4] == ["### Rolling update to v1.0.1", "", "| time | +since start | step took | event |",
-                         "|---|---|---|---|"]
+    assert lines[:4] == [
+        "### Rolling update to v1.0.1",
+        "",
+        "| time | +since start | step took | event |",
+        "|---|---|---|---|",
+    ]
     rows = lines[4:]
     assert len(rows) == len(events)
     assert rows[0] == f"| {format_time(events[0].at)} | 0s |  | {events[0].text} |"
     healthy = [row for row in rows if row.endswith(" healthy |")]
-    assert len(healthy) == 3 and all("| 30s |" in row for row in healthy)   # running -> healthy
+    assert len(healthy) == 3 and all("| 30s |" in row for row in healthy)  # running -> healthy
     assert rows[-1].endswith("| deployment successful |") and "| 1m3" in rows[-1]
 
 
@@ -244,13 +261,23 @@ def version(n: int, *, stable: bool = True, at: float = 0.0, index: int = 0) -> 
 
 def deployment(n: int, status: str = "running", *, index: int = 10, at: float = 110.0, **group) -> Deployment:
     groups = {"web": GroupState("web", auto_revert=True, desired_total=1, **group)}
-    return Deployment(f"d{n}-0000000", "web", job_version=n, status=status, groups=groups, create_index=10 + n,
-                      modify_index=index, create_time=100.0 + n, modify_time=at)
+    return Deployment(
+        f"d{n}-0000000",
+        "web",
+        job_version=n,
+        status=status,
+        groups=groups,
+        create_index=10 + n,
+        modify_index=index,
+        create_time=100.0 + n,
+        modify_time=at,
+    )
 
 
 def snapshot(**changes) -> ClusterState:
-    base = dict(focus=("default", "web"), status=LOADED, versions=(version(1), version(0)),
-                job_deployments=(deployment(1),))
+    base = dict(
+        focus=("default", "web"), status=LOADED, versions=(version(1), version(0)), job_deployments=(deployment(1),)
+    )
     return ClusterState(**{**base, **changes})
 
 
@@ -259,15 +286,15 @@ def test_unchanged_snapshots_tell_nothing():
     first = snapshot()
     assert tl.observe(first) == []
     assert tl.observe(first) == []
-    assert tl.observe(snapshot()) == []                   # equal, not the same objects
-    assert tl.observe(ClusterState()) == []               # no job in focus
+    assert tl.observe(snapshot()) == []  # equal, not the same objects
+    assert tl.observe(ClusterState()) == []  # no job in focus
     assert tl.events("default", "web") == []
 
 
 def test_a_kind_of_record_that_is_not_loaded_yet_is_not_a_baseline():
     tl = Timeline()
-    tl.observe(snapshot(status={}, versions=(), job_deployments=()))   # right after a focus change
-    tl.observe(snapshot())                                             # the answers arrive
+    tl.observe(snapshot(status={}, versions=(), job_deployments=()))  # right after a focus change
+    tl.observe(snapshot())  # the answers arrive
     assert tl.events("default", "web") == []
 
 
@@ -278,28 +305,41 @@ def test_an_auto_revert_is_told_whichever_watch_answers_first(version_first):
     failed = deployment(1, "failed", index=20, at=200.0)
     failed = replace(failed, status_description="Failed due to progress deadline - rolling back to job version 0")
     reverted = version(2, at=200.0, index=20)
-    steps = ([{"versions": (reverted, version(1), version(0))}, {"job_deployments": (failed,)}] if version_first
-             else [{"job_deployments": (failed,)}, {"versions": (reverted, version(1), version(0))}])
+    steps = (
+        [{"versions": (reverted, version(1), version(0))}, {"job_deployments": (failed,)}]
+        if version_first
+        else [{"job_deployments": (failed,)}, {"versions": (reverted, version(1), version(0))}]
+    )
     seen = snapshot(**steps[0])
     tl.observe(seen)
     tl.observe(replace(seen, **steps[1]))
     events = tl.events("default", "web")
     assert [(e.kind, e.text) for e in events] == [
         ("failed", "deployment failed: Failed due to progress deadline - rolling back to job version 0"),
-        ("auto-reverted", "auto-reverted to version 0 as version 2")]
+        ("auto-reverted", "auto-reverted to version 0 as version 2"),
+    ]
     assert all(e.at == 200.0 for e in events)
     assert tl.events("default", "web", failed.id) == events
 
 
 def test_switching_the_focus_away_and_back_keeps_the_history():
     tl = Timeline(clock=lambda: 500.0)
-    alloc = Allocation("a1-000000", job_id="web", job_version=1, desired_status="run", client_status="running",
-                       create_index=12, modify_index=12, create_time=101.0, modify_time=101.5)
+    alloc = Allocation(
+        "a1-000000",
+        job_id="web",
+        job_version=1,
+        desired_status="run",
+        client_status="running",
+        create_index=12,
+        modify_index=12,
+        create_time=101.0,
+        modify_time=101.5,
+    )
     tl.observe(snapshot())
     tl.observe(snapshot(allocations=(alloc,)))
     other = ClusterState(focus=("default", "db"), status=LOADED, versions=(version(0),))
     assert tl.observe(replace(other, focus=("default", "db"))) == []
-    assert tl.observe(ClusterState(focus=("default", "web"))) == []    # cleared on focus, not loaded
+    assert tl.observe(ClusterState(focus=("default", "web"))) == []  # cleared on focus, not loaded
     healthy = replace(alloc, healthy=True, health_time=131.5, modify_index=14)
     back = tl.observe(snapshot(allocations=(healthy,)))
     assert [(e.kind, e.at, e.deployment_id) for e in back] == [("healthy", 131.5, "d1-0000000")]
@@ -310,20 +350,26 @@ def test_switching_the_focus_away_and_back_keeps_the_history():
 def test_history_is_bounded():
     tl = Timeline()
     tl.observe(snapshot())
-    allocs = tuple(Allocation(f"a{i:07}", job_version=1, create_index=20 + i, modify_index=20 + i,
-                              create_time=200.0 + i) for i in range(MAX_EVENTS + 50))
+    allocs = tuple(
+        Allocation(f"a{i:07}", job_version=1, create_index=20 + i, modify_index=20 + i, create_time=200.0 + i)
+        for i in range(MAX_EVENTS + 50)
+    )
     assert len(tl.observe(snapshot(allocations=allocs))) == MAX_EVENTS + 50
     kept = tl.events("default", "web")
     assert len(kept) == MAX_EVENTS and kept[0].alloc_id == "a0000050"
 
 
 def test_durations_and_markdown_cells():
-    events = [TimelineEvent(100.0, "registered", "job registered: version 1", "web"),
-              TimelineEvent(131.0, "healthy", "a | b", "web"),
-              TimelineEvent(193.0, "successful", "deployment successful", "web")]
+    events = [
+        TimelineEvent(100.0, "registered", "job registered: version 1", "web"),
+        TimelineEvent(131.0, "healthy", "a | b", "web"),
+        TimelineEvent(193.0, "successful", "deployment successful", "web"),
+    ]
     assert [(step, total) for _, step, total in with_durations(events)] == [(0.0, 0.0), (31.0, 31.0), (62.0, 93.0)]
     rows = Timeline().markdown(events, title="t").splitlines()[4:]
-    assert rows == [f"| {format_time(100.0)} | 0s |  | job registered: version 1 |",
-                    f"| {format_time(131.0)} | 31s | 31s | a \\| b |",
-                    f"| {format_time(193.0)} | 1m33s | 1m2s | deployment successful |"]
+    assert rows == [
+        f"| {format_time(100.0)} | 0s |  | job registered: version 1 |",
+        f"| {format_time(131.0)} | 31s | 31s | a \\| b |",
+        f"| {format_time(193.0)} | 1m33s | 1m2s | deployment successful |",
+    ]
     assert with_durations([]) == []

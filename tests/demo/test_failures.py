@@ -36,7 +36,7 @@ def group(d: dict) -> dict:
 
 
 def settle(demo, n, limit: float = 900) -> dict:
-    demo.advance(0)        # an API call returns before its evaluation runs, as in Nomad
+    demo.advance(0)  # an API call returns before its evaluation runs, as in Nomad
     waited = 0.0
     while latest(n)["Status"] in ("running", "paused") and waited < limit:
         demo.advance(1)
@@ -54,7 +54,7 @@ def test_failing_canary_auto_reverts(demo, n):
     d = latest(n)
     assert d["JobVersion"] == 1
     assert d["StatusDescription"] == "Deployment is running but requires manual promotion"
-    demo.advance(60)       # healthy_deadline 1m: the canary's checks never passed
+    demo.advance(60)  # healthy_deadline 1m: the canary's checks never passed
     g = group(latest(n))
     assert (g["HealthyAllocs"], g["UnhealthyAllocs"]) == (0, 1)
     canary = next(a for a in n.job.get_allocations(JOB) if a["JobVersion"] == 1)
@@ -64,7 +64,7 @@ def test_failing_canary_auto_reverts(demo, n):
     rows = httpx.get(f"{demo.fabio_url}/api/routes").json()
     assert len(rows) == 3
 
-    demo.advance(61)       # progress_deadline 2m from the canary's placement
+    demo.advance(61)  # progress_deadline 2m from the canary's placement
     failed = n.deployment.get_deployment(d["ID"])
     assert failed["Status"] == "failed"
     assert failed["StatusDescription"] == "Failed due to progress deadline - rolling back to job version 0"
@@ -98,7 +98,8 @@ def test_progress_deadline_without_auto_revert(demo, n):
 
 def test_crashing_allocations_are_rescheduled_until_the_deadline(demo, n):
     text = source("httpsbackend-tcp-sni-1-rolling-update.nomad").replace(
-        'type        = "service"\n', 'type        = "service"\n\n  meta {\n    nomadtui_demo_fail = "crash"\n  }\n', 1)
+        'type        = "service"\n', 'type        = "service"\n\n  meta {\n    nomadtui_demo_fail = "crash"\n  }\n', 1
+    )
     run_source(n, text)
     demo.advance(6)
     allocs = n.job.get_allocations(JOB)
@@ -107,7 +108,7 @@ def test_crashing_allocations_are_rescheduled_until_the_deadline(demo, n):
     assert crashed[0]["TaskStates"][JOB]["Failed"] is True
     assert group(latest(n))["UnhealthyAllocs"] == 1
     assert n.job.get_summary(JOB)["Summary"][JOB]["Failed"] == 1
-    demo.advance(31)       # reschedule delay 30s
+    demo.advance(31)  # reschedule delay 30s
     replacement = [a for a in n.job.get_allocations(JOB) if a["JobVersion"] == 1 and a["ID"] != crashed[0]["ID"]]
     assert len(replacement) == 1
     full = n.allocation.get_allocation(replacement[0]["ID"])
@@ -125,7 +126,7 @@ def test_fail_pause_resume(demo, n):
     assert paused["EvalID"] == ""
     d = latest(n)
     assert (d["Status"], d["StatusDescription"]) == ("paused", "Deployment is paused")
-    demo.advance(400)      # a paused deployment never fails its deadline
+    demo.advance(400)  # a paused deployment never fails its deadline
     assert latest(n)["Status"] == "paused"
     resumed = n.deployment.pause_deployment(d["ID"], False)
     assert resumed["EvalID"]
@@ -155,7 +156,8 @@ def test_manual_fail_with_auto_revert_reports_the_version(demo, n):
 
 def test_auto_promote(demo, n):
     text = source("httpsbackend-tcp-sni-1-canary-1.nomad").replace(
-        "      canary           = 1\n", "      canary           = 1\n      auto_promote     = true\n")
+        "      canary           = 1\n", "      canary           = 1\n      auto_promote     = true\n"
+    )
     run_source(n, text)
     demo.advance(1)
     assert latest(n)["StatusDescription"] == "Deployment is running pending automatic promotion"
@@ -198,6 +200,7 @@ def test_plan_that_cannot_place(demo, n):
 
 # --- refusals: Nomad's answers, nothing changed ----------------------------------------------------
 
+
 def test_unknown_job_is_404(demo, n):
     with pytest.raises(exceptions.URLNotFoundNomadException) as e:
         n.job.get_job("nope")
@@ -213,16 +216,21 @@ def test_promoting_unhealthy_canaries_is_refused(demo, n):
     before = fingerprint(demo)
     with pytest.raises(exceptions.BaseNomadException) as e:
         n.deployment.promote_deployment_all(d["ID"])
-    assert error_text(e.value) == (500, '1 error occurred:\n\t* Task group "httpsbackend-sni-1" has 0/1 healthy allocations\n\n')
+    assert error_text(e.value) == (
+        500,
+        '1 error occurred:\n\t* Task group "httpsbackend-sni-1" has 0/1 healthy allocations\n\n',
+    )
     assert fingerprint(demo) == before
 
 
 def test_terminal_deployment_actions_are_refused(demo, n):
     d = latest(n)
     before = fingerprint(demo)
-    for call, text in [(lambda: n.deployment.promote_deployment_all(d["ID"]), "can't promote terminal deployment"),
-                       (lambda: n.deployment.fail_deployment(d["ID"]), "can't fail terminal deployment"),
-                       (lambda: n.deployment.pause_deployment(d["ID"], True), "can't pause terminal deployment")]:
+    for call, text in [
+        (lambda: n.deployment.promote_deployment_all(d["ID"]), "can't promote terminal deployment"),
+        (lambda: n.deployment.fail_deployment(d["ID"]), "can't fail terminal deployment"),
+        (lambda: n.deployment.pause_deployment(d["ID"], True), "can't pause terminal deployment"),
+    ]:
         with pytest.raises(exceptions.BaseNomadException) as e:
             call()
         assert error_text(e.value) == (500, text)
@@ -231,11 +239,11 @@ def test_terminal_deployment_actions_are_refused(demo, n):
 
 def test_bad_job_file_is_refused_with_line_and_column(demo, n):
     before = fingerprint(demo)
-    broken = source("httpsbackend-tcp-sni-1.nomad").replace('count = 3', 'count = = 3')
+    broken = source("httpsbackend-tcp-sni-1.nomad").replace("count = 3", "count = = 3")
     with pytest.raises(exceptions.BadRequestNomadException) as e:
         n.jobs.parse(broken)
     status, text = error_text(e.value)
-    line = next(i for i, l in enumerate(broken.splitlines(), 1) if "count = = 3" in l)
+    line = next(i for i, text in enumerate(broken.splitlines(), 1) if "count = = 3" in text)
     assert status == 400 and text.startswith("Failed to parse job: ")
     assert f":{line}," in text
     assert fingerprint(demo) == before
@@ -259,7 +267,9 @@ def test_stale_enforce_index_is_refused(demo, n):
     with pytest.raises(exceptions.BaseNomadException) as e:
         n.jobs.register_job({"Job": job, "EnforceIndex": True, "JobModifyIndex": current - 1})
     assert error_text(e.value) == (
-        500, f"Enforcing job modify index {current - 1}: job exists with conflicting job modify index: {current}")
+        500,
+        f"Enforcing job modify index {current - 1}: job exists with conflicting job modify index: {current}",
+    )
     assert fingerprint(demo) == before
     ok = n.jobs.register_job({"Job": job, "EnforceIndex": True, "JobModifyIndex": current})
     assert ok["JobModifyIndex"] > current

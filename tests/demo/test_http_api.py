@@ -33,7 +33,7 @@ def test_blocking_query_returns_on_change(demo):
     t = threading.Thread(target=watch)
     t.start()
     time.sleep(0.3)
-    assert t.is_alive()          # parked: nothing changed yet
+    assert t.is_alive()  # parked: nothing changed yet
     hcl = (JOBS_DIR / "httpsbackend-tcp-sni-1-rolling-update.nomad").read_text()
     job = api.post("/v1/jobs/parse", json={"JobHCL": hcl}).json()
     api.post("/v1/jobs", json={"Job": job})
@@ -72,7 +72,7 @@ def test_indexes_follow_nomads_rules(demo):
     assert api.get("/v1/allocation/nope").text == "alloc not found"
     assert api.get("/v1/deployment/nope").status_code == 404
     pretty = api.get(f"/v1/job/{JOB}/summary", params={"pretty": ""})
-    assert pretty.text.startswith("{\n    \"") and pretty.text.endswith("}\n")
+    assert pretty.text.startswith('{\n    "') and pretty.text.endswith("}\n")
 
 
 def test_writes_accept_put_and_post(demo):
@@ -102,7 +102,7 @@ def test_fabio_admin_api(demo):
     assert fabio.put("/api/manual", json={"value": weight, "version": "1"}).status_code == 409
     assert fabio.put("/api/manual", json={"value": weight, "version": "0"}).status_code == 200
     weights = [r["weight"] for r in fabio.get("/api/routes").json()]
-    assert weights == [pytest.approx(1 / 3)] * 3     # matches no target: ignored (Fabio >= 1.7.3)
+    assert weights == [pytest.approx(1 / 3)] * 3  # matches no target: ignored (Fabio >= 1.7.3)
     delete = f"route del httpsbackend-sni-1 mysite-sni-1.com/ {row['dst']}"
     assert fabio.put("/api/manual", json={"value": delete, "version": "1"}).status_code == 200
     rows = fabio.get("/api/routes").json()
@@ -121,8 +121,12 @@ def test_event_stream(demo):
     events: list[dict] = []
 
     def read():
-        with httpx.stream("GET", f"{demo.nomad_url}/v1/event/stream",
-                          params={"topic": ["Deployment:httpsbackend-sni-1", "Job:*"]}, timeout=10) as r:
+        with httpx.stream(
+            "GET",
+            f"{demo.nomad_url}/v1/event/stream",
+            params={"topic": ["Deployment:httpsbackend-sni-1", "Job:*"]},
+            timeout=10,
+        ) as r:
             for line in r.iter_lines():
                 events.append(json.loads(line))
                 if any(e.get("Events") and e["Events"][0]["Topic"] == "Deployment" for e in events):
@@ -160,8 +164,24 @@ def test_acl_tokens():
 
 
 def test_demo_server_command_prints_its_addresses():
-    proc = subprocess.Popen([sys.executable, "-m", "nomadtui", "demo-server", "--port", "0", "--fabio-port", "0",
-                             "--lb-port", "0", "--speed", "50"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "nomadtui",
+            "demo-server",
+            "--port",
+            "0",
+            "--fabio-port",
+            "0",
+            "--lb-port",
+            "0",
+            "--speed",
+            "50",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         lines = [proc.stdout.readline().split() for _ in range(3)]
         assert [name for name, _ in lines] == ["nomad", "fabio", "lb"]
@@ -173,6 +193,10 @@ def test_demo_server_command_prints_its_addresses():
     finally:
         proc.terminate()
         proc.wait(5)
-    out = subprocess.run([sys.executable, "-m", "nomadtui", "demo-server", "--print-jobs-dir"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "nomadtui", "demo-server", "--print-jobs-dir"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.strip() == str(JOBS_DIR)

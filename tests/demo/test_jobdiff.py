@@ -58,8 +58,13 @@ def make_job(**task_changes: Any) -> dict[str, Any]:
             }
         ],
         "Resources": {
-            "CPU": 100, "Cores": 0, "MemoryMB": 64, "MemoryMaxMB": 0, "DiskMB": 0,
-            "Networks": None, "Devices": None,
+            "CPU": 100,
+            "Cores": 0,
+            "MemoryMB": 64,
+            "MemoryMaxMB": 0,
+            "DiskMB": 0,
+            "Networks": None,
+            "Devices": None,
         },
         "Meta": None,
         "KillTimeout": 5 * SECOND,
@@ -76,28 +81,43 @@ def make_job(**task_changes: Any) -> dict[str, Any]:
         "Name": NAME,
         "Count": 3,
         "Update": {
-            "Stagger": 30 * SECOND, "MaxParallel": 1, "HealthCheck": "checks",
-            "MinHealthyTime": 30 * SECOND, "HealthyDeadline": 300 * SECOND,
-            "ProgressDeadline": 600 * SECOND, "AutoRevert": False, "AutoPromote": False,
+            "Stagger": 30 * SECOND,
+            "MaxParallel": 1,
+            "HealthCheck": "checks",
+            "MinHealthyTime": 30 * SECOND,
+            "HealthyDeadline": 300 * SECOND,
+            "ProgressDeadline": 600 * SECOND,
+            "AutoRevert": False,
+            "AutoPromote": False,
             "Canary": 0,
         },
         "Networks": [
             {
-                "Mode": "", "Device": "", "CIDR": "", "IP": "", "MBits": 0, "Hostname": "",
+                "Mode": "",
+                "Device": "",
+                "CIDR": "",
+                "IP": "",
+                "MBits": 0,
+                "Hostname": "",
                 "DNS": None,
-                "DynamicPorts": [
-                    {"Label": "https", "Value": 0, "To": 7777, "HostNetwork": "default"}
-                ],
+                "DynamicPorts": [{"Label": "https", "Value": 0, "To": 7777, "HostNetwork": "default"}],
                 "ReservedPorts": None,
             }
         ],
         "Services": None,
         "RestartPolicy": {
-            "Attempts": 2, "Interval": 1800 * SECOND, "Delay": 15 * SECOND, "Mode": "fail",
+            "Attempts": 2,
+            "Interval": 1800 * SECOND,
+            "Delay": 15 * SECOND,
+            "Mode": "fail",
         },
         "ReschedulePolicy": {
-            "Attempts": 0, "Interval": 0, "Delay": 30 * SECOND, "DelayFunction": "exponential",
-            "MaxDelay": 3600 * SECOND, "Unlimited": True,
+            "Attempts": 0,
+            "Interval": 0,
+            "Delay": 30 * SECOND,
+            "DelayFunction": "exponential",
+            "MaxDelay": 3600 * SECOND,
+            "Unlimited": True,
         },
         "EphemeralDisk": {"Sticky": False, "SizeMB": 300, "Migrate": False},
         "Meta": None,
@@ -105,13 +125,27 @@ def make_job(**task_changes: Any) -> dict[str, Any]:
         "Tasks": [task],
     }
     return {
-        "ID": NAME, "Name": NAME, "Namespace": "default", "Region": "global", "Type": "service",
-        "Priority": 50, "AllAtOnce": False, "Datacenters": ["dc1"], "NodePool": "default",
-        "Meta": None, "Stop": False, "Dispatched": False,
+        "ID": NAME,
+        "Name": NAME,
+        "Namespace": "default",
+        "Region": "global",
+        "Type": "service",
+        "Priority": 50,
+        "AllAtOnce": False,
+        "Datacenters": ["dc1"],
+        "NodePool": "default",
+        "Meta": None,
+        "Stop": False,
+        "Dispatched": False,
         "Update": {"Stagger": 30 * SECOND, "MaxParallel": 1},
         "TaskGroups": [group],
-        "Status": "running", "Version": 0, "Stable": True, "SubmitTime": 1_700_000_000_000_000_000,
-        "CreateIndex": 10, "ModifyIndex": 20, "JobModifyIndex": 10,
+        "Status": "running",
+        "Version": 0,
+        "Stable": True,
+        "SubmitTime": 1_700_000_000_000_000_000,
+        "CreateIndex": 10,
+        "ModifyIndex": 20,
+        "JobModifyIndex": 10,
     }
 
 
@@ -196,8 +230,14 @@ def test_canary_change_is_an_update_object(old, canary):
     assert update["Type"] == "Edited"
     names = [f["Name"] for f in update["Fields"]]
     assert names == [
-        "AutoPromote", "AutoRevert", "Canary", "HealthCheck", "HealthyDeadline",
-        "MaxParallel", "MinHealthyTime", "ProgressDeadline",
+        "AutoPromote",
+        "AutoRevert",
+        "Canary",
+        "HealthCheck",
+        "HealthyDeadline",
+        "MaxParallel",
+        "MinHealthyTime",
+        "ProgressDeadline",
     ]  # sorted, and Stagger is filtered
     assert by_name(update["Fields"], "Canary") == field("Edited", "Canary", "0", "1")
     assert by_name(update["Fields"], "MinHealthyTime")["New"] == "30000000000"
@@ -216,12 +256,26 @@ def test_annotate_plan_for_a_canary_deployment(old, canary):
 
 def test_annotate_plan_maps_every_update_type():
     diff = job_diff(make_job(), make_job(), contextual=True)
-    counts = {"Ignore": 1, "Place": 2, "Migrate": 3, "Stop": 4, "Canary": 5, "InPlaceUpdate": 6,
-              "DestructiveUpdate": 7, "Preemptions": 8, "RescheduleNow": 9}
+    counts = {
+        "Ignore": 1,
+        "Place": 2,
+        "Migrate": 3,
+        "Stop": 4,
+        "Canary": 5,
+        "InPlaceUpdate": 6,
+        "DestructiveUpdate": 7,
+        "Preemptions": 8,
+        "RescheduleNow": 9,
+    }
     group = annotate_plan(diff, {NAME: counts})["TaskGroups"][0]
     assert group["Updates"] == {
-        "ignore": 1, "create": 2, "migrate": 3, "destroy": 4, "canary": 5,
-        "in-place update": 6, "create/destroy update": 7,
+        "ignore": 1,
+        "create": 2,
+        "migrate": 3,
+        "destroy": 4,
+        "canary": 5,
+        "in-place update": 6,
+        "create/destroy update": 7,
     }
 
 
@@ -237,7 +291,8 @@ def test_tag_only_change_is_in_place(old):
     assert tags["Type"] == "Added"
     # Same-named fields sort by Old value, so the added tag (Old "") comes first.
     assert [(f["Type"], f["New"]) for f in tags["Fields"]] == [
-        ("Added", "v2"), ("None", "urlprefix-mysite-sni-1.com/ proto=tcp+sni"),
+        ("Added", "v2"),
+        ("None", "urlprefix-mysite-sni-1.com/ proto=tcp+sni"),
     ]
     annotated = annotate_plan(diff, {NAME: {"InPlaceUpdate": 3}})
     group = group_diff(annotated)
@@ -278,8 +333,7 @@ def test_adding_canary_tags_adds_a_canary_tags_object(old):
         lambda job: group_of(job)["EphemeralDisk"].update(SizeMB=500),
         lambda job: task_of(job).update(Driver="podman"),
     ],
-    ids=["image", "env", "task-meta", "group-meta", "job-meta", "memory", "port", "log-disabled",
-         "disk", "driver"],
+    ids=["image", "env", "task-meta", "group-meta", "job-meta", "memory", "port", "log-disabled", "disk", "driver"],
 )
 def test_destructive_changes(old, change):
     new = next_version(old)
@@ -296,13 +350,10 @@ def test_destructive_changes(old, change):
         lambda job: task_of(job).update(KillTimeout=30 * SECOND),
         lambda job: task_of(job)["LogConfig"].update(MaxFiles=3),
         lambda job: task_of(job)["Services"][0]["Checks"][0].update(Interval=5 * SECOND),
-        lambda job: job.update(
-            Constraints=[{"LTarget": "${attr.kernel.name}", "RTarget": "linux", "Operand": "="}]
-        ),
+        lambda job: job.update(Constraints=[{"LTarget": "${attr.kernel.name}", "RTarget": "linux", "Operand": "="}]),
         lambda job: job.update(Stable=False, Version=7, JobModifyIndex=99),
     ],
-    ids=["count", "update-block", "priority", "kill-timeout", "log-rotation", "check", "constraint",
-         "bookkeeping"],
+    ids=["count", "update-block", "priority", "kill-timeout", "log-rotation", "check", "constraint", "bookkeeping"],
 )
 def test_in_place_changes(old, change):
     new = next_version(old)
@@ -348,13 +399,13 @@ def test_identical_jobs_diff_to_none(old):
     assert diff["Type"] == "None" and diff["Fields"] is None and diff["Objects"] is None
     group = group_diff(diff)
     assert group["Type"] == "None" and group["Fields"] is None and group["Objects"] is None
-    assert [(t["Type"], t["Fields"], t["Objects"]) for t in group["Tasks"]] == [
-        ("None", None, None)
-    ]
+    assert [(t["Type"], t["Fields"], t["Objects"]) for t in group["Tasks"]] == [("None", None, None)]
     annotated = annotate_plan(diff, {NAME: {"Ignore": 3}})
     assert group_diff(annotated)["Tasks"][0]["Annotations"] is None
     assert format_diff(annotated).splitlines() == [
-        f'Job: "{NAME}"', f'Task Group: "{NAME}" (3 ignore)', f'  Task: "{NAME}"'
+        f'Job: "{NAME}"',
+        f'Task Group: "{NAME}" (3 ignore)',
+        f'  Task: "{NAME}"',
     ]
 
 
@@ -400,26 +451,28 @@ def test_removed_group_and_job(old):
 def test_format_diff_matches_the_cli_for_the_canary_plan(old, canary):
     diff = annotate_plan(job_diff(old, canary, contextual=True), {NAME: {"Canary": 1, "Ignore": 3}})
 
-    assert format_diff(diff) == "\n".join([
-        f'+/- Job: "{NAME}"',
-        f'+/- Task Group: "{NAME}" (1 canary, 3 ignore)',
-        "  +/- Update {",
-        '        AutoPromote:      "false"',
-        '        AutoRevert:       "false"',
-        '    +/- Canary:           "0" => "1"',
-        '        HealthCheck:      "checks"',
-        '        HealthyDeadline:  "300000000000"',
-        '        MaxParallel:      "1"',
-        '        MinHealthyTime:   "30000000000"',
-        '        ProgressDeadline: "600000000000"',
-        "      }",
-        f'  +/- Task: "{NAME}" (forces create/destroy update)',
-        "    +/- Config {",
-        f'      +/- image:            "{IMAGE_V1}" => "{IMAGE_V2}"',
-        '          logging[0][type]: "json-file"',
-        '          ports[0]:         "https"',
-        "        }",
-    ])
+    assert format_diff(diff) == "\n".join(
+        [
+            f'+/- Job: "{NAME}"',
+            f'+/- Task Group: "{NAME}" (1 canary, 3 ignore)',
+            "  +/- Update {",
+            '        AutoPromote:      "false"',
+            '        AutoRevert:       "false"',
+            '    +/- Canary:           "0" => "1"',
+            '        HealthCheck:      "checks"',
+            '        HealthyDeadline:  "300000000000"',
+            '        MaxParallel:      "1"',
+            '        MinHealthyTime:   "30000000000"',
+            '        ProgressDeadline: "600000000000"',
+            "      }",
+            f'  +/- Task: "{NAME}" (forces create/destroy update)',
+            "    +/- Config {",
+            f'      +/- image:            "{IMAGE_V1}" => "{IMAGE_V2}"',
+            '          logging[0][type]: "json-file"',
+            '          ports[0]:         "https"',
+            "        }",
+        ]
+    )
 
 
 def test_format_diff_for_history_has_no_annotations(old, canary):
@@ -446,7 +499,10 @@ def test_config_numbers_print_like_go_floats(old):
     task_of(new)["Config"].update(shm_size=1_000_000, cpu_hard_limit=True, weight=0.5, port=8080)
     config = by_name(task_diff(job_diff(old, new, contextual=False))["Objects"], "Config")
     assert {f["Name"]: f["New"] for f in config["Fields"]} == {
-        "shm_size": "1e+06", "cpu_hard_limit": "true", "weight": "0.5", "port": "8080",
+        "shm_size": "1e+06",
+        "cpu_hard_limit": "true",
+        "weight": "0.5",
+        "port": "8080",
     }
 
 

@@ -39,15 +39,53 @@ SEED_CANARIES = {
     "httpsbackend-tcp-sni-1-canary-fail.nomad": 1,
 }
 STRUCT_JOB_KEYS = {
-    "Stop", "Region", "Namespace", "ID", "ParentID", "Name", "Type", "Priority", "AllAtOnce", "Datacenters",
-    "NodePool", "Constraints", "Affinities", "Spreads", "TaskGroups", "Update", "Multiregion", "Periodic",
-    "ParameterizedJob", "Dispatched", "DispatchIdempotencyToken", "Payload", "Meta", "ConsulNamespace",
-    "VaultNamespace", "NomadTokenID", "Status", "StatusDescription", "Stable", "Version", "SubmitTime",
-    "CreateIndex", "ModifyIndex", "JobModifyIndex", "UI", "VersionTag",
+    "Stop",
+    "Region",
+    "Namespace",
+    "ID",
+    "ParentID",
+    "Name",
+    "Type",
+    "Priority",
+    "AllAtOnce",
+    "Datacenters",
+    "NodePool",
+    "Constraints",
+    "Affinities",
+    "Spreads",
+    "TaskGroups",
+    "Update",
+    "Multiregion",
+    "Periodic",
+    "ParameterizedJob",
+    "Dispatched",
+    "DispatchIdempotencyToken",
+    "Payload",
+    "Meta",
+    "ConsulNamespace",
+    "VaultNamespace",
+    "NomadTokenID",
+    "Status",
+    "StatusDescription",
+    "Stable",
+    "Version",
+    "SubmitTime",
+    "CreateIndex",
+    "ModifyIndex",
+    "JobModifyIndex",
+    "UI",
+    "VersionTag",
 }
 UPDATE_KEYS = {
-    "Stagger", "MaxParallel", "HealthCheck", "MinHealthyTime", "HealthyDeadline", "ProgressDeadline",
-    "AutoRevert", "AutoPromote", "Canary",
+    "Stagger",
+    "MaxParallel",
+    "HealthCheck",
+    "MinHealthyTime",
+    "HealthyDeadline",
+    "ProgressDeadline",
+    "AutoRevert",
+    "AutoPromote",
+    "Canary",
 }
 
 
@@ -113,8 +151,15 @@ def test_seed_job_converts_and_validates(name: str) -> None:
     validate(job)
     assert set(job) == STRUCT_JOB_KEYS
     assert job["Update"] == {
-        "Stagger": 30 * S, "MaxParallel": 1, "HealthCheck": "", "MinHealthyTime": 0, "HealthyDeadline": 0,
-        "ProgressDeadline": 0, "AutoRevert": False, "AutoPromote": False, "Canary": 0,
+        "Stagger": 30 * S,
+        "MaxParallel": 1,
+        "HealthCheck": "",
+        "MinHealthyTime": 0,
+        "HealthyDeadline": 0,
+        "ProgressDeadline": 0,
+        "AutoRevert": False,
+        "AutoPromote": False,
+        "Canary": 0,
     }
     group = only_group(job)
     assert set(group["Update"]) == UPDATE_KEYS
@@ -136,16 +181,37 @@ def test_seed_job_converts_and_validates(name: str) -> None:
 def test_seed_without_update_block_gets_the_default_strategy() -> None:
     group = only_group(to_struct(parse_hcl(seed("httpsbackend-tcp-sni-1.nomad"))))
     assert group["Update"] == {
-        "Stagger": 30 * S, "MaxParallel": 1, "HealthCheck": "checks", "MinHealthyTime": 10 * S,
-        "HealthyDeadline": 300 * S, "ProgressDeadline": 600 * S, "AutoRevert": False, "AutoPromote": False,
+        "Stagger": 30 * S,
+        "MaxParallel": 1,
+        "HealthCheck": "checks",
+        "MinHealthyTime": 10 * S,
+        "HealthyDeadline": 300 * S,
+        "ProgressDeadline": 600 * S,
+        "AutoRevert": False,
+        "AutoPromote": False,
         "Canary": 0,
     }
-    assert group["Migrate"] == {"MaxParallel": 1, "HealthCheck": "checks", "MinHealthyTime": 10 * S,
-                                "HealthyDeadline": 300 * S}
-    assert group["RestartPolicy"] == {"Attempts": 2, "Interval": 1800 * S, "Delay": 15 * S, "Mode": "fail",
-                                      "RenderTemplates": False}
-    assert group["ReschedulePolicy"] == {"Attempts": 0, "Interval": 0, "Delay": 30 * S,
-                                         "DelayFunction": "exponential", "MaxDelay": 3600 * S, "Unlimited": True}
+    assert group["Migrate"] == {
+        "MaxParallel": 1,
+        "HealthCheck": "checks",
+        "MinHealthyTime": 10 * S,
+        "HealthyDeadline": 300 * S,
+    }
+    assert group["RestartPolicy"] == {
+        "Attempts": 2,
+        "Interval": 1800 * S,
+        "Delay": 15 * S,
+        "Mode": "fail",
+        "RenderTemplates": False,
+    }
+    assert group["ReschedulePolicy"] == {
+        "Attempts": 0,
+        "Interval": 0,
+        "Delay": 30 * S,
+        "DelayFunction": "exponential",
+        "MaxDelay": 3600 * S,
+        "Unlimited": True,
+    }
     assert group["EphemeralDisk"] == {"Sticky": False, "SizeMB": 300, "Migrate": False}
 
 
@@ -153,8 +219,14 @@ def test_canary_fail_update_values_and_meta() -> None:
     api = parse_hcl(seed("httpsbackend-tcp-sni-1-canary-fail.nomad"))
     assert api["Meta"] == {"nomadtui_demo_fail": "unhealthy"}
     assert only_group(api)["Update"] == {
-        "Stagger": None, "MaxParallel": 1, "HealthCheck": None, "MinHealthyTime": 30 * S,
-        "HealthyDeadline": 60 * S, "ProgressDeadline": 120 * S, "Canary": 1, "AutoRevert": True,
+        "Stagger": None,
+        "MaxParallel": 1,
+        "HealthCheck": None,
+        "MinHealthyTime": 30 * S,
+        "HealthyDeadline": 60 * S,
+        "ProgressDeadline": 120 * S,
+        "Canary": 1,
+        "AutoRevert": True,
         "AutoPromote": None,
     }
     job = to_struct(api)
@@ -174,8 +246,14 @@ def test_canary_tags_only_in_the_isolated_canary_job() -> None:
 def test_blue_green_update_in_nanoseconds() -> None:
     update = only_group(to_struct(parse_hcl(seed("httpsbackend-tcp-sni-1-blue-green.nomad"))))["Update"]
     assert update == {
-        "Stagger": 30 * S, "MaxParallel": 1, "HealthCheck": "checks", "MinHealthyTime": 30 * S,
-        "HealthyDeadline": 300 * S, "ProgressDeadline": 600 * S, "AutoRevert": False, "AutoPromote": False,
+        "Stagger": 30 * S,
+        "MaxParallel": 1,
+        "HealthCheck": "checks",
+        "MinHealthyTime": 30 * S,
+        "HealthyDeadline": 300 * S,
+        "ProgressDeadline": 600 * S,
+        "AutoRevert": False,
+        "AutoPromote": False,
         "Canary": 3,
     }
 
@@ -194,8 +272,17 @@ def test_parse_request_fixture_canonicalized() -> None:
     response = fixture("post-v1-jobs-parse.response.json")
     job = parse_hcl(request["JobHCL"], canonicalize=request["Canonicalize"])
     # The doc sample predates these api.Job fields; current agents send all of them.
-    newer = {"Spreads", "Multiregion", "UI", "Dispatched", "DispatchIdempotencyToken", "ConsulNamespace",
-             "VaultNamespace", "NomadTokenID", "VersionTag"}
+    newer = {
+        "Spreads",
+        "Multiregion",
+        "UI",
+        "Dispatched",
+        "DispatchIdempotencyToken",
+        "ConsulNamespace",
+        "VaultNamespace",
+        "NomadTokenID",
+        "VersionTag",
+    }
     assert set(job) == set(response) | newer
     assert (job["ID"], job["Name"], job["Type"]) == ("example", "example", "service")
     assert (job["Region"], job["Namespace"], job["Priority"], job["AllAtOnce"]) == ("global", "default", 50, False)
@@ -203,8 +290,13 @@ def test_parse_request_fixture_canonicalized() -> None:
     group = only_group(job)
     assert group["Name"] == "cache" and group["Count"] == 1
     assert group["Update"] == job["Update"]
-    assert group["RestartPolicy"] == {"Interval": 1800 * S, "Attempts": 2, "Delay": 15 * S, "Mode": "fail",
-                                      "RenderTemplates": False}
+    assert group["RestartPolicy"] == {
+        "Interval": 1800 * S,
+        "Attempts": 2,
+        "Delay": 15 * S,
+        "Mode": "fail",
+        "RenderTemplates": False,
+    }
     assert group["EphemeralDisk"] == {"Sticky": False, "Migrate": False, "SizeMB": 300}
 
 
@@ -292,7 +384,7 @@ def test_unset_variable_is_an_error() -> None:
 def test_undeclared_variable_reference() -> None:
     err = parse_error('job "a" {\n  type = var.kind\n}\n')
     assert err.message == (
-        'Failed to parse job: input.hcl:2,13-18: Unsupported attribute; This object does not have an attribute '
+        "Failed to parse job: input.hcl:2,13-18: Unsupported attribute; This object does not have an attribute "
         'named "kind".'
     )
     assert (err.line, err.column) == (2, 13)
@@ -386,8 +478,15 @@ def test_batch_jobs_have_no_update_strategy() -> None:
     group = only_group(job)
     assert group["Update"] is None and group["Migrate"] is None
     assert job["Update"] == {
-        "Stagger": 0, "MaxParallel": 0, "HealthCheck": "", "MinHealthyTime": 0, "HealthyDeadline": 0,
-        "ProgressDeadline": 0, "AutoRevert": False, "AutoPromote": False, "Canary": 0,
+        "Stagger": 0,
+        "MaxParallel": 0,
+        "HealthCheck": "",
+        "MinHealthyTime": 0,
+        "HealthyDeadline": 0,
+        "ProgressDeadline": 0,
+        "AutoRevert": False,
+        "AutoPromote": False,
+        "Canary": 0,
     }
     assert group["ReschedulePolicy"]["DelayFunction"] == "constant"
     assert group["RestartPolicy"]["Attempts"] == 3
@@ -404,8 +503,9 @@ def test_request_namespace_and_region() -> None:
 def test_job_meta_merged_prefers_the_innermost_scope() -> None:
     job = {
         "Meta": {"a": "job", "b": "job", "c": "job"},
-        "TaskGroups": [{"Name": "g", "Meta": {"b": "group", "c": "group"},
-                        "Tasks": [{"Name": "t", "Meta": {"c": "task"}}]}],
+        "TaskGroups": [
+            {"Name": "g", "Meta": {"b": "group", "c": "group"}, "Tasks": [{"Name": "t", "Meta": {"c": "task"}}]}
+        ],
     }
     assert job_meta_merged(job, "g", "t") == {"a": "job", "b": "group", "c": "task"}
     group = job["TaskGroups"][0]
@@ -423,27 +523,53 @@ def test_empty_spec() -> None:
 @pytest.mark.parametrize(
     ("text", "message", "line", "column"),
     [
-        ('job "a" {\n  type = "service"\n  group "g" {\n    count = 3 3\n  }\n}\n',
-         "input.hcl:4,15-16: Missing newline after argument; An argument definition must end with a newline.",
-         4, 15),
-        ('job "a" {\n  type = \n}\n',
-         "input.hcl:2,10-3,1: Invalid expression; Expected the start of an expression, but found an invalid "
-         "expression token.", 2, 10),
-        ('job "a" {\n  group "g" {\n    count = 1\n  }\n',
-         "input.hcl:1,9-10: Unclosed configuration block; There is no closing brace for this block before the "
-         "end of the file. This may be caused by incorrect brace nesting elsewhere in this file.", 1, 9),
-        ('job "a" {\n  datacenters = ["dc1" "dc2"]\n}\n',
-         "input.hcl:2,24-25: Missing item separator; Expected a comma to mark the beginning of the next item.",
-         2, 24),
-        ('job "a" {\n  type = "service\n}\n',
-         'input.hcl:2,18-3,1: Invalid multi-line string; Quoted strings may not be split over multiple lines. '
-         'To produce a multi-line string, either use the \\n escape to represent a newline character or use '
-         'the "heredoc" multi-line template syntax.', 2, 18),
-        ('job "a" {\n  @\n}\n',
-         "input.hcl:2,3-4: Invalid character; This character is not used within the language.", 2, 3),
-        ('job "a" {\n  type = "a"\n  type = "b"\n}\n',
-         'input.hcl:3,3-7: Attribute redefined; The argument "type" was already set at input.hcl:2,3-7. '
-         "Each argument may be set only once.", 3, 3),
+        (
+            'job "a" {\n  type = "service"\n  group "g" {\n    count = 3 3\n  }\n}\n',
+            "input.hcl:4,15-16: Missing newline after argument; An argument definition must end with a newline.",
+            4,
+            15,
+        ),
+        (
+            'job "a" {\n  type = \n}\n',
+            "input.hcl:2,10-3,1: Invalid expression; Expected the start of an expression, but found an invalid "
+            "expression token.",
+            2,
+            10,
+        ),
+        (
+            'job "a" {\n  group "g" {\n    count = 1\n  }\n',
+            "input.hcl:1,9-10: Unclosed configuration block; There is no closing brace for this block before the "
+            "end of the file. This may be caused by incorrect brace nesting elsewhere in this file.",
+            1,
+            9,
+        ),
+        (
+            'job "a" {\n  datacenters = ["dc1" "dc2"]\n}\n',
+            "input.hcl:2,24-25: Missing item separator; Expected a comma to mark the beginning of the next item.",
+            2,
+            24,
+        ),
+        (
+            'job "a" {\n  type = "service\n}\n',
+            "input.hcl:2,18-3,1: Invalid multi-line string; Quoted strings may not be split over multiple lines. "
+            "To produce a multi-line string, either use the \\n escape to represent a newline character or use "
+            'the "heredoc" multi-line template syntax.',
+            2,
+            18,
+        ),
+        (
+            'job "a" {\n  @\n}\n',
+            "input.hcl:2,3-4: Invalid character; This character is not used within the language.",
+            2,
+            3,
+        ),
+        (
+            'job "a" {\n  type = "a"\n  type = "b"\n}\n',
+            'input.hcl:3,3-7: Attribute redefined; The argument "type" was already set at input.hcl:2,3-7. '
+            "Each argument may be set only once.",
+            3,
+            3,
+        ),
     ],
 )
 def test_syntax_errors_report_hcl_diagnostics(text: str, message: str, line: int, column: int) -> None:
@@ -557,8 +683,17 @@ def test_validation_service_port_must_exist() -> None:
 
 @pytest.mark.parametrize(
     ("text", "ns"),
-    [("30s", 30 * S), ("5m", 300 * S), ("1h30m", 5400 * S), ("500ms", 500_000_000), ("1.5s", 1_500_000_000),
-     ("0", 0), ("-2s", -2 * S), ("10us", 10_000), ("1h2m3.5s", 3723 * S + 500_000_000)],
+    [
+        ("30s", 30 * S),
+        ("5m", 300 * S),
+        ("1h30m", 5400 * S),
+        ("500ms", 500_000_000),
+        ("1.5s", 1_500_000_000),
+        ("0", 0),
+        ("-2s", -2 * S),
+        ("10us", 10_000),
+        ("1h2m3.5s", 3723 * S + 500_000_000),
+    ],
 )
 def test_parse_duration(text: str, ns: int) -> None:
     assert parse_duration(text) == ns
@@ -566,8 +701,12 @@ def test_parse_duration(text: str, ns: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("", 'time: invalid duration ""'), ("10", 'time: missing unit in duration "10"'),
-     ("3d", 'time: unknown unit "d" in duration "3d"'), ("s", 'time: invalid duration "s"')],
+    [
+        ("", 'time: invalid duration ""'),
+        ("10", 'time: missing unit in duration "10"'),
+        ("3d", 'time: unknown unit "d" in duration "3d"'),
+        ("s", 'time: invalid duration "s"'),
+    ],
 )
 def test_parse_duration_errors(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=f"^{message}$"):
@@ -576,8 +715,17 @@ def test_parse_duration_errors(text: str, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("ns", "text"),
-    [(0, "0s"), (30 * S, "30s"), (300 * S, "5m0s"), (1_500_000_000, "1.5s"), (5400 * S, "1h30m0s"),
-     (1_500_000, "1.5ms"), (1_500, "1.5µs"), (999, "999ns"), (-1_500_000_000, "-1.5s")],
+    [
+        (0, "0s"),
+        (30 * S, "30s"),
+        (300 * S, "5m0s"),
+        (1_500_000_000, "1.5s"),
+        (5400 * S, "1h30m0s"),
+        (1_500_000, "1.5ms"),
+        (1_500, "1.5µs"),
+        (999, "999ns"),
+        (-1_500_000_000, "-1.5s"),
+    ],
 )
 def test_format_duration(ns: int, text: str) -> None:
     assert format_duration(ns) == text

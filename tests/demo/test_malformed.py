@@ -56,6 +56,7 @@ def with_job(job: dict, **changes) -> dict:
 
 # --- bodies: Go's encoding/json (decodeBody in command/agent/http.go) -----------------------------
 
+
 def go_type(got: str, struct: str, path: str, typ: str) -> tuple[int, str]:
     """UnmarshalTypeError's text: Struct is the innermost struct, Field the path of JSON keys."""
     return 400, f"json: cannot unmarshal {got} into Go struct field {struct}.{path} of type {typ}"
@@ -130,7 +131,9 @@ def test_syntax_errors(api):
 def test_only_the_first_value_is_read(api):
     assert answer(api.post("/v1/jobs", content=b"null trailing garbage")) == (400, "Job must be specified")
     assert answer(api.post("/v1/jobs", content=b'"web"')) == (
-        400, "json: cannot unmarshal string into Go value of type api.JobRegisterRequest")
+        400,
+        "json: cannot unmarshal string into Go value of type api.JobRegisterRequest",
+    )
 
 
 def test_parse_refuses_a_job_hcl_that_is_not_a_string(api):
@@ -143,14 +146,17 @@ def test_parse_refuses_a_job_hcl_that_is_not_a_string(api):
 def test_deployment_actions_decode_their_bodies(api, server):
     dep = api.get(f"/v1/job/{JOB}/deployment").json()["ID"]
     assert answer(api.post(f"/v1/deployment/promote/{dep}", content=b"{nope")) == (
-        400, "invalid character 'n' looking for beginning of object key string")
+        400,
+        "invalid character 'n' looking for beginning of object key string",
+    )
     r = api.post(f"/v1/deployment/pause/{dep}", json={"DeploymentID": dep, "Pause": "yes"})
     assert answer(r) == go_type("string", "DeploymentPauseRequest", "Pause", "bool")
     r = api.post(f"/v1/deployment/promote/{dep}", json={"DeploymentID": dep, "Groups": "web"})
     assert answer(r) == go_type("string", "DeploymentPromoteRequest", "Groups", "[]string")
     r = api.post(f"/v1/deployment/allocation-health/{dep}", json={"DeploymentID": dep, "Forwarded": 1})
-    assert answer(r) == go_type("number", "DeploymentAllocHealthRequest",
-                                "WriteRequest.InternalRpcInfo.Forwarded", "bool")
+    assert answer(r) == go_type(
+        "number", "DeploymentAllocHealthRequest", "WriteRequest.InternalRpcInfo.Forwarded", "bool"
+    )
 
 
 def test_payloads_are_base64(api, job):
@@ -165,7 +171,9 @@ def test_what_nomads_agent_would_panic_on_is_refused(api, job):
     r = api.post("/v1/jobs", json={"Job": with_job(job, TaskGroups=[None])})
     assert answer(r) == (400, "null Job.TaskGroups[0] makes Nomad's HTTP agent panic; the demo refuses it")
     assert answer(api.post("/v1/jobs/parse", content=b"null")) == (
-        400, "a null body makes Nomad's HTTP agent panic; the demo refuses it")
+        400,
+        "a null body makes Nomad's HTTP agent panic; the demo refuses it",
+    )
 
 
 def test_config_nested_deeper_than_the_demo_holds_is_refused(api, job):
@@ -180,42 +188,75 @@ def test_config_nested_deeper_than_the_demo_holds_is_refused(api, job):
 
 # --- query parameters: Nomad's handlers' texts ------------------------------------------------------
 
-@pytest.mark.parametrize("path, params, expected", [
-    ("/v1/jobs", {"index": "abc"}, (400, "Invalid index")),
-    ("/v1/jobs", {"index": "-1"}, (400, "Invalid index")),
-    ("/v1/jobs", {"index": "18446744073709551616"}, (400, "Invalid index")),
-    ("/v1/jobs", {"wait": "5 s"}, (400, "Invalid wait time")),
-    ("/v1/jobs", {"stale": "maybe"}, (400, "Expect `true` or `false` for `stale` query string parameter")),
-    ("/v1/jobs", {"per_page": "ten"}, (400, "Expect a number for `per_page` query string parameter")),
-    ("/v1/jobs", {"meta": "yes"}, (500, 'Failed to parse value of "meta" (yes) as a bool: '
-                                        'strconv.ParseBool: parsing "yes": invalid syntax')),
-    (f"/v1/job/{JOB}/versions", {"diff_version": "abc"},
-     (500, 'Failed to parse value of "diff_version" (abc) as a uint64: '
-           'strconv.ParseUint: parsing "abc": invalid syntax')),
-    (f"/v1/job/{JOB}/versions", {"diffs": "true", "diff_version": "99"}, (500, "version 99 not found")),
-    (f"/v1/job/{JOB}/submission", {}, (400, "Unable to parse job submission version parameter")),
-    ("/v1/event/stream", {"index": "abc"}, (400, 'Unable to parse index: strconv.Atoi: parsing "abc": invalid syntax')),
-    ("/v1/event/stream", {"index": "99999999999999999999"},
-     (400, 'Unable to parse index: strconv.Atoi: parsing "99999999999999999999": value out of range')),
-    ("/v1/event/stream", {"topic": "Job:a:b"},
-     (400, "Invalid topic query: error parsing topics: Invalid key value pair for topic, topic: Job:a:b")),
-    ("/v1/nodes", {"os": "1.0"}, (400, 'Failed to parse node list fields: Failed to parse value of "os" (1.0) as a '
-                                       'bool: strconv.ParseBool: parsing "1.0": invalid syntax')),
-    ("/v1/status/leader", {"index": "x"}, (400, "Invalid index")),
-])
+
+@pytest.mark.parametrize(
+    "path, params, expected",
+    [
+        ("/v1/jobs", {"index": "abc"}, (400, "Invalid index")),
+        ("/v1/jobs", {"index": "-1"}, (400, "Invalid index")),
+        ("/v1/jobs", {"index": "18446744073709551616"}, (400, "Invalid index")),
+        ("/v1/jobs", {"wait": "5 s"}, (400, "Invalid wait time")),
+        ("/v1/jobs", {"stale": "maybe"}, (400, "Expect `true` or `false` for `stale` query string parameter")),
+        ("/v1/jobs", {"per_page": "ten"}, (400, "Expect a number for `per_page` query string parameter")),
+        (
+            "/v1/jobs",
+            {"meta": "yes"},
+            (500, 'Failed to parse value of "meta" (yes) as a bool: strconv.ParseBool: parsing "yes": invalid syntax'),
+        ),
+        (
+            f"/v1/job/{JOB}/versions",
+            {"diff_version": "abc"},
+            (
+                500,
+                'Failed to parse value of "diff_version" (abc) as a uint64: '
+                'strconv.ParseUint: parsing "abc": invalid syntax',
+            ),
+        ),
+        (f"/v1/job/{JOB}/versions", {"diffs": "true", "diff_version": "99"}, (500, "version 99 not found")),
+        (f"/v1/job/{JOB}/submission", {}, (400, "Unable to parse job submission version parameter")),
+        (
+            "/v1/event/stream",
+            {"index": "abc"},
+            (400, 'Unable to parse index: strconv.Atoi: parsing "abc": invalid syntax'),
+        ),
+        (
+            "/v1/event/stream",
+            {"index": "99999999999999999999"},
+            (400, 'Unable to parse index: strconv.Atoi: parsing "99999999999999999999": value out of range'),
+        ),
+        (
+            "/v1/event/stream",
+            {"topic": "Job:a:b"},
+            (400, "Invalid topic query: error parsing topics: Invalid key value pair for topic, topic: Job:a:b"),
+        ),
+        (
+            "/v1/nodes",
+            {"os": "1.0"},
+            (
+                400,
+                'Failed to parse node list fields: Failed to parse value of "os" (1.0) as a '
+                'bool: strconv.ParseBool: parsing "1.0": invalid syntax',
+            ),
+        ),
+        ("/v1/status/leader", {"index": "x"}, (400, "Invalid index")),
+    ],
+)
 def test_bad_query_parameters(api, path, params, expected):
     assert answer(api.get(path, params=params)) == expected
 
 
 def test_bad_deregister_parameters(api):
     r = api.delete(f"/v1/job/{JOB}", params={"eval_priority": "high"})
-    assert answer(r) == (500, 'Failed to parse value of "eval_priority" (high) as a int: '
-                              'strconv.Atoi: parsing "high": invalid syntax')
+    assert answer(r) == (
+        500,
+        'Failed to parse value of "eval_priority" (high) as a int: strconv.Atoi: parsing "high": invalid syntax',
+    )
     r = api.delete(f"/v1/job/{JOB}", params={"eval_priority": "101"})
     assert answer(r) == (400, "Eval priority must be between 1 and 100 inclusively")
 
 
 # --- status, regions, namespaces -----------------------------------------------------------------
+
 
 def test_status_and_regions(api):
     assert answer(api.get("/v1/status/leader")) == (200, '"127.0.0.1:4647"')
@@ -226,7 +267,9 @@ def test_status_and_regions(api):
 def test_namespaces(api):
     listed = api.get("/v1/namespaces").json()
     assert [(ns["Name"], ns["Description"]) for ns in listed] == [
-        ("default", "Default shared namespace"), ("staging", "Staging environment")]
+        ("default", "Default shared namespace"),
+        ("staging", "Staging environment"),
+    ]
     default = api.get("/v1/namespace/default").json()
     # structs.Namespace, hashed as Namespace.SetHash does (blake2b-256 of its fields).
     assert default == listed[0] and default["Hash"] == "C7UbjDwBK0dK8wQq7Izg7SJIzaV+lIo2X7wRtzY3pSw="
@@ -251,6 +294,7 @@ def test_jobs_go_only_into_namespaces_that_exist(api, job):
 
 
 # --- the parse runs beside the event loop --------------------------------------------------------
+
 
 def test_a_request_is_answered_while_a_big_parse_runs(server, api, monkeypatch):
     meta = "".join(f'    key{i} = "value {i}"\n' for i in range(3000))
@@ -300,8 +344,12 @@ def known(server, api, job) -> dict:
     deployment = api.get(f"/v1/job/{JOB}/deployment").json()
     alloc = api.get(f"/v1/job/{JOB}/allocations").json()[0]
     return {
-        "job_id": [JOB], "dep_id": [deployment["ID"]], "alloc_id": [alloc["ID"]],
-        "eval_id": [alloc["EvalID"]], "node_id": [alloc["NodeID"]], "name": ["default", "staging"],
+        "job_id": [JOB],
+        "dep_id": [deployment["ID"]],
+        "alloc_id": [alloc["ID"]],
+        "eval_id": [alloc["EvalID"]],
+        "node_id": [alloc["NodeID"]],
+        "name": ["default", "staging"],
         "bodies": {
             "register": {"Job": job, "EnforceIndex": False},
             "plan": {"Job": job, "Diff": True},
@@ -309,19 +357,31 @@ def known(server, api, job) -> dict:
             "revert": {"JobID": JOB, "JobVersion": 0, "EnforcePriorVersion": 0},
             "stable": {"JobID": JOB, "JobVersion": 0, "Stable": True},
             "evaluate": {"JobID": JOB, "EvalOptions": {"ForceReschedule": False}},
-            "deployment_action": {"DeploymentID": deployment["ID"], "All": True, "Groups": [JOB], "Pause": False,
-                                  "HealthyAllocationIDs": [alloc["ID"]], "UnhealthyAllocationIDs": []},
+            "deployment_action": {
+                "DeploymentID": deployment["ID"],
+                "All": True,
+                "Groups": [JOB],
+                "Pause": False,
+                "HealthyAllocationIDs": [alloc["ID"]],
+                "UnhealthyAllocationIDs": [],
+            },
         },
     }
 
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.text(max_size=12),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=12),
     st.floats(allow_nan=False, allow_infinity=False),
     st.sampled_from([2**63, 2**64, -(2**63) - 1, 10**40, 1.5, -1, 0, 127, 128, 255, 256, "5s", "aGk=", ""]),
 )
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=12)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=12,
+)
 deep_values = st.integers(1, 300).map(lambda depth: json.loads("[" * depth + "]" * depth))
 
 
@@ -368,8 +428,12 @@ def typed(typ, depth=0):
     if typ.kind in ("int", "uint"):
         low, high = (0, 2**typ.bits - 1) if typ.kind == "uint" else (-(2 ** (typ.bits - 1)), 2 ** (typ.bits - 1) - 1)
         return st.one_of(st.integers(low, high), st.sampled_from([low, high, 0, 1, 3]), st.integers(max(low, -5), 5))
-    return {"string": st.text(max_size=12), "bool": st.booleans(), "any": json_values,
-            "bytes": st.sampled_from(["", "aGk="])}[typ.kind]
+    return {
+        "string": st.text(max_size=12),
+        "bool": st.booleans(),
+        "any": json_values,
+        "bytes": st.sampled_from(["", "aGk="]),
+    }[typ.kind]
 
 
 def places(value, typ, path=()):
@@ -382,7 +446,7 @@ def places(value, typ, path=()):
                 yield path + (name,), inner
                 yield from places(value[name], inner, path + (name,))
     elif isinstance(typ, (gojson.Slice, gojson.Map)) and isinstance(value, (list, dict)):
-        for key, item in (value.items() if isinstance(value, dict) else enumerate(value)):
+        for key, item in value.items() if isinstance(value, dict) else enumerate(value):
             yield from places(item, typ.elem, path + (key,))
 
 
@@ -402,27 +466,86 @@ def well_typed(draw, body, typ):
     return body
 
 
-REQUEST_TYPES = {"register": api_types.JOB_REGISTER_REQUEST, "plan": api_types.JOB_PLAN_REQUEST,
-                 "parse": api_types.JOBS_PARSE_REQUEST, "revert": api_types.JOB_REVERT_REQUEST,
-                 "stable": api_types.JOB_STABILITY_REQUEST, "evaluate": api_types.JOB_EVALUATE_REQUEST,
-                 "deployment_action": api_types.DEPLOYMENT_REQUESTS["promote"]}
+REQUEST_TYPES = {
+    "register": api_types.JOB_REGISTER_REQUEST,
+    "plan": api_types.JOB_PLAN_REQUEST,
+    "parse": api_types.JOBS_PARSE_REQUEST,
+    "revert": api_types.JOB_REVERT_REQUEST,
+    "stable": api_types.JOB_STABILITY_REQUEST,
+    "evaluate": api_types.JOB_EVALUATE_REQUEST,
+    "deployment_action": api_types.DEPLOYMENT_REQUESTS["promote"],
+}
 
 
 def body_strategy(route, bodies):
     name = route.handler.__name__
     valid = bodies.get(name)
-    variants = [mutated(valid), mutated(valid), well_typed(valid, REQUEST_TYPES[name]),
-                well_typed(valid, REQUEST_TYPES[name])] if valid else []
+    variants = (
+        [mutated(valid), mutated(valid), well_typed(valid, REQUEST_TYPES[name]), well_typed(valid, REQUEST_TYPES[name])]
+        if valid
+        else []
+    )
     encoded = st.one_of(json_values, *variants).map(lambda v: json.dumps(v).encode())
     return st.one_of(encoded, st.binary(max_size=40), st.integers(1, 12000).map(lambda d: b"[" * d))
 
 
-QUERY_KEYS = ["index", "wait", "diff_version", "diffs", "diff_tag", "namespace", "topic", "prefix", "stale",
-              "per_page", "meta", "all", "purge", "global", "eval_priority", "no_shutdown_delay", "version", "os",
-              "resources", "task_states", "reverse", "region", "pretty"]
-query_values = st.one_of(st.text(max_size=15), st.sampled_from([
-    "", "abc", "-1", "0", "1", "2", "99", "1e3", "18446744073709551616", "5s", "-5s", "1.5h", "true", "false",
-    "T", "*", "default", "staging", "prod", "Job", "Job:*", "a:b:c", "global", "eu", "1ms"]))
+QUERY_KEYS = [
+    "index",
+    "wait",
+    "diff_version",
+    "diffs",
+    "diff_tag",
+    "namespace",
+    "topic",
+    "prefix",
+    "stale",
+    "per_page",
+    "meta",
+    "all",
+    "purge",
+    "global",
+    "eval_priority",
+    "no_shutdown_delay",
+    "version",
+    "os",
+    "resources",
+    "task_states",
+    "reverse",
+    "region",
+    "pretty",
+]
+query_values = st.one_of(
+    st.text(max_size=15),
+    st.sampled_from(
+        [
+            "",
+            "abc",
+            "-1",
+            "0",
+            "1",
+            "2",
+            "99",
+            "1e3",
+            "18446744073709551616",
+            "5s",
+            "-5s",
+            "1.5h",
+            "true",
+            "false",
+            "T",
+            "*",
+            "default",
+            "staging",
+            "prod",
+            "Job",
+            "Job:*",
+            "a:b:c",
+            "global",
+            "eu",
+            "1ms",
+        ]
+    ),
+)
 
 
 def safe_params(params: dict[str, str]) -> dict[str, str]:
@@ -431,7 +554,7 @@ def safe_params(params: dict[str, str]) -> dict[str, str]:
     try:
         jobspec.parse_duration(params.get("wait") or "1ms")
     except ValueError:
-        return params           # refused as "Invalid wait time" before any blocking
+        return params  # refused as "Invalid wait time" before any blocking
     blocking = index.isascii() and index.isdigit() and int(index) > 0
     return {**params, "wait": "1ms"} if blocking else params
 
@@ -443,8 +566,9 @@ def requests(draw, route, known):
         alternatives = re.search(rf"\(\?P<{group}>([\w|-]+)\)", route.pattern.pattern)
         choices = alternatives.group(1).split("|") if alternatives else known.get(group, []) + ["nope"]
         values[group] = draw(st.one_of(st.sampled_from(choices), st.text(min_size=1, max_size=10)))
-    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: quote(values[m.group(1)], safe=""),
-                  route.pattern.pattern.strip("^$"))
+    path = re.sub(
+        r"\(\?P<(\w+)>[^)]*\)", lambda m: quote(values[m.group(1)], safe=""), route.pattern.pattern.strip("^$")
+    )
     method = draw(st.sampled_from(sorted(route.methods)))
     params = safe_params(draw(st.dictionaries(st.sampled_from(QUERY_KEYS), query_values, max_size=4)))
     body = draw(body_strategy(route, known["bodies"])) if method in ("PUT", "POST") else None
@@ -465,8 +589,7 @@ def test_every_route_answers_as_nomad_does(server, api, known, route):
     errors = Errors()
     logging.getLogger("uvicorn.error").addHandler(errors)
 
-    @settings(max_examples=30, derandomize=True, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=30, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(requests(route, known))
     def check(request):
         method, path, params, body = request
@@ -482,5 +605,5 @@ def test_every_route_answers_as_nomad_does(server, api, known, route):
     finally:
         logging.getLogger("uvicorn.error").removeHandler(errors)
     assert api.get("/v1/status/leader").status_code == 200
-    server.advance(0)       # what the writes queued runs here, where an exception would surface
+    server.advance(0)  # what the writes queued runs here, where an exception would surface
     assert not any(task.done() for task in server._tasks), "the demo's driver or a listener died"

@@ -60,7 +60,7 @@ def answers(demo, host: str, count: int) -> collections.Counter:
 
 
 def until_successful(demo, n, step: float = 1.0, limit: float = 900) -> dict:
-    demo.advance(0)        # an API call returns before its evaluation runs, as in Nomad
+    demo.advance(0)  # an API call returns before its evaluation runs, as in Nomad
     waited = 0.0
     while latest(n)["Status"] == "running" and waited < limit:
         demo.advance(step)
@@ -146,7 +146,12 @@ def test_weighted_canary_then_promote(demo, n):
     assert d["StatusDescription"] == "Deployment is running but requires manual promotion"
     g = group(d)
     assert (g["Promoted"], g["DesiredTotal"], g["DesiredCanaries"], g["PlacedAllocs"], g["HealthyAllocs"]) == (
-        False, 3, 1, 1, 0)
+        False,
+        3,
+        1,
+        1,
+        0,
+    )
     running = live(n)
     assert len(running) == 4
     canaries = [a for a in running if a["JobVersion"] == 2]
@@ -154,14 +159,13 @@ def test_weighted_canary_then_promote(demo, n):
     demo.advance(31)
     assert group(latest(n))["HealthyAllocs"] == 1
     demo.advance(120)
-    assert latest(n)["Status"] == "running"   # waits for promotion, deadline notwithstanding
+    assert latest(n)["Status"] == "running"  # waits for promotion, deadline notwithstanding
 
     table = routes(demo)
     assert list(table) == ["mysite-sni-1.com/"]
     assert [r["weight"] for r in table["mysite-sni-1.com/"]] == [0.25] * 4
     seen = answers(demo, "mysite-sni-1.com", 400)
-    assert set(seen) == {"this is httpsbackendservice, version: v1.0.1",
-                         "this is httpsbackendservice, version: v1.0.2"}
+    assert set(seen) == {"this is httpsbackendservice, version: v1.0.1", "this is httpsbackendservice, version: v1.0.2"}
     assert 60 <= seen["this is httpsbackendservice, version: v1.0.2"] <= 140
 
     result = n.deployment.promote_deployment_all(d["ID"])
@@ -175,13 +179,18 @@ def test_weighted_canary_then_promote(demo, n):
     same_name = next(a for a in old if a["Name"] == canary["Name"])
     assert same_name["DesiredStatus"] == "stop"
     assert same_name["DesiredDescription"] == "alloc not needed due to job update"
-    assert group(d)["PlacedAllocs"] == 2     # the canary plus the first replacement, at once
+    assert group(d)["PlacedAllocs"] == 2  # the canary plus the first replacement, at once
 
     d = until_successful(demo, n)
     g = group(d)
     assert d["Status"] == "successful"
     assert (g["Promoted"], g["DesiredTotal"], g["DesiredCanaries"], g["PlacedAllocs"], g["HealthyAllocs"]) == (
-        True, 3, 1, 3, 3)
+        True,
+        3,
+        1,
+        3,
+        3,
+    )
     assert answers(demo, "mysite-sni-1.com", 20) == {"this is httpsbackendservice, version: v1.0.2": 20}
 
 
@@ -224,7 +233,7 @@ def test_blue_green(demo, n):
     n.deployment.promote_deployment_all(d["ID"])
     demo.advance(0)
     d = latest(n)
-    assert d["Status"] == "successful"     # in the same scheduler pass as the stops
+    assert d["Status"] == "successful"  # in the same scheduler pass as the stops
     allocs = {a["ID"]: a for a in n.job.get_allocations(JOB)}
     assert all(allocs[i]["DesiredStatus"] == "stop" for i in before)
     assert len({allocs[i]["ModifyIndex"] for i in before}) == 1
@@ -255,5 +264,7 @@ def test_version_history_with_diffs(demo, n):
     config = next(o for o in task["Objects"] if o["Name"] == "Config")
     image_field = next(f for f in config["Fields"] if f["Name"] == "image")
     assert (image_field["Old"], image_field["New"]) == (
-        "bigwhite/httpsbackendservice:v1.0.0", "bigwhite/httpsbackendservice:v1.0.1")
+        "bigwhite/httpsbackendservice:v1.0.0",
+        "bigwhite/httpsbackendservice:v1.0.1",
+    )
     assert task["Annotations"] is None

@@ -14,18 +14,35 @@ JOB = "httpsbackend-sni-1"
 
 # Keys whose values are maps keyed by names (groups, tasks, drivers, ...), not struct fields.
 NAME_MAPS = {
-    "Summary", "TaskGroups", "Drivers", "TaskStates", "Meta", "Env", "Config", "Attributes",
-    "NodesAvailable", "DesiredTGUpdates", "FailedTGAllocs", "QueuedAllocations", "ClassEligibility",
-    "Details", "DimensionExhausted", "ConstraintFiltered", "ClassFiltered", "GetterOptions", "Updates",
-    "Tasks", "TaskLifecycles",
+    "Summary",
+    "TaskGroups",
+    "Drivers",
+    "TaskStates",
+    "Meta",
+    "Env",
+    "Config",
+    "Attributes",
+    "NodesAvailable",
+    "DesiredTGUpdates",
+    "FailedTGAllocs",
+    "QueuedAllocations",
+    "ClassEligibility",
+    "Details",
+    "DimensionExhausted",
+    "ConstraintFiltered",
+    "ClassFiltered",
+    "GetterOptions",
+    "Updates",
+    "Tasks",
+    "TaskLifecycles",
 }
 # Fields the doc samples show that current Nomad no longer returns (nomad-api.md §3).
 GONE = {
-    "get-v1-job-id-allocations.json": {"PreviousAllocation"},   # AllocListStub lost it
+    "get-v1-job-id-allocations.json": {"PreviousAllocation"},  # AllocListStub lost it
 }
 # Pointer fields: null whenever there is nothing to say (no revert happened).
 NULLABLE = {"RevertedJobVersion"}
-ZERO_TIME = "0001-01-01T00:00:00Z"   # old samples print zero times; current Nomad writes null
+ZERO_TIME = "0001-01-01T00:00:00Z"  # old samples print zero times; current Nomad writes null
 
 
 def shape_errors(expected, actual, path: str = "$") -> list[str]:
@@ -44,8 +61,9 @@ def shape_errors(expected, actual, path: str = "$") -> list[str]:
                 errors.append(f"{path}.{key}: missing")
             elif key in NAME_MAPS and isinstance(value, dict):
                 if value and actual[key]:
-                    errors += shape_errors(next(iter(value.values())), next(iter(actual[key].values())),
-                                           f"{path}.{key}[*]")
+                    errors += shape_errors(
+                        next(iter(value.values())), next(iter(actual[key].values())), f"{path}.{key}[*]"
+                    )
             else:
                 errors += shape_errors(value, actual[key], f"{path}.{key}")
         return errors
@@ -94,9 +112,11 @@ def answers(demo) -> dict[str, object]:
     out["get-v1-job-id-versions.diffs-true.json"] = api.get(f"/v1/job/{JOB}/versions", params={"diffs": "true"}).json()
     out["get-v1-nodes.json"] = api.get("/v1/nodes", params={"os": "true"}).json()
     out["post-v1-deployment-promote-id.response.json"] = api.post(
-        f"/v1/deployment/promote/{deployment['ID']}", json={"DeploymentID": deployment["ID"], "All": True}).json()
+        f"/v1/deployment/promote/{deployment['ID']}", json={"DeploymentID": deployment["ID"], "All": True}
+    ).json()
     out["post-v1-job-id-revert.response.json"] = api.post(
-        f"/v1/job/{JOB}/revert", json={"JobID": JOB, "JobVersion": 0}).json()
+        f"/v1/job/{JOB}/revert", json={"JobID": JOB, "JobVersion": 0}
+    ).json()
     demo.advance(1)
     latest = api.get(f"/v1/job/{JOB}/deployment").json()
     out["post-v1-deployment-fail-id.response.json"] = api.post(f"/v1/deployment/fail/{latest['ID']}").json()

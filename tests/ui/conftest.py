@@ -15,4 +15,5 @@ def make_app(demo):
         values = dict(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=JOBS_DIR, cluster="demo")
         values.update(settings)
         return NomadApp(Settings(**values), clock=demo.cluster.clock.now, demo=True)
+
     return make

@@ -25,17 +25,17 @@ from tests.helpers import fingerprint
 
 # Nomad refuses spaces in job ids and slashes in task names; everything else goes.
 HOSTILE = [
-    "web[/]",                                   # unbalanced markup: used to end the app at start-up
-    "[bold_red]GRP[/bold_red]",                 # balanced markup
+    "web[/]",  # unbalanced markup: used to end the app at start-up
+    "[bold_red]GRP[/bold_red]",  # balanced markup
     "[link=https://evil.example]x[/link]",
     "[@click=app.quit]q[/]",
-    "t\x1b]2;PWNED\x1b\\",                      # OSC: sets the terminal's title
-    "c\x1b[31mred\x1b[0m",                      # CSI: recolours
-    "d\x1bP1$r\x1b\\",                          # DCS
-    "c1\x9b31m",                                # C1 CSI
+    "t\x1b]2;PWNED\x1b\\",  # OSC: sets the terminal's title
+    "c\x1b[31mred\x1b[0m",  # CSI: recolours
+    "d\x1bP1$r\x1b\\",  # DCS
+    "c1\x9b31m",  # C1 CSI
     "bel\x07del\x7f",
     "bidi\u202eevil\u2066x\u2069",
-    "wide宽字符名前e\u0301\u0301",               # wide and combining characters
+    "wide宽字符名前e\u0301\u0301",  # wide and combining characters
     "L" * 10_000,
 ]
 GROUP_EXTRA = ["[bold red]GRP[/bold red]", "two\nlines\ttab", "nul\x00byte"]
@@ -61,8 +61,9 @@ def register_hostile(demo) -> list[str]:
     ids = []
     for i, job_id in enumerate(HOSTILE):
         for version in (1, 2):
-            job = hostile_job(base, job_id, groups[(i + 3) % len(groups)], groups[(i + 5) % len(groups)], version,
-                              f"hostile-{i}")
+            job = hostile_job(
+                base, job_id, groups[(i + 3) % len(groups)], groups[(i + 5) % len(groups)], version, f"hostile-{i}"
+            )
             api.post("/v1/jobs", json={"Job": job}).raise_for_status()
         ids.append(job_id)
     demo.advance(60)
@@ -82,7 +83,7 @@ def assert_inert(app: NomadApp, *expected: str) -> str:
 
 
 HOSTILE_NOTE = r"\u001b]2;PWNED\u001b\\ [/] \u202e"
-HOSTILE_HCL = r'''job "hostile-plan" {
+HOSTILE_HCL = r"""job "hostile-plan" {
   datacenters = ["dc1"]
   meta {
     note = "NOTE"
@@ -97,7 +98,7 @@ HOSTILE_HCL = r'''job "hostile-plan" {
     }
   }
 }
-'''.replace("NOTE", HOSTILE_NOTE)
+""".replace("NOTE", HOSTILE_NOTE)
 
 
 @pytest.fixture
@@ -122,23 +123,34 @@ async def test_hostile_strings_are_shown_literally_everywhere(demo, make_app, jo
         await pilot.press("g")
         for key in keys:
             job_id = key.partition("/")[2]
-            await w.until(lambda: app.live.state.job is not None and app.live.state.job.id == job_id
-                          and app.live.state.allocations and app.live.state.versions)
+            await w.until(
+                lambda job_id=job_id: (
+                    app.live.state.job is not None
+                    and app.live.state.job.id == job_id
+                    and app.live.state.allocations
+                    and app.live.state.versions
+                )
+            )
             await w.settled()
             assert_inert(app, job_id[:60])
             await pilot.press("j")
 
         # The job with the longest name, then its dialogs.
         await pilot.press("g")
-        await w.until(lambda: app.live.state.job is not None and app.live.state.job.id == keys[0].partition("/")[2]
-                      and len(app.live.state.versions) == 2)
+        await w.until(
+            lambda: (
+                app.live.state.job is not None
+                and app.live.state.job.id == keys[0].partition("/")[2]
+                and len(app.live.state.versions) == 2
+            )
+        )
         await pilot.press("R")
         await w.until(lambda: isinstance(app.screen, RevertScreen))
         assert_inert(app, "Revert job " + keys[0].partition("/")[2][:40])
         await pilot.press("escape")
         await w.until(lambda: isinstance(app.screen, MainScreen))
 
-        for key in ("p", "F", "z"):         # "nothing to do" notifications name the job
+        for key in ("p", "F", "z"):  # "nothing to do" notifications name the job
             app.clear_notifications()
             await pilot.press(key)
             await w.until(lambda: "Nothing to do" in screen_text(app))
@@ -169,8 +181,11 @@ async def test_hostile_strings_are_shown_literally_everywhere(demo, make_app, jo
         await w.until(lambda: isinstance(app.screen, FilePickerScreen))
         await pilot.press("down", "enter")
         await w.until(lambda: isinstance(app.screen, ErrorScreen))
-        assert_inert(app, "b-binary.nomad is not UTF-8 text: the byte 0x89 at offset 0 (line 1, column 1)",
-                     "nothing was sent to Nomad")
+        assert_inert(
+            app,
+            "b-binary.nomad is not UTF-8 text: the byte 0x89 at offset 0 (line 1, column 1)",
+            "nothing was sent to Nomad",
+        )
         await pilot.press("escape")
         assert fingerprint(demo) == before
 
@@ -190,8 +205,13 @@ async def test_hostile_strings_are_shown_literally_everywhere(demo, make_app, jo
         await w.advance(60)
 
         # The timeline export and a screenshot: safe file names, inert and escaped contents.
-        await w.until(lambda: app.live.state.job is not None and app.live.state.job.id == "hostile-plan"
-                      and app.live.state.latest_deployment is not None)
+        await w.until(
+            lambda: (
+                app.live.state.job is not None
+                and app.live.state.job.id == "hostile-plan"
+                and app.live.state.latest_deployment is not None
+            )
+        )
         await pilot.press("ctrl+e")
         await w.until(lambda: list(tmp_path.glob("nomadtui-timeline-*.md")))
         await pilot.press("ctrl+s")
@@ -219,8 +239,11 @@ async def test_exports_of_a_job_with_a_hostile_id_are_named_safely(demo, make_ap
         w = Walkthrough(app, pilot, demo)
         await w.until(lambda: len(app.live.state.jobs) == 2)
         await pilot.press("g")
-        await w.until(lambda: app.live.state.job is not None and app.live.state.job.id == job_id
-                      and len(app.live.state.versions) == 2)
+        await w.until(
+            lambda: (
+                app.live.state.job is not None and app.live.state.job.id == job_id and len(app.live.state.versions) == 2
+            )
+        )
         await w.settled()
         # A rollout this app sees (the timeline tells what it watched happen).
         api.post("/v1/jobs", json={"Job": hostile_job(base, job_id, "web", "m", 3)}).raise_for_status()
@@ -230,8 +253,9 @@ async def test_exports_of_a_job_with_a_hostile_id_are_named_safely(demo, make_ap
         await w.until(lambda: list(tmp_path.glob("nomadtui-timeline-*.md")))
         assert_inert(app, "Timeline saved to")
     (exported,) = tmp_path.glob("nomadtui-timeline-*.md")
-    assert exported.parent == tmp_path and re.fullmatch(r"nomadtui-timeline-a_b_2_x-[0-9a-f]{8}-\d{8}-\d{6}\.md",
-                                                         exported.name), exported.name
+    assert exported.parent == tmp_path and re.fullmatch(
+        r"nomadtui-timeline-a_b_2_x-[0-9a-f]{8}-\d{8}-\d{6}\.md", exported.name
+    ), exported.name
     content = exported.read_text()
     # Markdown shows `../a/b\x1b]2;x\x07[/]`: backslashes and brackets escaped, no control byte.
     assert "Rollout of ../a/b\\\\x1b\\]2;x\\\\x07\\[/\\]" in content and not CONTROL.search(content.replace("\n", ""))

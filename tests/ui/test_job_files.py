@@ -3,8 +3,6 @@ follows it; a slow parse is a wait with a clock, not an unreachable cluster."""
 
 from __future__ import annotations
 
-import httpx
-
 from bench.storm import StormProxy
 from nomadtui.demo.cluster import SEED_JOB_FILE
 from nomadtui.settings import Settings
@@ -16,8 +14,9 @@ from nomadtui.ui.screens.plan import PlanScreen
 
 
 def staging_file(folder, job_id: str = "web-staging"):
-    source = SEED_JOB_FILE.read_text().replace('job "httpsbackend-sni-1" {',
-                                               f'job "{job_id}" {{\n  namespace = "staging"', 1)
+    source = SEED_JOB_FILE.read_text().replace(
+        'job "httpsbackend-sni-1" {', f'job "{job_id}" {{\n  namespace = "staging"', 1
+    )
     path = folder / "staging.nomad"
     path.write_text(source)
     return path
@@ -50,8 +49,13 @@ async def test_a_job_file_for_another_namespace_is_registered_there_and_shown(de
         assert notified(app, "Now showing namespace staging.") and "Registered job web-staging" in screen_text(app)
         assert ("staging", "web-staging") in demo.cluster.store.jobs
         assert ("default", "web-staging") not in demo.cluster.store.jobs
-        await w.until(lambda: [j.id for j in app.live.state.jobs] == ["web-staging"]
-                      and app.live.state.job is not None and app.live.state.job.id == "web-staging")
+        await w.until(
+            lambda: (
+                [j.id for j in app.live.state.jobs] == ["web-staging"]
+                and app.live.state.job is not None
+                and app.live.state.job.id == "web-staging"
+            )
+        )
         assert app.live.namespace == "staging" and "ns=staging" in screen_text(app).splitlines()[-2]
 
 
@@ -63,8 +67,7 @@ async def test_with_every_namespace_shown_each_job_says_where_it_is(demo, make_a
         await w.until(lambda: app.live.state.jobs)
         await plan_and_run(w, pilot, path)
         await w.until(lambda: {j.id for j in app.live.state.jobs} == {"httpsbackend-sni-1", "web-staging"})
-        await w.until(lambda: "staging/web-staging" in screen_text(app) and "default/httpsbackend-" in
-                      screen_text(app))
+        await w.until(lambda: "staging/web-staging" in screen_text(app) and "default/httpsbackend-" in screen_text(app))
         assert app.live.namespace == "*"
 
 
@@ -94,5 +97,7 @@ async def test_a_slow_parse_is_a_wait_not_an_outage(demo, make_app, tmp_path, sc
             await pilot.press("enter")
             await w.until(lambda: isinstance(app.screen, BusyScreen))
             await pilot.press("escape")
-            await w.until(lambda: notified(app, "Stopped waiting for Nomad to parse web.nomad. Nothing was registered."))
+            await w.until(
+                lambda: notified(app, "Stopped waiting for Nomad to parse web.nomad. Nothing was registered.")
+            )
             assert isinstance(app.screen, MainScreen)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
+from nomadtui.ui.drive import driven, screen_text
 from nomadtui.ui.screens.main import MainScreen
 from nomadtui.ui.screens.revert import RevertScreen
-from nomadtui.ui.drive import driven, screen_text
 
 JOB = "httpsbackend-sni-1"
 
@@ -14,8 +14,12 @@ JOB = "httpsbackend-sni-1"
 def running_images(demo) -> set[str]:
     allocs = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()
     live = [a for a in allocs if a["DesiredStatus"] == "run" and a["ClientStatus"] == "running"]
-    return {httpx.get(f"{demo.nomad_url}/v1/allocation/{a['ID']}").json()["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
-            .rpartition(":")[2] for a in live}
+    return {
+        httpx.get(f"{demo.nomad_url}/v1/allocation/{a['ID']}")
+        .json()["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
+        .rpartition(":")[2]
+        for a in live
+    }
 
 
 def latest(demo) -> dict:

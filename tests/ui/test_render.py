@@ -17,10 +17,26 @@ def text(renderable, width: int) -> str:
 
 
 def test_the_summary_drops_columns_that_are_zero_everywhere_only_when_it_must():
-    summary = JobSummary.from_api({"JobID": "web", "Summary": {
-        "web": {"Queued": 0, "Starting": 1, "Running": 3, "Failed": 0, "Complete": 2, "Lost": 0, "Unknown": 0}}})
+    summary = JobSummary.from_api(
+        {
+            "JobID": "web",
+            "Summary": {
+                "web": {"Queued": 0, "Starting": 1, "Running": 3, "Failed": 0, "Complete": 2, "Lost": 0, "Unknown": 0}
+            },
+        }
+    )
     wide = text(render.summary_table(summary), 120).splitlines()
-    assert wide[0].split() == ["Task", "Group", "Queued", "Starting", "Running", "Failed", "Complete", "Lost", "Unknown"]
+    assert wide[0].split() == [
+        "Task",
+        "Group",
+        "Queued",
+        "Starting",
+        "Running",
+        "Failed",
+        "Complete",
+        "Lost",
+        "Unknown",
+    ]
     assert wide[1].split() == ["web", "0", "1", "3", "0", "2", "0", "0"]
     narrow = text(render.summary_table(summary), 50).splitlines()
     assert narrow[0].split() == ["Task", "Group", "Starting", "Running", "Complete"]

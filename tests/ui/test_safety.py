@@ -10,14 +10,13 @@ from nomadtui.demo.cluster import JOBS_DIR, Cluster
 from nomadtui.demo.server import DemoServer
 from nomadtui.settings import Secret, Settings
 from nomadtui.ui.app import NomadApp
+from nomadtui.ui.drive import Walkthrough, driven, screen_text
 from nomadtui.ui.screens.dialogs import ConfirmScreen, ErrorScreen, FilePickerScreen
 from nomadtui.ui.screens.help import HelpScreen
 from nomadtui.ui.screens.main import MainScreen
 from nomadtui.ui.screens.plan import PlanScreen
 from nomadtui.ui.screens.revert import RevertScreen
-from nomadtui.ui.drive import Walkthrough, driven, screen_text
 from tests.helpers import fingerprint
-
 
 JOB = "httpsbackend-sni-1"
 
@@ -61,12 +60,37 @@ async def test_help_lists_every_key(demo, make_app):
         await pilot.press("question_mark")
         await w.until(lambda: isinstance(app.screen, HelpScreen))
         text = screen_text(app)
-        lines = {label: line for line in text.splitlines() for label in (
-            "Run job file", "Promote", "Revert", "Fail deploy", "Pause/resume", "Filter", "Quit", "Refresh now",
-            "Save screenshot", "Down", "Last row") if f" {label} " in line}
-        for key, label in (("r", "Run job file"), ("p", "Promote"), ("R", "Revert"), ("F", "Fail deploy"),
-                           ("z", "Pause/resume"), ("/", "Filter"), ("q", "Quit"), ("^r", "Refresh now"),
-                           ("^s", "Save screenshot"), ("j", "Down"), ("G", "Last row")):
+        lines = {
+            label: line
+            for line in text.splitlines()
+            for label in (
+                "Run job file",
+                "Promote",
+                "Revert",
+                "Fail deploy",
+                "Pause/resume",
+                "Filter",
+                "Quit",
+                "Refresh now",
+                "Save screenshot",
+                "Down",
+                "Last row",
+            )
+            if f" {label} " in line
+        }
+        for key, label in (
+            ("r", "Run job file"),
+            ("p", "Promote"),
+            ("R", "Revert"),
+            ("F", "Fail deploy"),
+            ("z", "Pause/resume"),
+            ("/", "Filter"),
+            ("q", "Quit"),
+            ("^r", "Refresh now"),
+            ("^s", "Save screenshot"),
+            ("j", "Down"),
+            ("G", "Last row"),
+        ):
             assert key in lines[label].split(label)[0].replace(",", " ").split(), (key, lines[label])
 
 
@@ -133,7 +157,7 @@ async def test_a_file_that_does_not_parse(demo, make_app, tmp_path):
         await pilot.press("escape")
         await w.until(lambda: isinstance(app.screen, MainScreen))
         assert fingerprint(demo) == before
-        await pilot.press("r")            # still running and usable
+        await pilot.press("r")  # still running and usable
         await w.until(lambda: isinstance(app.screen, FilePickerScreen))
         await pilot.press("escape")
 
@@ -160,16 +184,18 @@ async def test_a_job_changed_since_the_plan_is_not_overwritten(demo, make_app):
     async with driven(app, demo) as (w, pilot):
         await w.open_plan("httpsbackend-tcp-sni-1-canary-1.nomad")
         # Meanwhile another operator rolls out v1.0.1.
-        other = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={
-            "JobHCL": (JOBS_DIR / "httpsbackend-tcp-sni-1-rolling-update.nomad").read_text()}).json()
+        other = httpx.post(
+            f"{demo.nomad_url}/v1/jobs/parse",
+            json={"JobHCL": (JOBS_DIR / "httpsbackend-tcp-sni-1-rolling-update.nomad").read_text()},
+        ).json()
         httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": other}).raise_for_status()
         await pilot.press("y")
         await w.until(lambda: isinstance(app.screen, ConfirmScreen) and not isinstance(app.screen, PlanScreen))
         assert "The job changed since the plan" in screen_text(app)
-        assert httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == 1     # not overwritten
-        await pilot.press("y")                    # plan again
+        assert httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == 1  # not overwritten
+        await pilot.press("y")  # plan again
         await w.until(lambda: isinstance(app.screen, PlanScreen))
-        assert "v1.0.1" in screen_text(app)       # the new plan diffs against what runs now
+        assert "v1.0.1" in screen_text(app)  # the new plan diffs against what runs now
         await pilot.press("y")
         await w.until(lambda: isinstance(app.screen, MainScreen))
         assert httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == 2
@@ -189,8 +215,10 @@ async def test_an_unreachable_cluster_is_a_status_line_not_a_crash():
 
 async def test_a_denied_token_is_explained_and_never_shown():
     with DemoServer(Cluster(ManualClock(), seed=5), acl_tokens={"s3cret-reader": "read"}) as demo:
-        app = NomadApp(Settings(address=demo.nomad_url, token=Secret("s3cret-reader"), jobs_dir=JOBS_DIR,
-                                cluster="secured"), clock=demo.cluster.clock.now)
+        app = NomadApp(
+            Settings(address=demo.nomad_url, token=Secret("s3cret-reader"), jobs_dir=JOBS_DIR, cluster="secured"),
+            clock=demo.cluster.clock.now,
+        )
         async with app.run_test(size=(120, 40)) as pilot:
             w = Walkthrough(app, pilot, demo)
             await w.until(lambda: app.live.state.job is not None)

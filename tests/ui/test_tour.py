@@ -18,9 +18,12 @@ JOB = "httpsbackend-sni-1"
 async def test_the_tour_from_start_to_finish_with_space_only():
     # A real clock, fast: the tour waits for the cluster on its own, as in a presentation.
     with DemoServer(speed=60, seed=11) as demo:
-        app = NomadApp(Settings(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=JOBS_DIR,
-                                cluster="demo"), demo=True, tour=True,
-                       probe=ProbeConfig(url=f"{demo.lb_url}/", host="mysite-sni-1.com", rate=20))
+        app = NomadApp(
+            Settings(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=JOBS_DIR, cluster="demo"),
+            demo=True,
+            tour=True,
+            probe=ProbeConfig(url=f"{demo.lb_url}/", host="mysite-sni-1.com", rate=20),
+        )
         async with app.run_test(size=(120, 40)) as pilot:
             w = Walkthrough(app, pilot, demo)
             tour = app.main_screen.tour
@@ -29,7 +32,7 @@ async def test_the_tour_from_start_to_finish_with_space_only():
             for index in range(len(STEPS)):
                 if index:
                     await pilot.press("space")
-                await w.until(lambda: tour.index == index and tour.phase == "done", timeout=60)
+                await w.until(lambda index=index: tour.index == index and tour.phase == "done", timeout=60)
                 text = screen_text(app)
                 assert f"Tour {index + 1}/{len(STEPS)}: {STEPS[index].title}" in text
                 seen_titles.append(STEPS[index].title)
@@ -43,8 +46,8 @@ async def test_the_tour_from_start_to_finish_with_space_only():
             statuses = sorted(d["Status"] for d in deployments)
             assert "failed" in statuses and job["Status"] == "running"
             image = job["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
-            assert image.endswith(":v1.0.1")          # the manual revert at the end
-            await pilot.press("escape")               # leave the tour; the cluster stays
+            assert image.endswith(":v1.0.1")  # the manual revert at the end
+            await pilot.press("escape")  # leave the tour; the cluster stays
             await pilot.pause(0.2)
             assert app.main_screen.tour is None and "Tour" not in screen_text(app)
             assert httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == job["Version"]

@@ -56,15 +56,14 @@ from .shapes import (
 
 def _placement_objects(old: Struct, new: Struct, contextual: bool) -> list[Diff]:
     """Constraint and Affinity objects, which job, group and task diffs all start with."""
-    constraints = _hashed_set_diff(
-        *_pair(old, new, "Constraints"), _CONSTRAINT, "Constraint", contextual
-    )
+    constraints = _hashed_set_diff(*_pair(old, new, "Constraints"), _CONSTRAINT, "Constraint", contextual)
     affinities = _hashed_set_diff(*_pair(old, new, "Affinities"), _AFFINITY, "Affinity", contextual)
     return constraints + affinities
 
 
 def _task_objects(old: Struct, new: Struct, contextual: bool) -> list[Diff]:
     """Task.Diff's objects, in the order Go appends them (they are not sorted)."""
+
     def pair(key: str) -> tuple[Any, Any]:
         return _pair(old, new, key)
 
@@ -80,7 +79,8 @@ def _task_objects(old: Struct, new: Struct, contextual: bool) -> list[Diff]:
     objects += _template_diffs(*pair("Templates"), contextual)
     objects.append(_identity_diff(*pair("Identity"), contextual))
     objects += _keyed_diffs(
-        *pair("Identities"), lambda i: i.get("Name", ""),
+        *pair("Identities"),
+        lambda i: i.get("Name", ""),
         lambda a, b: _identity_diff(a, b, contextual),
     )
     objects += _indexed_diffs(*pair("Actions"), "Action", contextual)
@@ -150,6 +150,7 @@ _GROUP_BLOCKS = (
 
 def _group_objects(old: Struct, new: Struct, contextual: bool) -> list[Diff]:
     """TaskGroup.Diff's objects, in the order Go appends them (they are not sorted)."""
+
     def pair(key: str) -> tuple[Any, Any]:
         return _pair(old, new, key)
 
@@ -193,9 +194,7 @@ def _periodic_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
 
 
 def _parameterized_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
-    diff, old, new = _pointer_diff(
-        old, new, "ParameterizedJob", lambda p: _flat(p, _ANY), contextual
-    )
+    diff, old, new = _pointer_diff(old, new, "ParameterizedJob", lambda p: _flat(p, _ANY), contextual)
     if diff is None:
         return None
     sets = [_set_diff(*_pair(old, new, k), k, contextual) for k in ("MetaOptional", "MetaRequired")]

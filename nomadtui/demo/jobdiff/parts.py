@@ -40,12 +40,12 @@ from .shapes import (
 # --- networks, services, resources -----------------------------------------------------
 
 
-def _port_diffs(
-    old: list[Any] | None, new: list[Any] | None, dynamic: bool, contextual: bool
-) -> list[Diff]:
+def _port_diffs(old: list[Any] | None, new: list[Any] | None, dynamic: bool, contextual: bool) -> list[Diff]:
     shape, name = (_DYNAMIC_PORT, "Dynamic Port") if dynamic else (_STATIC_PORT, "Static Port")
     return _keyed_diffs(
-        old, new, lambda p: p.get("Label", ""),
+        old,
+        new,
+        lambda p: p.get("Label", ""),
         lambda o, n: _struct_diff(o, n, shape, name, contextual),
     )
 
@@ -88,8 +88,11 @@ def _check_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
         return None
     header = _opaque_diff(old.get("Header"), new.get("Header"), "Header", contextual, floats=False)
     restart, _, _ = _pointer_diff(
-        old.get("CheckRestart"), new.get("CheckRestart"), "CheckRestart",
-        lambda r: _flat(r, _CHECK_RESTART), contextual,
+        old.get("CheckRestart"),
+        new.get("CheckRestart"),
+        "CheckRestart",
+        lambda r: _flat(r, _CHECK_RESTART),
+        contextual,
     )
     diff["Objects"] = _or_none([d for d in (header, restart) if d])
     return diff
@@ -104,7 +107,9 @@ def _service_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
         _set_diff(old.get("Tags"), new.get("Tags"), "Tags", contextual),
     ]
     objects += _keyed_diffs(
-        old.get("Checks"), new.get("Checks"), lambda c: c.get("Name", ""),
+        old.get("Checks"),
+        new.get("Checks"),
+        lambda c: c.get("Name", ""),
         lambda o, n: _check_diff(o, n, contextual),
     )
     objects.append(_generic_diff(*_pair(old, new, "Connect"), "ConsulConnect", contextual))
@@ -113,9 +118,7 @@ def _service_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
     return diff
 
 
-def _service_match(
-    service: Struct, index: int, others: list[Any], matched: list[int]
-) -> int:
+def _service_match(service: Struct, index: int, others: list[Any], matched: list[int]) -> int:
     """findServiceMatch: score position (1), port label (2) and name (3); need more than 2."""
     best, best_score = -1, 0
     for i, other in enumerate(others):
@@ -145,14 +148,14 @@ def _service_diffs(old: list[Any] | None, new: list[Any] | None, contextual: boo
 
 
 def _resources_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
-    diff, old, new = _pointer_diff(
-        old, new, "Resources", lambda r: _flat(r, _RESOURCES), contextual
-    )
+    diff, old, new = _pointer_diff(old, new, "Resources", lambda r: _flat(r, _RESOURCES), contextual)
     if diff is None:
         return None
     objects = _network_diffs(old.get("Networks"), new.get("Networks"), contextual)
     objects += _keyed_diffs(
-        old.get("Devices"), new.get("Devices"), lambda d: d.get("Name", ""),
+        old.get("Devices"),
+        new.get("Devices"),
+        lambda d: d.get("Name", ""),
         lambda o, n: _pointer_diff(o, n, "Device", lambda d: _flat(d, _DEVICE), contextual)[0],
     )
     numa = _generic_diff(old.get("NUMA"), new.get("NUMA"), "NUMA", contextual)
@@ -190,9 +193,7 @@ def _template_diffs(old: list[Any] | None, new: list[Any] | None, contextual: bo
     diffs = []
     for template in old:
         dest = template.get("DestPath")
-        match = next(
-            (i for i, n in enumerate(new) if not new_matched[i] and n.get("DestPath") == dest), -1
-        )
+        match = next((i for i, n in enumerate(new) if not new_matched[i] and n.get("DestPath") == dest), -1)
         if match >= 0:
             new_matched[match] = True
         diffs.append(_template_diff(template, new[match] if match >= 0 else None, contextual))
@@ -246,15 +247,11 @@ def _scaling_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
     return diff
 
 
-def _volume_diffs(
-    old: Struct | None, new: Struct | None, contextual: bool
-) -> list[Diff]:
+def _volume_diffs(old: Struct | None, new: Struct | None, contextual: bool) -> list[Diff]:
     old, new = old or {}, new or {}
     diffs = []
     for name in sorted(old.keys() | new.keys()):
-        diff, a, b = _pointer_diff(
-            *_pair(old, new, name), "Volume", lambda v: _flat(v, _ANY), contextual
-        )
+        diff, a, b = _pointer_diff(*_pair(old, new, name), "Volume", lambda v: _flat(v, _ANY), contextual)
         if diff:
             options = _generic_diff(*_pair(a, b, "MountOptions"), "MountOptions", contextual)
             diff["Objects"] = _or_none([options] if options else [])
@@ -262,12 +259,11 @@ def _volume_diffs(
     return diffs
 
 
-def _indexed_diffs(
-    old: list[Any] | None, new: list[Any] | None, name: str, contextual: bool
-) -> list[Diff]:
+def _indexed_diffs(old: list[Any] | None, new: list[Any] | None, name: str, contextual: bool) -> list[Diff]:
     """actionDiffs / volumeMountsDiffs: items paired by position."""
     old, new = old or [], new or []
-    pairs = [(old[i] if i < len(old) else None, new[i] if i < len(new) else None)
-             for i in range(max(len(old), len(new)))]
+    pairs = [
+        (old[i] if i < len(old) else None, new[i] if i < len(new) else None) for i in range(max(len(old), len(new)))
+    ]
     diffs = [_generic_diff(a, b, name, contextual) for a, b in pairs]
     return _go_sort([d for d in diffs if d], _object_less)

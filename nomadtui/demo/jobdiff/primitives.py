@@ -144,9 +144,7 @@ def _field_diffs(old: Flat | None, new: Flat | None, contextual: bool) -> list[D
 
 
 def _object(kind: str, name: str, fields: list[Diff], objects: Iterable[Diff] = ()) -> Diff:
-    return {
-        "Type": kind, "Name": name, "Fields": _or_none(fields), "Objects": _or_none(list(objects))
-    }
+    return {"Type": kind, "Name": name, "Fields": _or_none(fields), "Objects": _or_none(list(objects))}
 
 
 def _kind_of(fields: Iterable[Diff]) -> str | None:
@@ -190,9 +188,7 @@ def _pointer_diff(
     return _object(kind, name, fields), old or {}, new or {}
 
 
-def _set_diff(
-    old: Iterable[str] | None, new: Iterable[str] | None, name: str, contextual: bool
-) -> Diff | None:
+def _set_diff(old: Iterable[str] | None, new: Iterable[str] | None, name: str, contextual: bool) -> Diff | None:
     """stringSetDiff."""
     old_set, new_set = set(old or ()), set(new or ())
     if old_set == new_set and not contextual:
@@ -216,11 +212,7 @@ def _hashed_set_diff(
     old_set = {_key(o): o for o in old or ()}
     new_set = {_key(n): n for n in new or ()}
     diffs = [_struct_diff(o, new_set.get(k), shape, name, contextual) for k, o in old_set.items()]
-    diffs += [
-        _struct_diff(None, n, shape, name, contextual)
-        for k, n in new_set.items()
-        if k not in old_set
-    ]
+    diffs += [_struct_diff(None, n, shape, name, contextual) for k, n in new_set.items() if k not in old_set]
     return _go_sort([d for d in diffs if d], _object_less)
 
 
@@ -238,9 +230,7 @@ def _keyed_diffs(
     return _go_sort([d for d in diffs if d], _object_less)
 
 
-def _opaque_diff(
-    old: Any, new: Any, name: str, contextual: bool, *, floats: bool = True
-) -> Diff | None:
+def _opaque_diff(old: Any, new: Any, name: str, contextual: bool, *, floats: bool = True) -> Diff | None:
     """configDiff / policyDiff: opaque maps flattened to `key[0][sub]` names."""
     if _same(old, new):
         return None

@@ -52,9 +52,7 @@ _GROUP = _Shape(
     _kinds("Count:i PreventRescheduleOnLost:b"),
     maps=("Meta",),
     # Name is filtered; the rest are *time.Duration, diffed separately (MaxRunDuration: never).
-    skip=frozenset(
-        "Name ShutdownDelay StopAfterClientDisconnect MaxClientDisconnect MaxRunDuration".split()
-    ),
+    skip=frozenset("Name ShutdownDelay StopAfterClientDisconnect MaxClientDisconnect MaxRunDuration".split()),
 )
 _TASK = _Shape(
     _kinds("Driver:s User:s KillTimeout:i Leader:b ShutdownDelay:i KillSignal:s Kind:s"),
@@ -69,9 +67,7 @@ _UPDATE = _Shape(
     skip=frozenset({"Stagger"}),  # "COMPAT: Remove Stagger in 0.7.0" - still filtered today
 )
 _RESTART = _Shape(_kinds("Attempts:i Interval:i Delay:i Mode:s RenderTemplates:b"))
-_RESCHEDULE = _Shape(
-    _kinds("Attempts:i Interval:i Delay:i DelayFunction:s MaxDelay:i Unlimited:b")
-)
+_RESCHEDULE = _Shape(_kinds("Attempts:i Interval:i Delay:i DelayFunction:s MaxDelay:i Unlimited:b"))
 _DISK = _Shape(_kinds("Sticky:b SizeMB:i Migrate:b"))
 _CONSUL = _Shape(_kinds("Namespace:s Cluster:s Partition:s"))
 _CONSTRAINT = _Shape(_kinds("LTarget:s RTarget:s Operand:s"))
@@ -79,9 +75,7 @@ _AFFINITY = _Shape(_kinds("LTarget:s RTarget:s Operand:s Weight:i"))
 # Device, CIDR, IP and MBits are filtered by NetworkResource.Diff.
 _NETWORK = _Shape(_kinds("Mode:s Hostname:s"), skip=frozenset({"Device", "CIDR", "IP", "MBits"}))
 _STATIC_PORT = _Shape(_kinds("Label:s Value:i To:i HostNetwork:s IgnoreCollision:b"))
-_DYNAMIC_PORT = _Shape(
-    _kinds("Label:s To:i HostNetwork:s"), skip=frozenset({"Value", "IgnoreCollision"})
-)
+_DYNAMIC_PORT = _Shape(_kinds("Label:s To:i HostNetwork:s"), skip=frozenset({"Value", "IgnoreCollision"}))
 _SERVICE = _Shape(
     _kinds(
         "Name:s TaskName:s PortLabel:s AddressMode:s Address:s EnableTagOverride:b "
@@ -120,9 +114,7 @@ _SCALING = _Shape(
 )
 _ANY = _Shape({})  # structs this module knows no field list for: flatten what is there
 
-_MAP_FIELDS = frozenset(
-    "Meta Env CanaryMeta TaggedAddresses GetterOptions GetterHeaders Target".split()
-)
+_MAP_FIELDS = frozenset("Meta Env CanaryMeta TaggedAddresses GetterOptions GetterHeaders Target".split())
 
 
 # --- flattening -------------------------------------------------------------------------

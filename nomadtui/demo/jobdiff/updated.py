@@ -46,8 +46,20 @@ _RESOURCE_KEYS = ("CPU", "Cores", "MemoryMB", "MemoryMaxMB", "Devices", "NUMA", 
 def _task_updated(job_a: Job, job_b: Job, group: str, at: Struct, bt: Struct | None) -> bool:
     if bt is None:
         return True
-    same_keys = ("Driver", "User", "Config", "Env", "Artifacts", "Vault", "Templates",
-                 "CSIPluginConfig", "VolumeMounts", "Identity", "Identities", "Secrets")
+    same_keys = (
+        "Driver",
+        "User",
+        "Config",
+        "Env",
+        "Artifacts",
+        "Vault",
+        "Templates",
+        "CSIPluginConfig",
+        "VolumeMounts",
+        "Identity",
+        "Identities",
+        "Secrets",
+    )
     ar, br = at.get("Resources") or {}, bt.get("Resources") or {}
     return (
         any(not _same(at.get(key), bt.get(key)) for key in same_keys)
@@ -91,6 +103,7 @@ def _networks_updated(a: list[Any] | None, b: list[Any] | None) -> bool:
 
 def _port_map(network: Struct) -> list[tuple[str, int, int, str]]:
     """networkPortMap: reserved ports with their value, dynamic ports with -1, in order."""
+
     def entry(port: Struct, value: int) -> tuple[str, int, int, str]:
         return (port.get("Label") or "", value, port.get("To") or 0, port.get("HostNetwork") or "")
 
@@ -99,12 +112,17 @@ def _port_map(network: Struct) -> list[tuple[str, int, int, str]]:
 
 
 def _affinity_key(affinity: Struct) -> tuple[str, str, str, int]:
-    return (affinity.get("LTarget") or "", affinity.get("RTarget") or "",
-            affinity.get("Operand") or "", affinity.get("Weight") or 0)
+    return (
+        affinity.get("LTarget") or "",
+        affinity.get("RTarget") or "",
+        affinity.get("Operand") or "",
+        affinity.get("Weight") or 0,
+    )
 
 
 def _affinities_updated(job_a: Job, job_b: Job, a: Struct, b: Struct) -> bool:
     """Job, group and task affinities together, compared as Affinities.Equal does."""
+
     def collect(job: Job, tg: Struct) -> list[tuple[str, str, str, int]]:
         found = [*(job.get("Affinities") or ()), *(tg.get("Affinities") or ())]
         found += [aff for task in tg.get("Tasks") or () for aff in task.get("Affinities") or ()]

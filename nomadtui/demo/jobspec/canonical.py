@@ -20,19 +20,37 @@ from .durations import HOUR, MINUTE, SECOND
 
 def _default_update() -> dict:
     return {
-        "Stagger": 30 * SECOND, "MaxParallel": 1, "HealthCheck": "checks", "MinHealthyTime": 10 * SECOND,
-        "HealthyDeadline": 5 * MINUTE, "ProgressDeadline": 10 * MINUTE, "Canary": 0, "AutoRevert": False,
+        "Stagger": 30 * SECOND,
+        "MaxParallel": 1,
+        "HealthCheck": "checks",
+        "MinHealthyTime": 10 * SECOND,
+        "HealthyDeadline": 5 * MINUTE,
+        "ProgressDeadline": 10 * MINUTE,
+        "Canary": 0,
+        "AutoRevert": False,
         "AutoPromote": False,
     }
 
 
 def _default_reschedule(job_type: str) -> dict:
     if job_type == "service":
-        return {"Attempts": 0, "Interval": 0, "Delay": 30 * SECOND, "DelayFunction": "exponential",
-                "MaxDelay": HOUR, "Unlimited": True}
+        return {
+            "Attempts": 0,
+            "Interval": 0,
+            "Delay": 30 * SECOND,
+            "DelayFunction": "exponential",
+            "MaxDelay": HOUR,
+            "Unlimited": True,
+        }
     if job_type == "batch":
-        return {"Attempts": 1, "Interval": 24 * HOUR, "Delay": 5 * SECOND, "DelayFunction": "constant",
-                "MaxDelay": 0, "Unlimited": False}
+        return {
+            "Attempts": 1,
+            "Interval": 24 * HOUR,
+            "Delay": 5 * SECOND,
+            "DelayFunction": "constant",
+            "MaxDelay": 0,
+            "Unlimited": False,
+        }
     return {"Attempts": 0, "Interval": 0, "Delay": 0, "DelayFunction": "", "MaxDelay": 0, "Unlimited": False}
 
 
@@ -62,10 +80,28 @@ def canonicalize_api(job: dict) -> dict:
         job.setdefault(key, None)
     job["Dispatched"] = bool(job.get("Dispatched"))
     _setdefault(job, ID="")
-    _setdefault(job, Name=job["ID"], ParentID="", Namespace="default", Priority=50, Stop=False, Region="global",
-                NodePool="", Type="service", AllAtOnce=False, ConsulNamespace="", VaultNamespace="",
-                NomadTokenID="", Status="", StatusDescription="", Stable=False, Version=0, CreateIndex=0,
-                ModifyIndex=0, JobModifyIndex=0)
+    _setdefault(
+        job,
+        Name=job["ID"],
+        ParentID="",
+        Namespace="default",
+        Priority=50,
+        Stop=False,
+        Region="global",
+        NodePool="",
+        Type="service",
+        AllAtOnce=False,
+        ConsulNamespace="",
+        VaultNamespace="",
+        NomadTokenID="",
+        Status="",
+        StatusDescription="",
+        Stable=False,
+        Version=0,
+        CreateIndex=0,
+        ModifyIndex=0,
+        JobModifyIndex=0,
+    )
     if job["Periodic"] is not None:
         _canon_periodic(job["Periodic"])
     if job["Update"] is not None:
@@ -146,8 +182,9 @@ def _canon_task(task: dict, group: dict, job: dict) -> None:
     _canon_resources(resources)
     task["Resources"] = resources
     _setdefault(task, KillTimeout=5 * SECOND)
-    task["LogConfig"] = _merge_set({"MaxFiles": 10, "MaxFileSizeMB": 10, "Enabled": None, "Disabled": False},
-                                   task["LogConfig"])
+    task["LogConfig"] = _merge_set(
+        {"MaxFiles": 10, "MaxFileSizeMB": 10, "Enabled": None, "Disabled": False}, task["LogConfig"]
+    )
     for artifact in task["Artifacts"] or []:
         _canon_artifact(artifact)
     for template in task["Templates"] or []:
@@ -192,8 +229,16 @@ def _canon_template(template: dict) -> None:
         template["ChangeSignal"] = template["ChangeSignal"].upper()
     if template.get("ChangeScript") is not None:
         _setdefault(template["ChangeScript"], Command="", Args=[], Timeout=5 * SECOND, FailOnError=False)
-    _setdefault(template, Splay=5 * SECOND, Perms="0644", LeftDelim="{{", RightDelim="}}", Envvars=False,
-                ErrMissingKey=False, VaultGrace=0)
+    _setdefault(
+        template,
+        Splay=5 * SECOND,
+        Perms="0644",
+        LeftDelim="{{",
+        RightDelim="}}",
+        Envvars=False,
+        ErrMissingKey=False,
+        VaultGrace=0,
+    )
 
 
 def _canon_service(service: dict, task: dict | None, group: dict, job: dict) -> None:

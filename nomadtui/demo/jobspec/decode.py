@@ -32,7 +32,7 @@ def _heredoc_text(raw: str) -> str:
     match = _HEREDOC_START.match(raw)
     if not match or not raw.endswith(match.group(2), match.end()):
         return raw
-    flush, body = match.group(1), raw[match.end():len(raw) - len(match.group(2))].rstrip(" \t")
+    flush, body = match.group(1), raw[match.end() : len(raw) - len(match.group(2))].rstrip(" \t")
     if body and not body.endswith("\n"):
         body += "\n"
     if flush and body:
@@ -251,8 +251,9 @@ class _Body:
             self.blocks.append((child, labels, item if isinstance(item, dict) else {}))
 
     # -- schema -----------------------------------------------------------------
-    def check(self, attrs: Iterable[str] = (), blocks: dict[str, list[str]] | None = None,
-              unsupported: Iterable[str] = ()) -> bool:
+    def check(
+        self, attrs: Iterable[str] = (), blocks: dict[str, list[str]] | None = None, unsupported: Iterable[str] = ()
+    ) -> bool:
         """Report arguments and blocks the schema does not allow, in HCL's words."""
         attrs, blocks, unsupported = set(attrs), blocks or {}, set(unsupported)
         before = len(self.dec.diags)
@@ -281,8 +282,9 @@ class _Body:
         if demo:
             detail = f'Blocks of type "{node.name}" are not supported by the nomadtui demo cluster.'
         elif node.name in attrs:
-            detail += (f' Did you mean to define argument "{node.name}"? '
-                       "If so, use the equals sign to assign it a value.")
+            detail += (
+                f' Did you mean to define argument "{node.name}"? If so, use the equals sign to assign it a value.'
+            )
         elif suggestion := _name_suggestion(node.name, sorted(blocks)):
             detail += f' Did you mean "{suggestion}"?'
         self.dec.error("Unsupported block type", detail, node.name_range)

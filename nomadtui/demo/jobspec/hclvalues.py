@@ -66,7 +66,7 @@ def values(tree: Tree) -> dict | None:
         return None
     try:
         return _body(tree.children[0], 0)
-    except Exception:  # noqa: BLE001 - python-hcl2 decides what the error is
+    except Exception:
         return None
 
 
@@ -223,8 +223,11 @@ def _tuple(tree: Tree, dollar: bool, depth: int) -> Any:
 
 def _object(tree: Tree, dollar: bool, depth: int) -> Any:
     """ObjectRule.serialize (and ObjectElemRule's)."""
-    elements = [(elem.children[0], elem.children[2]) for elem in tree.children
-                if isinstance(elem, Tree) and elem.data == "object_elem"]
+    elements = [
+        (elem.children[0], elem.children[2])
+        for elem in tree.children
+        if isinstance(elem, Tree) and elem.data == "object_elem"
+    ]
     if not dollar:
         return {_key(key, False, depth): _value(value, False, depth) for key, value in elements}
     return "{" + ", ".join(f"{_key(key, True, depth)} = {_value(value, True, depth)}" for key, value in elements) + "}"
@@ -261,8 +264,9 @@ def _binary_op(tree: Tree, dollar: bool, depth: int) -> str:
     """BinaryOpRule.serialize (the operator loses the newline the post-lexer merged into it)."""
     term, deeper = tree.children[1], depth + 1
     operator = str(term.children[0].children[0]).strip()
-    return _dollar(f"{_value(tree.children[0], True, deeper)} {operator} {_value(term.children[-1], True, deeper)}",
-                   dollar)
+    return _dollar(
+        f"{_value(tree.children[0], True, deeper)} {operator} {_value(term.children[-1], True, deeper)}", dollar
+    )
 
 
 def _conditional(tree: Tree, dollar: bool, depth: int) -> str:

@@ -22,103 +22,175 @@ from .durations import SECOND
 
 # hcl argument -> (Go field, kind) tables, per block.
 _JOB_ATTRS = {
-    "region": ("Region", "string"), "namespace": ("Namespace", "string"), "id": ("ID", "string"),
-    "name": ("Name", "string"), "type": ("Type", "string"), "priority": ("Priority", "number"),
-    "all_at_once": ("AllAtOnce", "bool"), "datacenters": ("Datacenters", "list"),
+    "region": ("Region", "string"),
+    "namespace": ("Namespace", "string"),
+    "id": ("ID", "string"),
+    "name": ("Name", "string"),
+    "type": ("Type", "string"),
+    "priority": ("Priority", "number"),
+    "all_at_once": ("AllAtOnce", "bool"),
+    "datacenters": ("Datacenters", "list"),
     "node_pool": ("NodePool", "string"),
 }
 _GROUP_ATTRS = {
-    "count": ("Count", "number"), "shutdown_delay": ("ShutdownDelay", "duration"),
+    "count": ("Count", "number"),
+    "shutdown_delay": ("ShutdownDelay", "duration"),
     "max_run_duration": ("MaxRunDuration", "duration"),
     "stop_after_client_disconnect": ("StopAfterClientDisconnect", "duration"),
     "max_client_disconnect": ("MaxClientDisconnect", "duration"),
     "prevent_reschedule_on_lost": ("PreventRescheduleOnLost", "bool"),
 }
 _TASK_ATTRS = {
-    "driver": ("Driver", "string"), "user": ("User", "string"), "leader": ("Leader", "bool"),
-    "kill_timeout": ("KillTimeout", "duration"), "kill_signal": ("KillSignal", "string"),
-    "shutdown_delay": ("ShutdownDelay", "duration"), "kind": ("Kind", "string"),
+    "driver": ("Driver", "string"),
+    "user": ("User", "string"),
+    "leader": ("Leader", "bool"),
+    "kill_timeout": ("KillTimeout", "duration"),
+    "kill_signal": ("KillSignal", "string"),
+    "shutdown_delay": ("ShutdownDelay", "duration"),
+    "kind": ("Kind", "string"),
 }
 _UPDATE_ATTRS = {
-    "stagger": ("Stagger", "duration"), "max_parallel": ("MaxParallel", "number"),
-    "health_check": ("HealthCheck", "string"), "min_healthy_time": ("MinHealthyTime", "duration"),
-    "healthy_deadline": ("HealthyDeadline", "duration"), "progress_deadline": ("ProgressDeadline", "duration"),
-    "canary": ("Canary", "number"), "auto_revert": ("AutoRevert", "bool"), "auto_promote": ("AutoPromote", "bool"),
+    "stagger": ("Stagger", "duration"),
+    "max_parallel": ("MaxParallel", "number"),
+    "health_check": ("HealthCheck", "string"),
+    "min_healthy_time": ("MinHealthyTime", "duration"),
+    "healthy_deadline": ("HealthyDeadline", "duration"),
+    "progress_deadline": ("ProgressDeadline", "duration"),
+    "canary": ("Canary", "number"),
+    "auto_revert": ("AutoRevert", "bool"),
+    "auto_promote": ("AutoPromote", "bool"),
 }
 _RESTART_ATTRS = {
-    "interval": ("Interval", "duration"), "attempts": ("Attempts", "number"), "delay": ("Delay", "duration"),
-    "mode": ("Mode", "string"), "render_templates": ("RenderTemplates", "bool"),
+    "interval": ("Interval", "duration"),
+    "attempts": ("Attempts", "number"),
+    "delay": ("Delay", "duration"),
+    "mode": ("Mode", "string"),
+    "render_templates": ("RenderTemplates", "bool"),
 }
 _RESCHEDULE_ATTRS = {
-    "attempts": ("Attempts", "number"), "interval": ("Interval", "duration"), "delay": ("Delay", "duration"),
-    "delay_function": ("DelayFunction", "string"), "max_delay": ("MaxDelay", "duration"),
+    "attempts": ("Attempts", "number"),
+    "interval": ("Interval", "duration"),
+    "delay": ("Delay", "duration"),
+    "delay_function": ("DelayFunction", "string"),
+    "max_delay": ("MaxDelay", "duration"),
     "unlimited": ("Unlimited", "bool"),
 }
 _MIGRATE_ATTRS = {
-    "max_parallel": ("MaxParallel", "number"), "health_check": ("HealthCheck", "string"),
-    "min_healthy_time": ("MinHealthyTime", "duration"), "healthy_deadline": ("HealthyDeadline", "duration"),
+    "max_parallel": ("MaxParallel", "number"),
+    "health_check": ("HealthCheck", "string"),
+    "min_healthy_time": ("MinHealthyTime", "duration"),
+    "healthy_deadline": ("HealthyDeadline", "duration"),
 }
 _DISK_ATTRS = {"sticky": ("Sticky", "bool"), "migrate": ("Migrate", "bool"), "size": ("SizeMB", "number")}
 _LOGS_ATTRS = {
-    "max_files": ("MaxFiles", "number"), "max_file_size": ("MaxFileSizeMB", "number"),
-    "enabled": ("Enabled", "bool"), "disabled": ("Disabled", "bool"),
+    "max_files": ("MaxFiles", "number"),
+    "max_file_size": ("MaxFileSizeMB", "number"),
+    "enabled": ("Enabled", "bool"),
+    "disabled": ("Disabled", "bool"),
 }
 _RESOURCES_ATTRS = {
-    "cpu": ("CPU", "number"), "cores": ("Cores", "number"), "memory": ("MemoryMB", "number"),
-    "memory_max": ("MemoryMaxMB", "number"), "disk": ("DiskMB", "number"), "iops": ("IOPS", "number"),
+    "cpu": ("CPU", "number"),
+    "cores": ("Cores", "number"),
+    "memory": ("MemoryMB", "number"),
+    "memory_max": ("MemoryMaxMB", "number"),
+    "disk": ("DiskMB", "number"),
+    "iops": ("IOPS", "number"),
     "secrets": ("SecretsMB", "number"),
 }
 _NETWORK_ATTRS = {
-    "mode": ("Mode", "string"), "device": ("Device", "string"), "cidr": ("CIDR", "string"),
-    "ip": ("IP", "string"), "hostname": ("Hostname", "string"), "mbits": ("MBits", "number"),
+    "mode": ("Mode", "string"),
+    "device": ("Device", "string"),
+    "cidr": ("CIDR", "string"),
+    "ip": ("IP", "string"),
+    "hostname": ("Hostname", "string"),
+    "mbits": ("MBits", "number"),
 }
 _PORT_ATTRS = {
-    "static": ("Value", "number"), "to": ("To", "number"), "host_network": ("HostNetwork", "string"),
+    "static": ("Value", "number"),
+    "to": ("To", "number"),
+    "host_network": ("HostNetwork", "string"),
     "ignore_collision": ("IgnoreCollision", "bool"),
 }
 _SERVICE_ATTRS = {
-    "name": ("Name", "string"), "tags": ("Tags", "list"), "canary_tags": ("CanaryTags", "list"),
-    "enable_tag_override": ("EnableTagOverride", "bool"), "port": ("PortLabel", "string"),
-    "address_mode": ("AddressMode", "string"), "address": ("Address", "string"), "task": ("TaskName", "string"),
-    "on_update": ("OnUpdate", "string"), "provider": ("Provider", "string"), "cluster": ("Cluster", "string"),
+    "name": ("Name", "string"),
+    "tags": ("Tags", "list"),
+    "canary_tags": ("CanaryTags", "list"),
+    "enable_tag_override": ("EnableTagOverride", "bool"),
+    "port": ("PortLabel", "string"),
+    "address_mode": ("AddressMode", "string"),
+    "address": ("Address", "string"),
+    "task": ("TaskName", "string"),
+    "on_update": ("OnUpdate", "string"),
+    "provider": ("Provider", "string"),
+    "cluster": ("Cluster", "string"),
     "kind": ("Kind", "string"),
 }
 _CHECK_ATTRS = {
-    "name": ("Name", "string"), "type": ("Type", "string"), "command": ("Command", "string"),
-    "args": ("Args", "list"), "path": ("Path", "string"), "protocol": ("Protocol", "string"),
-    "port": ("PortLabel", "string"), "expose": ("Expose", "bool"), "address_mode": ("AddressMode", "string"),
-    "advertise": ("Advertise", "string"), "interval": ("Interval", "duration"), "timeout": ("Timeout", "duration"),
-    "initial_status": ("InitialStatus", "string"), "notes": ("Notes", "string"),
-    "tls_server_name": ("TLSServerName", "string"), "tls_skip_verify": ("TLSSkipVerify", "bool"),
-    "method": ("Method", "string"), "grpc_service": ("GRPCService", "string"),
-    "grpc_use_tls": ("GRPCUseTLS", "bool"), "task": ("TaskName", "string"),
+    "name": ("Name", "string"),
+    "type": ("Type", "string"),
+    "command": ("Command", "string"),
+    "args": ("Args", "list"),
+    "path": ("Path", "string"),
+    "protocol": ("Protocol", "string"),
+    "port": ("PortLabel", "string"),
+    "expose": ("Expose", "bool"),
+    "address_mode": ("AddressMode", "string"),
+    "advertise": ("Advertise", "string"),
+    "interval": ("Interval", "duration"),
+    "timeout": ("Timeout", "duration"),
+    "initial_status": ("InitialStatus", "string"),
+    "notes": ("Notes", "string"),
+    "tls_server_name": ("TLSServerName", "string"),
+    "tls_skip_verify": ("TLSSkipVerify", "bool"),
+    "method": ("Method", "string"),
+    "grpc_service": ("GRPCService", "string"),
+    "grpc_use_tls": ("GRPCUseTLS", "bool"),
+    "task": ("TaskName", "string"),
     "success_before_passing": ("SuccessBeforePassing", "number"),
     "failures_before_critical": ("FailuresBeforeCritical", "number"),
-    "failures_before_warning": ("FailuresBeforeWarning", "number"), "body": ("Body", "string"),
+    "failures_before_warning": ("FailuresBeforeWarning", "number"),
+    "body": ("Body", "string"),
     "on_update": ("OnUpdate", "string"),
 }
 _CHECK_RESTART_ATTRS = {
-    "limit": ("Limit", "number"), "grace": ("Grace", "duration"), "ignore_warnings": ("IgnoreWarnings", "bool"),
+    "limit": ("Limit", "number"),
+    "grace": ("Grace", "duration"),
+    "ignore_warnings": ("IgnoreWarnings", "bool"),
 }
 _TEMPLATE_ATTRS = {
-    "source": ("SourcePath", "string"), "destination": ("DestPath", "string"), "data": ("EmbeddedTmpl", "string"),
-    "change_mode": ("ChangeMode", "string"), "change_signal": ("ChangeSignal", "string"),
-    "splay": ("Splay", "duration"), "perms": ("Perms", "string"), "uid": ("Uid", "number"),
-    "gid": ("Gid", "number"), "left_delimiter": ("LeftDelim", "string"),
-    "right_delimiter": ("RightDelim", "string"), "env": ("Envvars", "bool"),
-    "vault_grace": ("VaultGrace", "duration"), "error_on_missing_key": ("ErrMissingKey", "bool"),
+    "source": ("SourcePath", "string"),
+    "destination": ("DestPath", "string"),
+    "data": ("EmbeddedTmpl", "string"),
+    "change_mode": ("ChangeMode", "string"),
+    "change_signal": ("ChangeSignal", "string"),
+    "splay": ("Splay", "duration"),
+    "perms": ("Perms", "string"),
+    "uid": ("Uid", "number"),
+    "gid": ("Gid", "number"),
+    "left_delimiter": ("LeftDelim", "string"),
+    "right_delimiter": ("RightDelim", "string"),
+    "env": ("Envvars", "bool"),
+    "vault_grace": ("VaultGrace", "duration"),
+    "error_on_missing_key": ("ErrMissingKey", "bool"),
     "once": ("Once", "bool"),
 }
 _ARTIFACT_ATTRS = {
-    "source": ("GetterSource", "string"), "destination": ("RelativeDest", "string"),
-    "mode": ("GetterMode", "string"), "insecure": ("GetterInsecure", "bool"), "chown": ("Chown", "bool"),
+    "source": ("GetterSource", "string"),
+    "destination": ("RelativeDest", "string"),
+    "mode": ("GetterMode", "string"),
+    "insecure": ("GetterInsecure", "bool"),
+    "chown": ("Chown", "bool"),
 }
 _PERIODIC_ATTRS = {
-    "enabled": ("Enabled", "bool"), "cron": ("Spec", "string"), "crons": ("Specs", "list"),
-    "prohibit_overlap": ("ProhibitOverlap", "bool"), "time_zone": ("TimeZone", "string"),
+    "enabled": ("Enabled", "bool"),
+    "cron": ("Spec", "string"),
+    "crons": ("Specs", "list"),
+    "prohibit_overlap": ("ProhibitOverlap", "bool"),
+    "time_zone": ("TimeZone", "string"),
 }
 _PARAMETERIZED_ATTRS = {
-    "payload": ("Payload", "string"), "meta_required": ("MetaRequired", "list"),
+    "payload": ("Payload", "string"),
+    "meta_required": ("MetaRequired", "list"),
     "meta_optional": ("MetaOptional", "list"),
 }
 _CONSTRAINT_OPERATORS = ("version", "semver", "regexp", "set_contains", "set_contains_all", "set_contains_any")
@@ -126,8 +198,17 @@ _CONSTRAINT_OPERATORS = ("version", "semver", "regexp", "set_contains", "set_con
 # Valid in Nomad, but the demo cluster does not model them.
 _JOB_UNSUPPORTED = ("vault", "multiregion", "ui", "consul_token", "vault_token", "vault_namespace", "consul_namespace")
 _GROUP_UNSUPPORTED = ("volume", "scaling", "consul", "disconnect", "vault")
-_TASK_UNSUPPORTED = ("vault", "consul", "volume_mount", "csi_plugin", "scaling", "identity", "action",
-                     "schedule", "secret")
+_TASK_UNSUPPORTED = (
+    "vault",
+    "consul",
+    "volume_mount",
+    "csi_plugin",
+    "scaling",
+    "identity",
+    "action",
+    "schedule",
+    "secret",
+)
 _SERVICE_UNSUPPORTED = ("connect", "identity")
 
 
@@ -141,8 +222,19 @@ class _JobDecoder:
         job = _blank(_API_JOB_KEYS, Dispatched=False)
         body.check(
             [*_JOB_ATTRS, "meta"],
-            {"constraint": [], "affinity": [], "spread": [], "group": ["name"], "update": [], "periodic": [],
-             "parameterized": [], "reschedule": [], "migrate": [], "meta": [], "task": ["name"]},
+            {
+                "constraint": [],
+                "affinity": [],
+                "spread": [],
+                "group": ["name"],
+                "update": [],
+                "periodic": [],
+                "parameterized": [],
+                "reschedule": [],
+                "migrate": [],
+                "meta": [],
+                "task": ["name"],
+            },
             _JOB_UNSUPPORTED,
         )
         body.fill(job, _JOB_ATTRS)
@@ -157,8 +249,10 @@ class _JobDecoder:
         job["ParameterizedJob"] = self._single(body, "parameterized", _PARAMETERIZED_ATTRS, zero={"Payload": ""})
         groups = [self.group(labels, group) for labels, group in body.block_list("group")]
         # Job-level tasks each become a group of their own, placed first.
-        alone = [_blank(_API_GROUP_KEYS, Name=task["Name"], Tasks=[task])
-                 for task in (self.task(labels, part) for labels, part in body.block_list("task"))]
+        alone = [
+            _blank(_API_GROUP_KEYS, Name=task["Name"], Tasks=[task])
+            for task in (self.task(labels, part) for labels, part in body.block_list("task"))
+        ]
         job["TaskGroups"] = (alone + groups) or None
         _normalize(job, job_id)
         return job
@@ -178,8 +272,16 @@ class _JobDecoder:
         return part.fill(out, table)
 
     def constraint(self, body: _Body) -> dict:
-        attrs = {"attribute", "value", "operator", "distinct_hosts", "distinct_property", "is_set", "is_not_set",
-                 *_CONSTRAINT_OPERATORS}
+        attrs = {
+            "attribute",
+            "value",
+            "operator",
+            "distinct_hosts",
+            "distinct_property",
+            "is_set",
+            "is_not_set",
+            *_CONSTRAINT_OPERATORS,
+        }
         body.check(attrs)
         out = {
             "LTarget": body.value("attribute", "string") or "",
@@ -216,8 +318,11 @@ class _JobDecoder:
         for labels, part in body.block_list("target"):
             part.check({"percent"})
             targets.append({"Value": labels[0] if labels else "", "Percent": part.value("percent", "number") or 0})
-        return {"Attribute": body.value("attribute", "string") or "", "Weight": body.value("weight", "number"),
-                "SpreadTarget": targets or None}
+        return {
+            "Attribute": body.value("attribute", "string") or "",
+            "Weight": body.value("weight", "number"),
+            "SpreadTarget": targets or None,
+        }
 
     @staticmethod
     def _periodic(body: _Body) -> dict | None:
@@ -233,8 +338,20 @@ class _JobDecoder:
         group = _blank(_API_GROUP_KEYS, Name=labels[0] if labels else "")
         body.check(
             [*_GROUP_ATTRS, "meta"],
-            {"constraint": [], "affinity": [], "spread": [], "task": ["name"], "restart": [], "reschedule": [],
-             "ephemeral_disk": [], "update": [], "migrate": [], "network": [], "meta": [], "service": []},
+            {
+                "constraint": [],
+                "affinity": [],
+                "spread": [],
+                "task": ["name"],
+                "restart": [],
+                "reschedule": [],
+                "ephemeral_disk": [],
+                "update": [],
+                "migrate": [],
+                "network": [],
+                "meta": [],
+                "service": [],
+            },
             _GROUP_UNSUPPORTED,
         )
         body.fill(group, _GROUP_ATTRS)
@@ -261,8 +378,11 @@ class _JobDecoder:
         dns = body.single("dns")
         if dns is not None:
             dns.check({"servers", "searches", "options"})
-            network["DNS"] = {"Servers": dns.value("servers", "list"), "Searches": dns.value("searches", "list"),
-                              "Options": dns.value("options", "list")}
+            network["DNS"] = {
+                "Servers": dns.value("servers", "list"),
+                "Searches": dns.value("searches", "list"),
+                "Options": dns.value("options", "list"),
+            }
         return network
 
     @staticmethod
@@ -277,8 +397,7 @@ class _JobDecoder:
         service = _api_service_blank()
         body.check(
             [*_SERVICE_ATTRS, "meta", "canary_meta", "tagged_addresses"],
-            {"check": [], "check_restart": [], "meta": [], "canary_meta": [], "tagged_addresses": [],
-             "weights": []},
+            {"check": [], "check_restart": [], "meta": [], "canary_meta": [], "tagged_addresses": [], "weights": []},
             _SERVICE_UNSUPPORTED,
         )
         body.fill(service, _SERVICE_ATTRS)
@@ -289,8 +408,10 @@ class _JobDecoder:
         weights = body.single("weights")
         if weights is not None:
             weights.check({"passing", "warning"})
-            service["Weights"] = {"Passing": weights.value("passing", "number") or 0,
-                                  "Warning": weights.value("warning", "number") or 0}
+            service["Weights"] = {
+                "Passing": weights.value("passing", "number") or 0,
+                "Warning": weights.value("warning", "number") or 0,
+            }
         service["Checks"] = [self.check(part) for _, part in body.block_list("check")] or None
         return service
 
@@ -315,9 +436,21 @@ class _JobDecoder:
         task["Name"] = labels[0] if labels else ""
         body.check(
             [*_TASK_ATTRS, "meta", "env"],
-            {"config": [], "env": [], "meta": [], "resources": [], "service": [], "constraint": [],
-             "affinity": [], "restart": [], "logs": [], "artifact": [], "template": [], "lifecycle": [],
-             "dispatch_payload": []},
+            {
+                "config": [],
+                "env": [],
+                "meta": [],
+                "resources": [],
+                "service": [],
+                "constraint": [],
+                "affinity": [],
+                "restart": [],
+                "logs": [],
+                "artifact": [],
+                "template": [],
+                "lifecycle": [],
+                "dispatch_payload": [],
+            },
             _TASK_UNSUPPORTED,
         )
         body.fill(task, _TASK_ATTRS)
@@ -350,8 +483,10 @@ class _JobDecoder:
 
     def artifact(self, body: _Body) -> dict:
         body.check([*_ARTIFACT_ATTRS, "options", "headers"], {"options": [], "headers": []})
-        out = _blank(("GetterSource", "GetterOptions", "GetterHeaders", "GetterMode", "GetterInsecure",
-                      "RelativeDest", "Chown"), Chown=False)
+        out = _blank(
+            ("GetterSource", "GetterOptions", "GetterHeaders", "GetterMode", "GetterInsecure", "RelativeDest", "Chown"),
+            Chown=False,
+        )
         body.fill(out, _ARTIFACT_ATTRS)
         out["GetterOptions"] = body.string_map("options")
         out["GetterHeaders"] = body.string_map("headers")
@@ -364,10 +499,16 @@ class _JobDecoder:
         if wait is not None:
             wait.check({"min", "max"})
             out["Wait"] = {"Min": wait.value("min", "duration"), "Max": wait.value("max", "duration")}
-        out["ChangeScript"] = self._single(body, "change_script", {
-            "command": ("Command", "string"), "args": ("Args", "list"), "timeout": ("Timeout", "duration"),
-            "fail_on_error": ("FailOnError", "bool"),
-        })
+        out["ChangeScript"] = self._single(
+            body,
+            "change_script",
+            {
+                "command": ("Command", "string"),
+                "args": ("Args", "list"),
+                "timeout": ("Timeout", "duration"),
+                "fail_on_error": ("FailOnError", "bool"),
+            },
+        )
         return out
 
 

@@ -20,7 +20,6 @@ that release.
 from __future__ import annotations
 
 import time
-
 from collections.abc import Callable
 from typing import Any
 
@@ -171,7 +170,12 @@ class FastParser:
                 # Token(kind, value, start, ...), without its constructor's two Python calls
                 token = _new_str(Token, value)
                 token.type, token.value, token.start_pos, token.line, token.column = (
-                    kind, value, start, start_line, start_column)
+                    kind,
+                    value,
+                    start,
+                    start_line,
+                    start_column,
+                )
                 token.end_line, token.end_column, token.end_pos = line, pos - line_start + 1, pos
                 break
             if token is None:

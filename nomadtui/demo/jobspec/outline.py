@@ -25,16 +25,42 @@ from .lalr import FastParser, Retry
 
 _NAME_TOKENS = {"NAME", "IN", "FOR", "IF", "FOR_EACH", "ELSE", "ENDIF", "ENDFOR", "NULL", "TRUE", "FALSE"}
 _OPENERS = {
-    "LBRACE": "brace", "LSQB": "bracket", "LPAR": "paren", "INTERP_START": "interp", "DIRECTIVE_START": "interp",
+    "LBRACE": "brace",
+    "LSQB": "bracket",
+    "LPAR": "paren",
+    "INTERP_START": "interp",
+    "DIRECTIVE_START": "interp",
 }
 _CLOSERS = {"RBRACE", "RSQB", "RPAR"}
 _OPERATORS = {
-    "DOUBLE_EQ", "NEQ", "LT", "GT", "LEQ", "GEQ", "MINUS", "ASTERISK", "SLASH", "PERCENT",
-    "DOUBLE_AMP", "DOUBLE_PIPE", "PLUS", "NOT", "QMARK", "EQ", "COLON",
+    "DOUBLE_EQ",
+    "NEQ",
+    "LT",
+    "GT",
+    "LEQ",
+    "GEQ",
+    "MINUS",
+    "ASTERISK",
+    "SLASH",
+    "PERCENT",
+    "DOUBLE_AMP",
+    "DOUBLE_PIPE",
+    "PLUS",
+    "NOT",
+    "QMARK",
+    "EQ",
+    "COLON",
 }
 # After these tokens an expression still needs an operand.
 _EXPECT_OPERAND = _OPERATORS | {
-    "COMMA", "LSQB", "LPAR", "LBRACE", "INTERP_START", "DIRECTIVE_START", "FOR_OBJECT_ARROW", "DOT",
+    "COMMA",
+    "LSQB",
+    "LPAR",
+    "LBRACE",
+    "INTERP_START",
+    "DIRECTIVE_START",
+    "FOR_OBJECT_ARROW",
+    "DOT",
 }
 
 
@@ -48,7 +74,7 @@ def _token_range(tok: Token) -> _Range:
         value = str(tok.value)
         newline = value.rfind("\n")
         if newline >= 0:
-            line, col, value = line + value[: newline + 1].count("\n"), 1, value[newline + 1:]
+            line, col, value = line + value[: newline + 1].count("\n"), 1, value[newline + 1 :]
         col += len(value) - len(value.lstrip(" \t"))
     return _Range(line, col, tok.end_line or line, tok.end_column or col + 1)
 
@@ -129,12 +155,17 @@ class _Outliner:
         head.kind = "attr"
         sibling = frame.attrs.get(head.name)
         if sibling is not None:
-            raise _DiagError([_Diag(
-                "Attribute redefined",
-                f'The argument "{head.name}" was already set at {sibling.name_range}. '
-                "Each argument may be set only once.",
-                head.name_range,
-            )], syntax=True)
+            raise _DiagError(
+                [
+                    _Diag(
+                        "Attribute redefined",
+                        f'The argument "{head.name}" was already set at {sibling.name_range}. '
+                        "Each argument may be set only once.",
+                        head.name_range,
+                    )
+                ],
+                syntax=True,
+            )
         frame.attrs[head.name] = head
         frame.body.children.append(head)
         frame.phase, frame.nesting, frame.last = "value", [], None
@@ -186,18 +217,25 @@ class _Outliner:
         elif tok.type == "RBRACE":
             self._close_body()
         else:
-            raise _DiagError([_Diag(
-                "Missing newline after block definition",
-                "A block definition must end with a newline.",
-                _token_range(tok),
-            )], syntax=True)
+            raise _DiagError(
+                [
+                    _Diag(
+                        "Missing newline after block definition",
+                        "A block definition must end with a newline.",
+                        _token_range(tok),
+                    )
+                ],
+                syntax=True,
+            )
 
     def _extend(self, frame: _Frame, tok: Token) -> None:
         if tok.type == "NL_OR_COMMENT":
             return  # newlines inside brackets neither start nor continue an operand
         head = frame.head
-        if head is not None and (head.value_start is None or (
-                tok.type == "STRING_CHARS" and frame.last is frame.value_token and frame.last.type == "DBLQUOTE")):
+        if head is not None and (
+            head.value_start is None
+            or (tok.type == "STRING_CHARS" and frame.last is frame.value_token and frame.last.type == "DBLQUOTE")
+        ):
             # For a quoted string HCL reports the literal inside the quotes.
             head.value_start, frame.value_token = _token_range(tok), tok
         frame.last = tok
@@ -213,13 +251,18 @@ class _Outliner:
         if newline < 0:
             return
         col = tok.column + newline
-        raise _DiagError([_Diag(
-            "Invalid multi-line string",
-            "Quoted strings may not be split over multiple lines. To produce a multi-line string, "
-            'either use the \\n escape to represent a newline character or use the "heredoc" '
-            "multi-line template syntax.",
-            _Range(tok.line, col, tok.line + 1, 1),
-        )], syntax=True)
+        raise _DiagError(
+            [
+                _Diag(
+                    "Invalid multi-line string",
+                    "Quoted strings may not be split over multiple lines. To produce a multi-line string, "
+                    'either use the \\n escape to represent a newline character or use the "heredoc" '
+                    "multi-line template syntax.",
+                    _Range(tok.line, col, tok.line + 1, 1),
+                )
+            ],
+            syntax=True,
+        )
 
     # By phase. Functions, not bound methods: a dict of those on the instance would tie it
     # (and the outline it holds) into a reference cycle only the garbage collector frees.
@@ -266,11 +309,14 @@ class _Outliner:
         rng = _token_range(tok)
         if frame.head is not None and frame.head.label_ranges:
             if tok.type == "NL_OR_COMMENT":
-                detail = ('A block definition must have block content delimited by "{" and "}", '
-                          "starting on the same line as the block header.")
+                detail = (
+                    'A block definition must have block content delimited by "{" and "}", '
+                    "starting on the same line as the block header."
+                )
             elif tok.type == "EQ":
-                detail = ('The equals sign "=" indicates an argument definition, '
-                          "and must not be used when defining a block.")
+                detail = (
+                    'The equals sign "=" indicates an argument definition, and must not be used when defining a block.'
+                )
             else:
                 detail = 'Either a quoted string block label or an opening brace ("{") is expected here.'
             return _Diag("Invalid block definition", detail, rng)
@@ -313,8 +359,20 @@ class _Outliner:
 
 
 _SINGLE_CHAR_TOKENS = {
-    "{": "LBRACE", "}": "RBRACE", "[": "LSQB", "]": "RSQB", "(": "LPAR", ")": "RPAR", ",": "COMMA",
-    "=": "EQ", ":": "COLON", ".": "DOT", "+": "PLUS", "*": "ASTERISK", "/": "SLASH", "%": "PERCENT",
+    "{": "LBRACE",
+    "}": "RBRACE",
+    "[": "LSQB",
+    "]": "RSQB",
+    "(": "LPAR",
+    ")": "RPAR",
+    ",": "COMMA",
+    "=": "EQ",
+    ":": "COLON",
+    ".": "DOT",
+    "+": "PLUS",
+    "*": "ASTERISK",
+    "/": "SLASH",
+    "%": "PERCENT",
 }
 
 
@@ -341,7 +399,8 @@ def _fallback_token(tok: Token) -> Token | None:
 _SEPARATOR_ERRORS = {
     "bracket": ("Missing item separator", "Expected a comma to mark the beginning of the next item."),
     "brace": (
-        "Missing attribute separator", "Expected a newline or comma to mark the beginning of the next attribute."
+        "Missing attribute separator",
+        "Expected a newline or comma to mark the beginning of the next attribute.",
     ),
     "paren": ("Missing argument separator", "A comma is required to separate each function argument from the next."),
     "interp": (

@@ -12,21 +12,81 @@ from .canonical import _default_reschedule, _default_restart, canonicalize_api
 from .durations import MINUTE, SECOND
 
 _STRUCT_JOB_KEYS = (
-    "Stop", "Region", "Namespace", "ID", "ParentID", "Name", "Type", "Priority", "AllAtOnce", "Datacenters",
-    "NodePool", "Constraints", "Affinities", "Spreads", "TaskGroups", "Update", "Multiregion", "Periodic",
-    "ParameterizedJob", "Dispatched", "DispatchIdempotencyToken", "Payload", "Meta", "ConsulNamespace",
-    "VaultNamespace", "NomadTokenID", "Status", "StatusDescription", "Stable", "Version", "SubmitTime",
-    "CreateIndex", "ModifyIndex", "JobModifyIndex", "UI", "VersionTag",
+    "Stop",
+    "Region",
+    "Namespace",
+    "ID",
+    "ParentID",
+    "Name",
+    "Type",
+    "Priority",
+    "AllAtOnce",
+    "Datacenters",
+    "NodePool",
+    "Constraints",
+    "Affinities",
+    "Spreads",
+    "TaskGroups",
+    "Update",
+    "Multiregion",
+    "Periodic",
+    "ParameterizedJob",
+    "Dispatched",
+    "DispatchIdempotencyToken",
+    "Payload",
+    "Meta",
+    "ConsulNamespace",
+    "VaultNamespace",
+    "NomadTokenID",
+    "Status",
+    "StatusDescription",
+    "Stable",
+    "Version",
+    "SubmitTime",
+    "CreateIndex",
+    "ModifyIndex",
+    "JobModifyIndex",
+    "UI",
+    "VersionTag",
 )
 _STRUCT_UPDATE_KEYS = (
-    "Stagger", "MaxParallel", "HealthCheck", "MinHealthyTime", "HealthyDeadline", "ProgressDeadline",
-    "AutoRevert", "AutoPromote", "Canary",
+    "Stagger",
+    "MaxParallel",
+    "HealthCheck",
+    "MinHealthyTime",
+    "HealthyDeadline",
+    "ProgressDeadline",
+    "AutoRevert",
+    "AutoPromote",
+    "Canary",
 )
 _STRUCT_CHECK_COPY = (
-    "Name", "Type", "Command", "Args", "Path", "Protocol", "PortLabel", "Expose", "AddressMode", "Interval",
-    "Timeout", "InitialStatus", "Notes", "TLSServerName", "TLSSkipVerify", "Method", "Header", "CheckRestart",
-    "GRPCService", "GRPCUseTLS", "TaskName", "SuccessBeforePassing", "FailuresBeforeCritical",
-    "FailuresBeforeWarning", "Body", "OnUpdate",
+    "Name",
+    "Type",
+    "Command",
+    "Args",
+    "Path",
+    "Protocol",
+    "PortLabel",
+    "Expose",
+    "AddressMode",
+    "Interval",
+    "Timeout",
+    "InitialStatus",
+    "Notes",
+    "TLSServerName",
+    "TLSSkipVerify",
+    "Method",
+    "Header",
+    "CheckRestart",
+    "GRPCService",
+    "GRPCUseTLS",
+    "TaskName",
+    "SuccessBeforePassing",
+    "FailuresBeforeCritical",
+    "FailuresBeforeWarning",
+    "Body",
+    "OnUpdate",
 )
 
 
@@ -37,8 +97,17 @@ def _pick(source: dict | None, keys: Iterable[str]) -> dict | None:
 
 
 def _zero_update() -> dict:
-    return {"Stagger": 0, "MaxParallel": 0, "HealthCheck": "", "MinHealthyTime": 0, "HealthyDeadline": 0,
-            "ProgressDeadline": 0, "AutoRevert": False, "AutoPromote": False, "Canary": 0}
+    return {
+        "Stagger": 0,
+        "MaxParallel": 0,
+        "HealthCheck": "",
+        "MinHealthyTime": 0,
+        "HealthyDeadline": 0,
+        "ProgressDeadline": 0,
+        "AutoRevert": False,
+        "AutoPromote": False,
+        "Canary": 0,
+    }
 
 
 def to_struct(api_job: dict, *, namespace: str = "default", region: str = "global") -> dict:
@@ -50,11 +119,36 @@ def to_struct(api_job: dict, *, namespace: str = "default", region: str = "globa
     are left at their zero values for the caller to fill.
     """
     api = canonicalize_api(copy.deepcopy(api_job))
-    job = _blank(_STRUCT_JOB_KEYS, Dispatched=False, DispatchIdempotencyToken="", ConsulNamespace="",
-                 NomadTokenID="", Status="", StatusDescription="", Stable=False, Version=0, SubmitTime=0,
-                 CreateIndex=0, ModifyIndex=0, JobModifyIndex=0, ParentID=api["ParentID"])
-    for key in ("Stop", "ID", "Name", "Type", "Priority", "AllAtOnce", "Datacenters", "NodePool", "Payload",
-                "Meta", "VaultNamespace", "UI"):
+    job = _blank(
+        _STRUCT_JOB_KEYS,
+        Dispatched=False,
+        DispatchIdempotencyToken="",
+        ConsulNamespace="",
+        NomadTokenID="",
+        Status="",
+        StatusDescription="",
+        Stable=False,
+        Version=0,
+        SubmitTime=0,
+        CreateIndex=0,
+        ModifyIndex=0,
+        JobModifyIndex=0,
+        ParentID=api["ParentID"],
+    )
+    for key in (
+        "Stop",
+        "ID",
+        "Name",
+        "Type",
+        "Priority",
+        "AllAtOnce",
+        "Datacenters",
+        "NodePool",
+        "Payload",
+        "Meta",
+        "VaultNamespace",
+        "UI",
+    ):
         job[key] = copy.deepcopy(api[key])
     job["Region"] = _job_region(api["Region"], region)
     job["Namespace"] = api["Namespace"] if namespace == "default" and api["Namespace"] else namespace
@@ -82,48 +176,80 @@ def _job_region(job_region: str, request_region: str) -> str:
 def _constraints(items: list[dict] | None) -> list[dict] | None:
     if items is None:
         return None
-    return [{"LTarget": item.get("LTarget", ""), "RTarget": item.get("RTarget", ""),
-             "Operand": item.get("Operand", "")} for item in items]
+    return [
+        {"LTarget": item.get("LTarget", ""), "RTarget": item.get("RTarget", ""), "Operand": item.get("Operand", "")}
+        for item in items
+    ]
 
 
 def _affinities(items: list[dict] | None) -> list[dict] | None:
     if items is None:
         return None
-    return [{"LTarget": item.get("LTarget", ""), "RTarget": item.get("RTarget", ""),
-             "Operand": item.get("Operand", ""), "Weight": item.get("Weight")} for item in items]
+    return [
+        {
+            "LTarget": item.get("LTarget", ""),
+            "RTarget": item.get("RTarget", ""),
+            "Operand": item.get("Operand", ""),
+            "Weight": item.get("Weight"),
+        }
+        for item in items
+    ]
 
 
 def _spreads(items: list[dict] | None) -> list[dict] | None:
     if not items:
         return None
-    return [{"Attribute": item.get("Attribute", ""), "Weight": item.get("Weight"),
-             "SpreadTarget": [{"Value": target.get("Value", ""), "Percent": target.get("Percent", 0)}
-                              for target in item.get("SpreadTarget") or []] or None}
-            for item in items]
+    return [
+        {
+            "Attribute": item.get("Attribute", ""),
+            "Weight": item.get("Weight"),
+            "SpreadTarget": [
+                {"Value": target.get("Value", ""), "Percent": target.get("Percent", 0)}
+                for target in item.get("SpreadTarget") or []
+            ]
+            or None,
+        }
+        for item in items
+    ]
 
 
 def _periodic(periodic: dict | None) -> dict | None:
     if periodic is None:
         return None
-    return {"Enabled": periodic["Enabled"], "Spec": periodic.get("Spec") or "", "Specs": periodic.get("Specs"),
-            "SpecType": periodic["SpecType"], "ProhibitOverlap": periodic["ProhibitOverlap"],
-            "TimeZone": periodic["TimeZone"]}
+    return {
+        "Enabled": periodic["Enabled"],
+        "Spec": periodic.get("Spec") or "",
+        "Specs": periodic.get("Specs"),
+        "SpecType": periodic["SpecType"],
+        "ProhibitOverlap": periodic["ProhibitOverlap"],
+        "TimeZone": periodic["TimeZone"],
+    }
 
 
 def _struct_group(group: dict, api_job: dict) -> dict:
     out = {
-        "Name": group["Name"], "Count": group["Count"], "Update": None, "Migrate": None,
-        "Constraints": _constraints(group["Constraints"]), "Scaling": None,
-        "RestartPolicy": _struct_restart(group["RestartPolicy"]), "Disconnect": copy.deepcopy(group["Disconnect"]),
-        "Tasks": None, "EphemeralDisk": _pick(group["EphemeralDisk"], ("Sticky", "SizeMB", "Migrate")),
+        "Name": group["Name"],
+        "Count": group["Count"],
+        "Update": None,
+        "Migrate": None,
+        "Constraints": _constraints(group["Constraints"]),
+        "Scaling": None,
+        "RestartPolicy": _struct_restart(group["RestartPolicy"]),
+        "Disconnect": copy.deepcopy(group["Disconnect"]),
+        "Tasks": None,
+        "EphemeralDisk": _pick(group["EphemeralDisk"], ("Sticky", "SizeMB", "Migrate")),
         "Meta": copy.deepcopy(group["Meta"]),
-        "ReschedulePolicy": _pick(group["ReschedulePolicy"], ("Attempts", "Interval", "Delay", "DelayFunction",
-                                                              "MaxDelay", "Unlimited")),
-        "Affinities": _affinities(group["Affinities"]), "Spreads": _spreads(group["Spreads"]),
+        "ReschedulePolicy": _pick(
+            group["ReschedulePolicy"], ("Attempts", "Interval", "Delay", "DelayFunction", "MaxDelay", "Unlimited")
+        ),
+        "Affinities": _affinities(group["Affinities"]),
+        "Spreads": _spreads(group["Spreads"]),
         "Networks": _struct_networks(group["Networks"]),
         "Consul": _pick(group["Consul"], ("Namespace", "Cluster", "Partition")),
-        "Services": _struct_services(group["Services"], group_level=True), "Volumes": None,
-        "ShutdownDelay": group["ShutdownDelay"], "MaxRunDuration": group["MaxRunDuration"],
+        "Services": _struct_services(group["Services"], group_level=True),
+        "Volumes": None,
+        "ShutdownDelay": group["ShutdownDelay"],
+        "MaxRunDuration": group["MaxRunDuration"],
         "StopAfterClientDisconnect": group["StopAfterClientDisconnect"],
         "MaxClientDisconnect": group["MaxClientDisconnect"],
         "PreventRescheduleOnLost": bool(group["PreventRescheduleOnLost"]),
@@ -147,17 +273,23 @@ def _struct_networks(networks: list[dict] | None) -> list[dict] | None:
         return None
     out = []
     for network in networks:
-        item: dict[str, Any] = {"Mode": network.get("Mode") or "", "Device": "", "CIDR": network.get("CIDR") or "",
-                                "IP": network.get("IP") or ""}
+        item: dict[str, Any] = {
+            "Mode": network.get("Mode") or "",
+            "Device": "",
+            "CIDR": network.get("CIDR") or "",
+            "IP": network.get("IP") or "",
+        }
         if network.get("Hostname"):
             item["Hostname"] = network["Hostname"]  # omitempty
-        item.update({
-            "MBits": network.get("MBits") or 0,
-            "DNS": _pick(network.get("DNS"), ("Servers", "Searches", "Options")),
-            "ReservedPorts": _struct_ports(network.get("ReservedPorts")),
-            "DynamicPorts": _struct_ports(network.get("DynamicPorts")),
-            "CNI": copy.deepcopy(network.get("CNI")),
-        })
+        item.update(
+            {
+                "MBits": network.get("MBits") or 0,
+                "DNS": _pick(network.get("DNS"), ("Servers", "Searches", "Options")),
+                "ReservedPorts": _struct_ports(network.get("ReservedPorts")),
+                "DynamicPorts": _struct_ports(network.get("DynamicPorts")),
+                "CNI": copy.deepcopy(network.get("CNI")),
+            }
+        )
         out.append(item)
     return out
 
@@ -165,9 +297,16 @@ def _struct_networks(networks: list[dict] | None) -> list[dict] | None:
 def _struct_ports(ports: list[dict] | None) -> list[dict] | None:
     if not ports:
         return None
-    return [{"Label": port.get("Label", ""), "Value": port.get("Value") or 0, "To": port.get("To") or 0,
-             "HostNetwork": port.get("HostNetwork") or "", "IgnoreCollision": bool(port.get("IgnoreCollision"))}
-            for port in ports]
+    return [
+        {
+            "Label": port.get("Label", ""),
+            "Value": port.get("Value") or 0,
+            "To": port.get("To") or 0,
+            "HostNetwork": port.get("HostNetwork") or "",
+            "IgnoreCollision": bool(port.get("IgnoreCollision")),
+        }
+        for port in ports
+    ]
 
 
 def _struct_services(services: list[dict] | None, group_level: bool) -> list[dict] | None:
@@ -178,14 +317,26 @@ def _struct_services(services: list[dict] | None, group_level: bool) -> list[dic
 
 def _struct_service(service: dict, group_level: bool) -> dict:
     out = {
-        "Name": service["Name"], "TaskName": service["TaskName"], "PortLabel": service["PortLabel"],
-        "AddressMode": service["AddressMode"], "Address": service["Address"],
-        "EnableTagOverride": service["EnableTagOverride"], "Tags": copy.deepcopy(service["Tags"]),
-        "CanaryTags": copy.deepcopy(service["CanaryTags"]), "Checks": None, "Connect": None,
-        "Meta": copy.deepcopy(service["Meta"]), "CanaryMeta": copy.deepcopy(service["CanaryMeta"]),
-        "Weights": copy.deepcopy(service["Weights"]), "TaggedAddresses": copy.deepcopy(service["TaggedAddresses"]),
-        "Namespace": "", "OnUpdate": service["OnUpdate"], "Provider": service["Provider"],
-        "Cluster": service["Cluster"], "Identity": copy.deepcopy(service["Identity"]), "Kind": service["Kind"],
+        "Name": service["Name"],
+        "TaskName": service["TaskName"],
+        "PortLabel": service["PortLabel"],
+        "AddressMode": service["AddressMode"],
+        "Address": service["Address"],
+        "EnableTagOverride": service["EnableTagOverride"],
+        "Tags": copy.deepcopy(service["Tags"]),
+        "CanaryTags": copy.deepcopy(service["CanaryTags"]),
+        "Checks": None,
+        "Connect": None,
+        "Meta": copy.deepcopy(service["Meta"]),
+        "CanaryMeta": copy.deepcopy(service["CanaryMeta"]),
+        "Weights": copy.deepcopy(service["Weights"]),
+        "TaggedAddresses": copy.deepcopy(service["TaggedAddresses"]),
+        "Namespace": "",
+        "OnUpdate": service["OnUpdate"],
+        "Provider": service["Provider"],
+        "Cluster": service["Cluster"],
+        "Identity": copy.deepcopy(service["Identity"]),
+        "Kind": service["Kind"],
     }
     checks = []
     for check in service["Checks"] or []:
@@ -200,30 +351,55 @@ def _struct_service(service: dict, group_level: bool) -> dict:
 def _struct_task(task: dict) -> dict:
     resources = task["Resources"]
     return {
-        "Name": task["Name"], "Driver": task["Driver"], "User": task["User"],
-        "Config": copy.deepcopy(task["Config"]), "Env": copy.deepcopy(task["Env"]),
-        "Services": _struct_services(task["Services"], group_level=False), "Vault": None, "Secrets": None,
-        "Consul": None, "Templates": _struct_templates(task["Templates"]),
-        "Constraints": _constraints(task["Constraints"]), "Affinities": _affinities(task["Affinities"]),
-        "Resources": _struct_resources(resources), "RestartPolicy": _struct_restart(task["RestartPolicy"]),
+        "Name": task["Name"],
+        "Driver": task["Driver"],
+        "User": task["User"],
+        "Config": copy.deepcopy(task["Config"]),
+        "Env": copy.deepcopy(task["Env"]),
+        "Services": _struct_services(task["Services"], group_level=False),
+        "Vault": None,
+        "Secrets": None,
+        "Consul": None,
+        "Templates": _struct_templates(task["Templates"]),
+        "Constraints": _constraints(task["Constraints"]),
+        "Affinities": _affinities(task["Affinities"]),
+        "Resources": _struct_resources(resources),
+        "RestartPolicy": _struct_restart(task["RestartPolicy"]),
         "DispatchPayload": _pick(task["DispatchPayload"], ("File",)),
-        "Lifecycle": _pick(task["Lifecycle"], ("Hook", "Sidecar")), "Meta": copy.deepcopy(task["Meta"]),
+        "Lifecycle": _pick(task["Lifecycle"], ("Hook", "Sidecar")),
+        "Meta": copy.deepcopy(task["Meta"]),
         "KillTimeout": task["KillTimeout"],
-        "LogConfig": {"MaxFiles": task["LogConfig"]["MaxFiles"] or 0,
-                      "MaxFileSizeMB": task["LogConfig"]["MaxFileSizeMB"] or 0,
-                      "Disabled": bool(task["LogConfig"]["Disabled"])},
-        "Artifacts": _struct_artifacts(task["Artifacts"]), "Leader": task["Leader"],
-        "ShutdownDelay": task["ShutdownDelay"] or 0, "VolumeMounts": None, "ScalingPolicies": None,
-        "KillSignal": task["KillSignal"], "Kind": task["Kind"], "CSIPluginConfig": None, "Identity": None,
-        "Identities": None, "Actions": None, "Schedule": None,
+        "LogConfig": {
+            "MaxFiles": task["LogConfig"]["MaxFiles"] or 0,
+            "MaxFileSizeMB": task["LogConfig"]["MaxFileSizeMB"] or 0,
+            "Disabled": bool(task["LogConfig"]["Disabled"]),
+        },
+        "Artifacts": _struct_artifacts(task["Artifacts"]),
+        "Leader": task["Leader"],
+        "ShutdownDelay": task["ShutdownDelay"] or 0,
+        "VolumeMounts": None,
+        "ScalingPolicies": None,
+        "KillSignal": task["KillSignal"],
+        "Kind": task["Kind"],
+        "CSIPluginConfig": None,
+        "Identity": None,
+        "Identities": None,
+        "Actions": None,
+        "Schedule": None,
     }
 
 
 def _struct_resources(resources: dict) -> dict:
     return {
-        "CPU": resources["CPU"], "Cores": resources.get("Cores") or 0, "MemoryMB": resources["MemoryMB"],
-        "MemoryMaxMB": resources.get("MemoryMaxMB") or 0, "DiskMB": 0, "IOPS": resources.get("IOPS") or 0,
-        "Networks": _struct_networks(resources.get("Networks")), "Devices": None, "NUMA": None,
+        "CPU": resources["CPU"],
+        "Cores": resources.get("Cores") or 0,
+        "MemoryMB": resources["MemoryMB"],
+        "MemoryMaxMB": resources.get("MemoryMaxMB") or 0,
+        "DiskMB": 0,
+        "IOPS": resources.get("IOPS") or 0,
+        "Networks": _struct_networks(resources.get("Networks")),
+        "Devices": None,
+        "NUMA": None,
         "SecretsMB": resources.get("SecretsMB") or 0,
     }
 
@@ -231,9 +407,25 @@ def _struct_resources(resources: dict) -> dict:
 def _struct_templates(templates: list[dict] | None) -> list[dict] | None:
     if not templates:
         return None
-    keys = ("SourcePath", "DestPath", "EmbeddedTmpl", "ChangeMode", "ChangeSignal", "ChangeScript", "Once",
-            "Splay", "Perms", "Uid", "Gid", "LeftDelim", "RightDelim", "Envvars", "VaultGrace", "Wait",
-            "ErrMissingKey")
+    keys = (
+        "SourcePath",
+        "DestPath",
+        "EmbeddedTmpl",
+        "ChangeMode",
+        "ChangeSignal",
+        "ChangeScript",
+        "Once",
+        "Splay",
+        "Perms",
+        "Uid",
+        "Gid",
+        "LeftDelim",
+        "RightDelim",
+        "Envvars",
+        "VaultGrace",
+        "Wait",
+        "ErrMissingKey",
+    )
     out = []
     for template in templates:
         item = {key: copy.deepcopy(template.get(key)) for key in keys}
@@ -275,8 +467,12 @@ def _canon_struct_group(group: dict, job: dict) -> None:
     if group["ReschedulePolicy"] is None and job["Type"] not in ("system", "sysbatch"):
         group["ReschedulePolicy"] = _default_reschedule(job["Type"])
     if group["Migrate"] is None and job["Type"] == "service":
-        group["Migrate"] = {"MaxParallel": 1, "HealthCheck": "checks", "MinHealthyTime": 10 * SECOND,
-                            "HealthyDeadline": 5 * MINUTE}
+        group["Migrate"] = {
+            "MaxParallel": 1,
+            "HealthCheck": "checks",
+            "MinHealthyTime": 10 * SECOND,
+            "HealthyDeadline": 5 * MINUTE,
+        }
     if group["EphemeralDisk"] is None:
         group["EphemeralDisk"] = {"Sticky": False, "SizeMB": 300, "Migrate": False}
     if job["Type"] == "system" and group["Count"] == 0:
@@ -301,10 +497,15 @@ def _canon_struct_service(service: dict, job: dict, group: dict, task_name: str)
         service[key] = service[key] or None
     if not service["TaskName"] and task_name != "group":
         service["TaskName"] = task_name
-    service["Name"] = _replace_env(service["Name"], {
-        "JOB": job["Name"], "TASKGROUP": group["Name"], "TASK": task_name,
-        "BASE": f"{job['Name']}-{group['Name']}-{task_name}",
-    })
+    service["Name"] = _replace_env(
+        service["Name"],
+        {
+            "JOB": job["Name"],
+            "TASKGROUP": group["Name"],
+            "TASK": task_name,
+            "BASE": f"{job['Name']}-{group['Name']}-{task_name}",
+        },
+    )
     for check in service["Checks"] or []:
         check["Args"] = check["Args"] or None
         check["Header"] = check["Header"] or None
@@ -346,21 +547,31 @@ def _implied_constraints(job: dict) -> None:
     for group in job["TaskGroups"] or []:
         signals = sorted({signal for task in group["Tasks"] or [] for signal in _task_signals(task)})
         if signals:
-            _add_constraint(group, {"LTarget": "${attr.os.signals}", "RTarget": ",".join(signals),
-                                    "Operand": "set_contains"}, full_match=True)
+            _add_constraint(
+                group,
+                {"LTarget": "${attr.os.signals}", "RTarget": ",".join(signals), "Operand": "set_contains"},
+                full_match=True,
+            )
         services = list(group["Services"] or []) + [s for task in group["Tasks"] or [] for s in task["Services"] or []]
         if any(service["Provider"] == "nomad" for service in services):
-            _add_constraint(group, {"LTarget": "${attr.nomad.service_discovery}", "RTarget": "true",
-                                    "Operand": "="}, full_match=True)
+            _add_constraint(
+                group,
+                {"LTarget": "${attr.nomad.service_discovery}", "RTarget": "true", "Operand": "="},
+                full_match=True,
+            )
         if any(service["Provider"] == "nomad" and service["Checks"] for service in services):
-            _add_constraint(group, {"LTarget": "${attr.nomad.version}", "RTarget": ">= 1.4.0",
-                                    "Operand": "semver"}, full_match=True)
+            _add_constraint(
+                group, {"LTarget": "${attr.nomad.version}", "RTarget": ">= 1.4.0", "Operand": "semver"}, full_match=True
+            )
         for cluster in dict.fromkeys(s["Cluster"] or "default" for s in services if s["Provider"] == "consul"):
             if cluster == "default":
                 constraint = {"LTarget": "${attr.consul.version}", "RTarget": ">= 1.7.0", "Operand": "semver"}
             else:
-                constraint = {"LTarget": f"${{attr.consul.{cluster}.version}}", "RTarget": ">= 1.8.0",
-                              "Operand": "semver"}
+                constraint = {
+                    "LTarget": f"${{attr.consul.{cluster}.version}}",
+                    "RTarget": ">= 1.8.0",
+                    "Operand": "semver",
+                }
             _add_constraint(group, constraint, full_match=False)
 
 

@@ -120,8 +120,11 @@ def _validate_constraint(constraint: dict) -> _MultiError | None:
             err.add("Set contains constraint requires an RTarget")
     elif operand == "distinct_property":
         if rtarget and (not rtarget.isdigit() or int(rtarget) < 1):
-            err.add(f"Distinct Property must have an allowed count of 1 or greater: {rtarget} < 1"
-                    if rtarget.isdigit() else f'Failed to convert RTarget "{rtarget}" to uint64')
+            err.add(
+                f"Distinct Property must have an allowed count of 1 or greater: {rtarget} < 1"
+                if rtarget.isdigit()
+                else f'Failed to convert RTarget "{rtarget}" to uint64'
+            )
     elif operand in ("is_set", "is_not_set"):
         if rtarget:
             err.add(f"Operator {_go_q(operand)} does not support an RTarget")
@@ -235,11 +238,15 @@ def _validate_update(update: dict) -> _MultiError | None:
     if progress < 0:
         err.add(f"Progress deadline must be zero or greater: {format_duration(progress)}")
     if min_healthy >= deadline:
-        err.add("Minimum healthy time must be less than healthy deadline: "
-                f"{format_duration(min_healthy)} > {format_duration(deadline)}")
+        err.add(
+            "Minimum healthy time must be less than healthy deadline: "
+            f"{format_duration(min_healthy)} > {format_duration(deadline)}"
+        )
     if progress != 0 and deadline >= progress:
-        err.add("Healthy deadline must be less than progress deadline: "
-                f"{format_duration(deadline)} > {format_duration(progress)}")
+        err.add(
+            "Healthy deadline must be less than progress deadline: "
+            f"{format_duration(deadline)} > {format_duration(progress)}"
+        )
     if stagger <= 0:
         err.add(f"Stagger must be greater than zero: {format_duration(stagger)}")
     return err.or_none()
@@ -279,8 +286,10 @@ def _validate_restart(policy: dict) -> _MultiError | None:
     if interval < 5 * SECOND:
         err.add(f"Interval can not be less than 5s (got {format_duration(interval)})")
     if attempts * delay > interval:
-        err.add(f"Nomad can't restart the TaskGroup {attempts} times in an interval of "
-                f"{format_duration(interval)} with a delay of {format_duration(delay)}")
+        err.add(
+            f"Nomad can't restart the TaskGroup {attempts} times in an interval of "
+            f"{format_duration(interval)} with a delay of {format_duration(delay)}"
+        )
     return err.or_none()
 
 
@@ -298,8 +307,10 @@ def _validate_reschedule(policy: dict) -> _MultiError | None:
         if interval <= 0:
             err.add("Interval must be a non zero value if Attempts > 0")
         if unlimited:
-            err.add(f"Reschedule Policy with Attempts = {attempts}, Interval = {format_duration(interval)}, "
-                    f"and Unlimited = {str(unlimited).lower()} is ambiguous")
+            err.add(
+                f"Reschedule Policy with Attempts = {attempts}, Interval = {format_duration(interval)}, "
+                f"and Unlimited = {str(unlimited).lower()} is ambiguous"
+            )
             err.add("If Attempts >0, Unlimited cannot also be set to true")
     if delay < 5 * SECOND:
         err.add(f"Delay cannot be less than 5s (got {format_duration(delay)})")
@@ -374,8 +385,9 @@ def _validate_logs(logs: dict, disk: dict | None) -> _MultiError | None:
     if size < 1:
         err.add(f"minimum file size is 1MB; got {size}")
     if disk is not None and (disk.get("SizeMB") or 0) <= files * size:
-        err.add(f"log storage ({files * size} MB) must be less than requested disk capacity "
-                f"({disk.get('SizeMB') or 0} MB)")
+        err.add(
+            f"log storage ({files * size} MB) must be less than requested disk capacity ({disk.get('SizeMB') or 0} MB)"
+        )
     return err.or_none()
 
 
@@ -396,8 +408,10 @@ def _validate_services(services: list[dict], networks: list[dict], task: dict | 
         if (problem := _validate_service(service)) is not None:
             err.add(f"service[{index}] {_go_q(name)} validation failed: {problem}")
         if task is not None and service.get("AddressMode") == "alloc":
-            err.add(f'service "{name}" cannot use address_mode="alloc", '
-                    'only services defined in a "group" block can use this mode')
+            err.add(
+                f'service "{name}" cannot use address_mode="alloc", '
+                'only services defined in a "group" block can use this mode'
+            )
         if name + (service.get("PortLabel") or "") in known:
             err.add(f"service {_go_q(name)} is duplicate")
         known.add(name + (service.get("PortLabel") or ""))
@@ -436,8 +450,10 @@ def _validate_service(service: dict) -> _MultiError | None:
     end = name.rfind("}") + 1
     stripped = re.sub(r"\$\{[^}]+\}", "ENV-VAR", name[:end]) + name[end:]
     if not _SERVICE_NAME.match(stripped):
-        err.add("Service name must be valid per RFC 1123 and can contain only alphanumeric characters or dashes "
-                f"and must be no longer than 63 characters: {_go_q(name)}")
+        err.add(
+            "Service name must be valid per RFC 1123 and can contain only alphanumeric characters or dashes "
+            f"and must be no longer than 63 characters: {_go_q(name)}"
+        )
     mode = service.get("AddressMode") or ""
     if mode in ("host", "driver", "alloc"):
         if service.get("Address"):
@@ -459,8 +475,10 @@ def _validate_checks(service: dict, provider: str, err: _MultiError) -> None:
     for check in service.get("Checks") or []:
         name = check.get("Name") or ""
         if not service.get("PortLabel") and not check.get("PortLabel") and check.get("Type") in ("http", "tcp", "grpc"):
-            err.add(f"Check {name} invalid: check requires a port but neither check nor service "
-                    f"{_go_q(service.get('Name') or '')} have a port")
+            err.add(
+                f"Check {name} invalid: check requires a port but neither check nor service "
+                f"{_go_q(service.get('Name') or '')} have a port"
+            )
             continue
         allowed = ["grpc", "tcp", "http", "script"] if provider == "consul" else ["tcp", "http"]
         problem = _validate_check(check, allowed)

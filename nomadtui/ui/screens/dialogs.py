@@ -34,8 +34,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     BINDINGS = bindings(DIALOG_KEYS)
 
-    def __init__(self, title: str, body: RenderableType, command: str = "", *, warning: str = "",
-                 confirm_label: str = "Yes") -> None:
+    def __init__(
+        self, title: str, body: RenderableType, command: str = "", *, warning: str = "", confirm_label: str = "Yes"
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.body = body
@@ -53,8 +54,12 @@ class ConfirmScreen(ModalScreen[bool]):
             if self.command:
                 yield Label("Equivalent command:", classes="dim")
                 yield Static(command_block(self.command), classes="command")
-            yield Static(Text.assemble(("y", "bold"), f" {self.confirm_label}   ", ("n", "bold"), "/", ("esc", "bold"),
-                                       " cancel"), classes="dialog-keys")
+            yield Static(
+                Text.assemble(
+                    ("y", "bold"), f" {self.confirm_label}   ", ("n", "bold"), "/", ("esc", "bold"), " cancel"
+                ),
+                classes="dialog-keys",
+            )
         yield Footer()
 
     def action_confirm(self) -> None:
@@ -101,7 +106,7 @@ def _excerpt(source: str, line: int, column: int) -> Text:
         text.append_text(literal(lines[number - 1], "bold" if number == line else ""))
         text.append("\n")
     # The caret sits under the column as shown: escapes and wide characters before it move it.
-    before = source.splitlines()[line - 1][:max(0, column - 1)].expandtabs(4) if 0 < line <= len(lines) else ""
+    before = source.splitlines()[line - 1][: max(0, column - 1)].expandtabs(4) if 0 < line <= len(lines) else ""
     text.append(" " * (7 + cell_len(inert(before))) + "^", style="bold red")
     return text
 
@@ -123,7 +128,9 @@ class ChoiceScreen(ModalScreen[str | None]):
             if self.note:
                 yield Static(literal(self.note), classes="dim")
             yield OptionList(*(Option(label, id=value) for value, label in self.options), id="choices")
-            yield Static(Text.assemble(("enter", "bold"), " choose   ", ("esc", "bold"), " back"), classes="dialog-keys")
+            yield Static(
+                Text.assemble(("enter", "bold"), " choose   ", ("esc", "bold"), " back"), classes="dialog-keys"
+            )
         yield Footer()
 
     @on(OptionList.OptionSelected)
@@ -149,11 +156,16 @@ class FilePickerScreen(ModalScreen[Path | None]):
             yield Label("Run a job file", classes="dialog-title")
             yield Static(literal(f"Job files in {self.folder}", "dim"))
             options = [Option(literal(p.name), id=str(p)) for p in self.files] or [
-                Option(Text("(no job files here)", style="dim"), disabled=True)]
+                Option(Text("(no job files here)", style="dim"), disabled=True)
+            ]
             yield OptionList(*options, id="files")
             yield Input(placeholder="…or type a path and press enter", id="path")
-            yield Static(Text.assemble(("enter", "bold"), " plan   ", ("tab", "bold"), " type a path   ",
-                                       ("esc", "bold"), " back"), classes="dialog-keys")
+            yield Static(
+                Text.assemble(
+                    ("enter", "bold"), " plan   ", ("tab", "bold"), " type a path   ", ("esc", "bold"), " back"
+                ),
+                classes="dialog-keys",
+            )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -199,7 +211,8 @@ class BusyScreen(ModalScreen[None]):
     def _tick(self) -> None:
         seconds = int(asyncio.get_running_loop().time() - self.started)
         self.query_one("#elapsed", Static).update(
-            Text(f"Waiting for its answer: {seconds}s so far. Nomad is working on it; the connection is fine."))
+            Text(f"Waiting for its answer: {seconds}s so far. Nomad is working on it; the connection is fine.")
+        )
 
     def action_stop_waiting(self) -> None:
         self.work.cancel()

@@ -17,7 +17,7 @@ from ..widgets.table import VirtualTable
 def key_rows(screen: Screen) -> list[tuple[str, str, str]]:
     """(keys, description, where) for every active binding of `screen`, plus the list keys."""
     rows: dict[str, tuple[str, str, str]] = {}
-    for key, active in screen.active_bindings.items():
+    for active in screen.active_bindings.values():
         binding = active.binding
         where = "app" if active.node is screen.app else "screen" if active.node is screen else "list"
         display = binding.key_display or screen.app.get_key_display(binding)
@@ -27,8 +27,9 @@ def key_rows(screen: Screen) -> list[tuple[str, str, str]]:
         rows[binding.action] = (keys, description, place)
     if screen.query(VirtualTable):
         for binding in VirtualTable.BINDINGS:
-            display = ", ".join(screen.app.get_key_display(binding.__class__(k, binding.action))
-                                for k in binding.key.split(","))
+            display = ", ".join(
+                screen.app.get_key_display(binding.__class__(k, binding.action)) for k in binding.key.split(",")
+            )
             rows.setdefault(binding.action, (display, binding.description, "list"))
     return sorted(rows.values(), key=lambda r: ({"screen": 0, "list": 1, "app": 2}.get(r[2], 3), r[1]))
 

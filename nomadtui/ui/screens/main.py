@@ -27,8 +27,8 @@ from ..tour import Tour
 from ..widgets.panels import LivePanel, status_line
 from ..widgets.table import VirtualTable
 
-NARROW = 100          # below this width the jobs list goes on top
-FOCUS_DELAY = 0.15    # seconds the cursor rests on a job before its watches start
+NARROW = 100  # below this width the jobs list goes on top
+FOCUS_DELAY = 0.15  # seconds the cursor rests on a job before its watches start
 
 
 class MainScreen(Screen):
@@ -59,10 +59,10 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self._focus_timer = None
-        self._wanted: str | None = None        # a job to show once the list has it (after a run)
+        self._wanted: str | None = None  # a job to show once the list has it (after a run)
         self._job_rows = render.JobRows()
         self._probe_snapshot = None
-        self._configured: dict | None = None     # the probed route's weights, to notice changes
+        self._configured: dict | None = None  # the probed route's weights, to notice changes
         self.tour = Tour(self) if self.app.tour_requested else None
         self.query_one("#tour").display = self.tour is not None
         self.set_interval(1.0, self._tick)
@@ -92,22 +92,36 @@ class MainScreen(Screen):
             elif first and jobs.cursor_key is not None:
                 self._schedule_focus(jobs.cursor_key)
         elif what == "job" and (row := self._job_rows.focused_row(state)) is not None:
-            jobs.update_row(row)     # the job in focus knows its exact version and count
-        if what in ("all", "job", "summary", "focus", "versions", "job_deployments", "allocations", "alloc_details",
-                    "fabio", "nodes", "tick", "events", "namespace"):
+            jobs.update_row(row)  # the job in focus knows its exact version and count
+        if what in (
+            "all",
+            "job",
+            "summary",
+            "focus",
+            "versions",
+            "job_deployments",
+            "allocations",
+            "alloc_details",
+            "fabio",
+            "nodes",
+            "tick",
+            "events",
+            "namespace",
+        ):
             self._refresh_detail(state, now)
         self._refresh_status(state, now)
 
     def _refresh_detail(self, state: ClusterState, now: float) -> None:
         job, summary = state.job, state.summary
         self.query_one("#job-header", LivePanel).show(
-            (job, format_age(job.submit_time, now) if job else ""), lambda: render.job_header(job, now))
+            (job, format_age(job.submit_time, now) if job else ""), lambda: render.job_header(job, now)
+        )
         self.query_one("#summary", LivePanel).show(summary, lambda: render.summary_table(summary))
         latest = state.latest_deployment
         narrow = self.size.width < NARROW
         self.query_one("#deployment", LivePanel).show(
-            (latest, narrow, _deadline_ages(latest, now)),
-            lambda: render.deployment_panel(latest, now, compact=narrow))
+            (latest, narrow, _deadline_ages(latest, now)), lambda: render.deployment_panel(latest, now, compact=narrow)
+        )
         nodes = {n.id: n.name for n in state.nodes}
         self.query_one("#allocs", VirtualTable).set_rows(render.alloc_rows(state.allocations, nodes, now))
         routes = state.job_routes()
@@ -116,16 +130,23 @@ class MainScreen(Screen):
         configured = self.app.live.fabio is not None
         self.query_one("#routes", LivePanel).show(
             (tuple(routes), tuple(sorted(images.items())), configured, fabio is None or fabio.connected, narrow),
-            lambda: render.routes_panel(routes, state.version_label, configured=configured,
-                                        connected=fabio is None or fabio.connected, compact=narrow))
+            lambda: render.routes_panel(
+                routes,
+                state.version_label,
+                configured=configured,
+                connected=fabio is None or fabio.connected,
+                compact=narrow,
+            ),
+        )
         self._refresh_probe(state)
         rows = with_durations(self.app.timeline.latest_deployment_events(state))
         d = state.latest_deployment
         title = f"Rollout timeline (deployment {d.id[:8]})" if d is not None else "Rollout timeline"
         if state.events.off:
             title += "  · no event stream: steps may be coarser"
-        self.query_one("#timeline", LivePanel).show((tuple(e for e, _, _ in rows), title),
-                                                    lambda: render.timeline_panel(rows, title))
+        self.query_one("#timeline", LivePanel).show(
+            (tuple(e for e, _, _ in rows), title), lambda: render.timeline_panel(rows, title)
+        )
 
     def _refresh_probe(self, state: ClusterState) -> None:
         config = self.app.probe_config
@@ -144,12 +165,14 @@ class MainScreen(Screen):
         narrow = self.size.width < NARROW
         self.query_one("#probe", LivePanel).show(
             (snapshot, expectation, tuple(problems), narrow),
-            lambda: render.probe_panel(snapshot, expectation, problems, target, compact=narrow))
+            lambda: render.probe_panel(snapshot, expectation, problems, target, compact=narrow),
+        )
 
     def _refresh_status(self, state: ClusterState, now: float) -> None:
         settings = self.app.settings
-        line = status_line(state, settings.describe(self.app.live.namespace), now, read_only=settings.read_only,
-                           demo=self.app.demo)
+        line = status_line(
+            state, settings.describe(self.app.live.namespace), now, read_only=settings.read_only, demo=self.app.demo
+        )
         self.query_one("#status", LivePanel).show(line.plain, lambda: line)
 
     def _tick(self) -> None:

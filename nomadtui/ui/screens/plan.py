@@ -6,8 +6,8 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 
 from ...difftext import format_diff
-from ...model import Plan
 from ...jobfile import JobFile
+from ...model import Plan
 from .. import render
 from ..text import literal
 from .dialogs import ConfirmScreen
@@ -34,8 +34,13 @@ def plan_body(job_file: JobFile, plan: Plan) -> RenderableType:
         parts.append(literal(plan.warnings.strip(), "yellow", multiline=True))
     parts.append(Text(""))
     guard = "a new job" if plan.job_modify_index == 0 else f"job modify index {plan.job_modify_index}"
-    parts.append(Text(f"Registering checks that the job is still at {guard} (-check-index): "
-                      "if someone changed it meanwhile, nothing is overwritten.", style="dim"))
+    parts.append(
+        Text(
+            f"Registering checks that the job is still at {guard} (-check-index): "
+            "if someone changed it meanwhile, nothing is overwritten.",
+            style="dim",
+        )
+    )
     return Group(*parts)
 
 
@@ -48,5 +53,10 @@ class PlanScreen(ConfirmScreen):
             warning = "Some allocations cannot be placed: registering creates a blocked evaluation."
         elif not plan.changes_allocations and plan.diff and plan.diff.get("Type") == "None":
             warning = "Nothing changes: registering makes no new version (Nomad only re-evaluates the job)."
-        super().__init__(f"Plan {job_file.path.name}  →  job {job_file.job_id}", plan_body(job_file, plan), command,
-                         warning=warning, confirm_label="register (run) it")
+        super().__init__(
+            f"Plan {job_file.path.name}  →  job {job_file.job_id}",
+            plan_body(job_file, plan),
+            command,
+            warning=warning,
+            confirm_label="register (run) it",
+        )

@@ -32,8 +32,15 @@ def default_choice(versions: Sequence[JobVersion], current: int | None) -> int |
 class RevertScreen(ModalScreen[int | None]):
     BINDINGS = bindings(DIALOG_KEYS)
 
-    def __init__(self, job_id: str, versions: Sequence[JobVersion], against_current: Mapping[int, Mapping | None],
-                 current: int | None, now: float, command: Callable[[int], str]) -> None:
+    def __init__(
+        self,
+        job_id: str,
+        versions: Sequence[JobVersion],
+        against_current: Mapping[int, Mapping | None],
+        current: int | None,
+        now: float,
+        command: Callable[[int], str],
+    ) -> None:
         super().__init__()
         self.job_id = job_id
         self.versions = list(versions)
@@ -45,15 +52,30 @@ class RevertScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
             yield Label(literal(f"Revert job {self.job_id} (running version {self.current})"), classes="dialog-title")
-            options = [Option(render.version_line(v, self.current, self.now), id=str(v.version),
-                              disabled=v.version == self.current) for v in self.versions]
+            options = [
+                Option(
+                    render.version_line(v, self.current, self.now),
+                    id=str(v.version),
+                    disabled=v.version == self.current,
+                )
+                for v in self.versions
+            ]
             yield OptionList(*options, id="versions")
             yield Label("", id="diff-title", classes="dim")
             with VerticalScroll(classes="dialog-body", id="diff-scroll"):
                 yield Static(id="diff")
             yield Static(id="command", classes="command")
-            yield Static(Text.assemble(("y", "bold"), " revert to the highlighted version   ", ("n", "bold"), "/",
-                                       ("esc", "bold"), " cancel"), classes="dialog-keys")
+            yield Static(
+                Text.assemble(
+                    ("y", "bold"),
+                    " revert to the highlighted version   ",
+                    ("n", "bold"),
+                    "/",
+                    ("esc", "bold"),
+                    " cancel",
+                ),
+                classes="dialog-keys",
+            )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -77,13 +99,19 @@ class RevertScreen(ModalScreen[int | None]):
             diff.update(Text("No other version to revert to.", style="dim"))
             command.update(Text(""))
             return
-        title.update(Text(f"What reverting changes: running version {self.current} → version {version} "
-                          "(Nomad writes it as a new version)"))
+        title.update(
+            Text(
+                f"What reverting changes: running version {self.current} → version {version} "
+                "(Nomad writes it as a new version)"
+            )
+        )
         body = self.against_current.get(version)
         if body is None:
             diff.update(Text("(no diff available)", style="dim"))
         elif body.get("Type") == "None":
-            diff.update(Text("Same specification as the running version: no new version would be made.", style="yellow"))
+            diff.update(
+                Text("Same specification as the running version: no new version would be made.", style="yellow")
+            )
         else:
             diff.update(render.diff_text(format_diff(body)))
         command.update(command_block(self.command(version)))

@@ -31,18 +31,18 @@ from ..text import literal
 @dataclass(frozen=True)
 class Column:
     label: str
-    width: int | None = None       # None: as wide as the widest cell (up to max_width)
+    width: int | None = None  # None: as wide as the widest cell (up to max_width)
     max_width: int = 40
     justify: str = "left"
-    optional: bool = False         # hidden while every cell is empty
+    optional: bool = False  # hidden while every cell is empty
 
 
 @dataclass(frozen=True)
 class Row:
     key: str
     cells: tuple[Text | str, ...]  # a str cell is outside text: shown literally (see ui/text.py)
-    style: str = ""                # e.g. "dim" for stopped allocations
-    search: str = ""               # what the filter matches (defaults to the cells' text)
+    style: str = ""  # e.g. "dim" for stopped allocations
+    search: str = ""  # what the filter matches (defaults to the cells' text)
 
     @cached_property
     def widths(self) -> tuple[int, ...]:
@@ -75,13 +75,20 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
     class Selected(Highlighted):
         pass
 
-    def __init__(self, columns: Sequence[Column], *, empty: str = "", name: str | None = None,
-                 id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        *,
+        empty: str = "",
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns = tuple(columns)
         self.empty = empty
         self._all: list[Row] = []
-        self._rows: list[Row] = []          # after the filter
+        self._rows: list[Row] = []  # after the filter
         self._widths: list[int] = [c.width or cell_len(c.label) for c in self.columns]
         self.cursor = 0
         self._cursor_key: str | None = None
@@ -163,7 +170,9 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
     def _apply_filter(self) -> None:
         self._rows = self._filtered()
         index = next((i for i, r in enumerate(self._rows) if r.key == self._cursor_key), None)
-        self._move(index if index is not None else min(self.cursor, max(0, len(self._rows) - 1)), announce=index is None)
+        self._move(
+            index if index is not None else min(self.cursor, max(0, len(self._rows) - 1)), announce=index is None
+        )
         shown = [w for w in self._widths if w]
         width = sum(shown) + 2 * max(0, len(shown) - 1)
         self.virtual_size = Size(width, len(self._rows) + 1)
@@ -255,7 +264,7 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
             if cursor:
                 style += self.get_component_rich_style("table--cursor" if self.has_focus else "table--cursor-blurred")
             if len(self._strips) > 4 * self.size.height + 64:
-                self._strips.clear()     # scrolling through 10,000 rows must not keep 10,000 strips
+                self._strips.clear()  # scrolling through 10,000 rows must not keep 10,000 strips
             strip = self._strips[cache_key] = self._strip(row.cells, style, width)
         return strip
 
@@ -268,8 +277,9 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
                 line.append("  ")
             line.append_text(_fit(cells[i] if i < len(cells) else "", self._widths[i], column.justify))
         line.truncate(width, overflow="ellipsis", pad=True)
-        segments = [Segment(seg.text, style + seg.style if seg.style else style)
-                    for seg in line.render(self.app.console)]
+        segments = [
+            Segment(seg.text, style + seg.style if seg.style else style) for seg in line.render(self.app.console)
+        ]
         return Strip(segments, width)
 
 
