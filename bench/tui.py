@@ -126,11 +126,14 @@ def add_jobs(server: DemoServer, count: int) -> None:
         ],
     }
 
+    cluster = server.cluster
+    assert cluster is not None
+
     def register_all() -> None:
         for i in range(count):
             job = dict(template, ID=f"service-{i:05d}", Name=f"service-{i:05d}")
-            server.cluster.register(job)
-        server.cluster.run_due()
+            cluster.register(job)
+        cluster.run_due()
 
     server.call(register_all)
 
@@ -186,7 +189,7 @@ def main(jobs: int, idle_seconds: float, rollout_seconds: float) -> None:
         term.quiet(0.5)
         sent = term.send(key)
         answered = term.first_after(sent)
-        print(f"  {label} ({key}): {(answered - sent) * 1000:.1f} ms")
+        print(f"  {label} ({key}): " + (f"{(answered - sent) * 1000:.1f} ms" if answered is not None else "no answer"))
     term.send("g")
     time.sleep(1.0)  # let the first job's watches settle again
     term.quiet(1.0)

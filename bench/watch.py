@@ -26,7 +26,11 @@ async def main(changes: int, idle_seconds: float) -> None:
     server = DemoServer(speed=10, seed=1).start()
     cluster = LiveCluster(Settings(address=server.nomad_url, fabio_address=server.fabio_url), wait=30)
     seen: dict[str, float] = {}
-    cluster.subscribe(lambda state, what: seen.setdefault(what, time.perf_counter()))
+
+    def note(state, what) -> None:
+        seen.setdefault(what, time.perf_counter())
+
+    cluster.subscribe(note)
     cluster.start()
     cluster.focus("default", JOB)
     while cluster.state.job is None or not cluster.state.versions:

@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo_main(argv[1:])
     if argv[:1] == ["screenshots"]:
-        from .ui.screenshots import main as screenshots_main
+        from .harness.screenshots import main as screenshots_main
 
         return screenshots_main(argv[1:])
     args = parser().parse_args(argv)
@@ -99,13 +99,14 @@ def run_tui(args: argparse.Namespace) -> int:
         k: getattr(args, k)
         for k in ("address", "namespace", "region", "fabio_address", "cluster", "jobs_dir", "read_only", "skip_verify")
     }
-    demo = None
+    demo, article_jobs = None, None
     if args.demo:
         from .demo.cluster import DEFAULT_SPEED, JOBS_DIR
         from .demo.server import DemoServer
 
         demo = DemoServer(speed=args.speed or DEFAULT_SPEED).start()
         flags.update(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=args.jobs_dir or JOBS_DIR)
+        article_jobs = JOBS_DIR
     try:
         # The demo ignores the user's NOMAD_* environment and config-file clusters (keys still apply).
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NOMAD_", "FABIO_"))} if demo else None
@@ -115,7 +116,13 @@ def run_tui(args: argparse.Namespace) -> int:
         return 2
     from .ui.app import NomadApp
 
-    app = NomadApp(settings, demo=demo is not None, probe=probe_config(args, demo), tour=args.tour, freeze_heap=True)
+    app = NomadApp(
+        settings,
+        demo=demo is not None,
+        probe=probe_config(args, demo),
+        tour=article_jobs if args.tour else None,
+        freeze_heap=True,
+    )
     try:
         app.run()
     finally:

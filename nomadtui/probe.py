@@ -25,7 +25,7 @@ import httpx
 
 if TYPE_CHECKING:
     from .model import Route
-    from .nomad.live import ClusterState
+    from .state import ClusterState
 
 MAX_RATE = 50.0  # requests per second; a probe must never become a load test
 UPDATE_EVERY = 0.5  # seconds between on_update calls

@@ -18,7 +18,7 @@ from pathlib import Path
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+    import tomli as tomllib
 
 DEFAULT_ADDRESS = "http://127.0.0.1:4646"
 DEFAULT_MAX_ANSWER_MB = 256  # the largest answer read from Nomad or Fabio
@@ -176,6 +176,28 @@ _ENV = {
 }
 
 
+@dataclass(frozen=True)
+class _Sources:
+    """Where each setting may come from, in order: flags, then the environment, then the chosen
+    cluster of the config file."""
+
+    flags: Mapping[str, object]
+    env: Mapping[str, str]
+    cluster: Mapping[str, object]
+
+    def pick(self, key: str) -> object:
+        if key in self.flags:
+            return self.flags[key]
+        env_name = _ENV.get(key)
+        if env_name and self.env.get(env_name):
+            return self.env[env_name]
+        return self.cluster.get(key)
+
+    def text(self, key: str) -> str | None:
+        value = self.pick(key)
+        return str(value) if value else None
+
+
 def load(
     flags: Mapping[str, object] | None = None,
     env: Mapping[str, str] | None = None,
@@ -185,43 +207,65 @@ def load(
 ) -> Settings:
     """Settings from flags (None = not given), then the environment, then the config file
     (`clusters=False`: only its keys and preferences, never a cluster's address or token)."""
-    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
     env = os.environ if env is None else env
     file = read_config(config or config_path(env))
     if not clusters:
         file = {k: v for k, v in file.items() if k not in ("clusters", "default_cluster")}
+    name, section = _cluster(given, env, file)
+    sources = _Sources(given, env, section)
+    token = sources.pick("token")
+    if token is None and section.get("token_file"):
+        token = _read_secret_file(Path(str(section["token_file"])).expanduser())
+    http_auth = sources.pick("http_auth")
+    fabio = sources.text("fabio_address")
+    return Settings(
+        address=_address(sources.text("address") or DEFAULT_ADDRESS),
+        token=Secret(str(token)) if token else None,
+        namespace=sources.text("namespace") or "default",
+        region=sources.text("region"),
+        http_auth=Secret(str(http_auth)) if http_auth else None,
+        tls=_tls(sources),
+        fabio_address=fabio.rstrip("/") if fabio else None,
+        cluster=name,
+        read_only=bool(given.get("read_only") or section.get("read_only") or file.get("read_only")),
+        jobs_dir=_path(sources.pick("jobs_dir")),
+        keymap=dict(file.get("keys") or {}),
+        max_answer_bytes=_max_answer(section.get("max_answer_mb", file.get("max_answer_mb", DEFAULT_MAX_ANSWER_MB))),
+    )
+
+
+def _cluster(flags: Mapping[str, object], env: Mapping[str, str], file: Mapping) -> tuple[str | None, Mapping]:
+    """The config file's cluster to use (flag, NOMADTUI_CLUSTER, default_cluster) and its section."""
     known = file.get("clusters") or {}
-    name = flags.get("cluster") or env.get("NOMADTUI_CLUSTER") or file.get("default_cluster")
-    if name and name not in known:
+    chosen = flags.get("cluster") or env.get("NOMADTUI_CLUSTER") or file.get("default_cluster")
+    if not chosen:
+        return None, {}
+    name = str(chosen)
+    if name not in known:
         names = ", ".join(sorted(known)) or "none"
         raise SettingsError(f"no cluster named {name!r} in the config file (known: {names})")
-    from_file = dict(known.get(name) or {}) if name else {}
+    return name, dict(known[name] or {})
 
-    def pick(key: str):
-        if key in flags:
-            return flags[key]
-        env_name = _ENV.get(key)
-        if env_name and env.get(env_name):
-            return env[env_name]
-        return from_file.get(key)
 
-    token = pick("token")
-    if token is None and from_file.get("token_file"):
-        token = _read_secret_file(Path(str(from_file["token_file"])).expanduser())
-    skip = pick("skip_verify")
-    skip_verify = parse_bool(skip, "NOMAD_SKIP_VERIFY") if isinstance(skip, str) else bool(skip)
-    address = str(pick("address") or DEFAULT_ADDRESS).rstrip("/")
+def _address(value: str) -> str:
+    address = value.rstrip("/")
     if address.startswith("unix://"):
         raise SettingsError("unix:// addresses are not supported; use http:// or https://")
     if not address.startswith(("http://", "https://")):
         address = "http://" + address
+    return address
+
+
+def _tls(sources: _Sources) -> TLS:
+    skip = sources.pick("skip_verify")
     tls = TLS(
-        ca_cert=_path(pick("ca_cert")),
-        ca_path=_path(pick("ca_path")),
-        client_cert=_path(pick("client_cert")),
-        client_key=_path(pick("client_key")),
-        server_name=str(pick("tls_server_name")) if pick("tls_server_name") else None,
-        skip_verify=skip_verify,
+        ca_cert=_path(sources.pick("ca_cert")),
+        ca_path=_path(sources.pick("ca_path")),
+        client_cert=_path(sources.pick("client_cert")),
+        client_key=_path(sources.pick("client_key")),
+        server_name=sources.text("tls_server_name"),
+        skip_verify=parse_bool(skip, "NOMAD_SKIP_VERIFY") if isinstance(skip, str) else bool(skip),
     )
     for label, path in (
         ("CA certificate", tls.ca_cert),
@@ -232,25 +276,13 @@ def load(
             raise SettingsError(f"{label} {path} does not exist")
     if tls.ca_path is not None and not tls.ca_path.is_dir():
         raise SettingsError(f"CA folder {tls.ca_path} does not exist")
-    jobs_dir = _path(pick("jobs_dir"))
-    max_answer_mb = from_file.get("max_answer_mb", file.get("max_answer_mb", DEFAULT_MAX_ANSWER_MB))
-    if isinstance(max_answer_mb, bool) or not isinstance(max_answer_mb, (int, float)) or max_answer_mb <= 0:
-        raise SettingsError(f"max_answer_mb must be a positive number of megabytes, not {max_answer_mb!r}")
-    http_auth = pick("http_auth")
-    return Settings(
-        address=address,
-        token=Secret(str(token)) if token else None,
-        namespace=str(pick("namespace") or "default"),
-        region=str(pick("region")) if pick("region") else None,
-        http_auth=Secret(str(http_auth)) if http_auth else None,
-        tls=tls,
-        fabio_address=str(pick("fabio_address")).rstrip("/") if pick("fabio_address") else None,
-        cluster=name,
-        read_only=bool(flags.get("read_only") or from_file.get("read_only") or file.get("read_only")),
-        jobs_dir=jobs_dir,
-        keymap=dict(file.get("keys") or {}),
-        max_answer_bytes=int(max_answer_mb * 2**20),
-    )
+    return tls
+
+
+def _max_answer(megabytes: object) -> int:
+    if isinstance(megabytes, bool) or not isinstance(megabytes, (int, float)) or megabytes <= 0:
+        raise SettingsError(f"max_answer_mb must be a positive number of megabytes, not {megabytes!r}")
+    return int(megabytes * 2**20)
 
 
 def _path(value: object) -> Path | None:

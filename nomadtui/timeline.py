@@ -31,12 +31,12 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .difftext import diff_summary
 from .model import Allocation, Deployment, Evaluation, GroupState, JobVersion, Route, latest_deployment, short_id
-from .nomad.live import ClusterState
 from .safetext import markdown as markdown_text
+from .state import ClusterState
 from .wire import format_duration, format_time
 
 MAX_EVENTS = 1000  # per job; the oldest go first
@@ -49,7 +49,7 @@ STOPPING = ("stop", "evict")
 # At one timestamp (one Raft write, or the demo's manual clock) events sort by what causes what:
 # a client reports health, the deployment watcher reacts (promotes, fails, reverts), a
 # registration is evaluated, the scheduler creates a deployment, stops and places allocations.
-_CAUSAL_ORDER = (
+EventKind = Literal[
     "running",
     "healthy",
     "unhealthy",
@@ -69,14 +69,15 @@ _CAUSAL_ORDER = (
     "placed",
     "successful",
     "routes",
-)
+]
+_CAUSAL_ORDER: tuple[EventKind, ...] = get_args(EventKind)  # the Literal lists the kinds in that order
 _RANK = {kind: i for i, kind in enumerate(_CAUSAL_ORDER)}
 
 
 @dataclass(frozen=True)
 class TimelineEvent:
     at: float  # epoch seconds
-    kind: str
+    kind: EventKind
     text: str  # one line a person reads
     job_id: str
     deployment_id: str = ""
@@ -191,13 +192,22 @@ def _evaluation_text(e: Evaluation) -> str:
     return text + (": " + "; ".join(details) if details else "")
 
 
-def _status_event(previous: str, d: Deployment) -> tuple[str, str] | None:
+_STATUS_KINDS: dict[str, EventKind] = {
+    "paused": "paused",
+    "successful": "successful",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+
+
+def _status_event(previous: str, d: Deployment) -> tuple[EventKind, str] | None:
     """(kind, text) for a deployment's new status; None when there is nothing to tell."""
     if d.status == "running":
         return ("resumed", "deployment resumed") if previous == "paused" else None
+    kind = _STATUS_KINDS.get(d.status, "deployment")
     if d.status in ("paused", "successful"):
-        return d.status, f"deployment {d.status}"
-    return d.status, f"deployment {d.status}" + (f": {d.status_description}" if d.status_description else "")
+        return kind, f"deployment {d.status}"
+    return kind, f"deployment {d.status}" + (f": {d.status_description}" if d.status_description else "")
 
 
 def _route_shares(state: ClusterState, route: Route) -> tuple[tuple[str, int], ...]:
@@ -312,7 +322,7 @@ class Timeline:
         self,
         state: ClusterState,
         at: float | None,
-        kind: str,
+        kind: EventKind,
         text: str,
         *,
         index: int = 0,
@@ -479,7 +489,9 @@ class Timeline:
     ) -> list[TimelineEvent]:
         deployment = self._deployment_of(state, mem, a)
 
-        def event(at: float | None, kind: str, text: str, index: int, deployment_id: str = deployment) -> TimelineEvent:
+        def event(
+            at: float | None, kind: EventKind, text: str, index: int, deployment_id: str = deployment
+        ) -> TimelineEvent:
             return self._event(state, at, kind, text, index=index, deployment_id=deployment_id, alloc_id=a.id)
 
         name = f"allocation {short_id(a.id)}"
@@ -491,12 +503,12 @@ class Timeline:
         if a.client_status == "running" and prev.client_status != "running" and a.healthy is None:
             events.append(event(a.modify_time, "running", f"{name} running", a.modify_index))
         if a.healthy is not None and a.healthy != prev.healthy:
-            kind = "healthy" if a.healthy else "unhealthy"
-            events.append(event(a.health_time or a.modify_time, kind, f"{name} {kind}", a.modify_index))
+            health: EventKind = "healthy" if a.healthy else "unhealthy"
+            events.append(event(a.health_time or a.modify_time, health, f"{name} {health}", a.modify_index))
         if a.client_status in ("failed", "lost") and prev.client_status != a.client_status:
             why = f": {a.client_description}" if a.client_description else ""
-            kind = "alloc-failed" if a.client_status == "failed" else "lost"
-            events.append(event(a.modify_time, kind, f"{name} {a.client_status}{why}", a.modify_index))
+            ended: EventKind = "alloc-failed" if a.client_status == "failed" else "lost"
+            events.append(event(a.modify_time, ended, f"{name} {a.client_status}{why}", a.modify_index))
         if a.desired_status in STOPPING and prev.desired_status not in STOPPING:
             why = f": {a.desired_description}" if a.desired_description else ""
             # A stop belongs to the rollout that replaces the allocation, not to the one that

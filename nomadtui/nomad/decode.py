@@ -24,7 +24,6 @@ from .threads import in_thread
 T = TypeVar("T")
 
 LARGE_BODY = 256 * 1024  # bytes; smaller answers are decoded on the loop at once
-_WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
 
@@ -57,10 +56,10 @@ def elements(text: str, *, yield_gil: bool = False) -> Iterator[Any]:
     """The elements of a top-level JSON array, decoded one at a time as they are taken: a consumer
     that turns each into a record never holds the whole throw-away tree (a 50 MB list of small
     objects is half a gigabyte of it)."""
-    i = _WS.match(text).end()
+    i = _skip(text, 0)
     if not text.startswith("[", i):
         raise ValueError(f"expected '[' at char {i}")
-    i = _WS.match(text, i + 1).end()
+    i = _skip(text, i + 1)
     count = 0
     if text.startswith("]", i):
         _end(text, i)
@@ -71,21 +70,30 @@ def elements(text: str, *, yield_gil: bool = False) -> Iterator[Any]:
         count += 1
         if yield_gil and not count % 128:
             time.sleep(0)
-        i = _WS.match(text, i).end()
+        i = _skip(text, i)
         if text.startswith("]", i):
             _end(text, i)
             return
         if not text.startswith(",", i):
             raise ValueError(f"expected ',' or ']' at char {i}")
-        i = _WS.match(text, i + 1).end()
+        i = _skip(text, i + 1)
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(text: str, i: int) -> int:
+    """The position of the first non-whitespace character at or after `i`."""
+    match = _WS.match(text, i)
+    return match.end() if match else i
 
 
 def _is_array(text: str) -> bool:
-    return text.startswith("[", _WS.match(text).end())
+    return text.startswith("[", _skip(text, 0))
 
 
 def _end(text: str, i: int) -> None:
-    if _WS.match(text, i + 1).end() != len(text):
+    if _skip(text, i + 1) != len(text):
         raise ValueError(f"extra data at char {i + 1}")
 
 

@@ -14,42 +14,38 @@ import httpx
 import requests
 
 from ..model import format_bytes
+
+# The error type and its kinds are the state's (a failing source shows its error there).
+from ..state import (
+    BAD_RESPONSE,
+    DENIED,
+    INVALID,
+    NOT_FOUND,
+    PROXY,
+    REFUSED,
+    STALE,
+    STOPPED,
+    TIMEOUT,
+    TOO_LARGE,
+    UNREACHABLE,
+    ClusterError,
+)
 from ..wire import multierror_items
 
-UNREACHABLE = "unreachable"
-TIMEOUT = "timeout"
-DENIED = "denied"
-NOT_FOUND = "not_found"
-INVALID = "invalid"  # a job file or request Nomad rejects (parse, validation)
-STALE = "stale"  # a check-and-set guard refused the write: someone else changed the job
-REFUSED = "refused"  # anything else Nomad refused (unhealthy canaries, terminal deployment)
-BAD_RESPONSE = "bad_response"  # an answer that is not what Nomad sends (wrong shape, not JSON)
-TOO_LARGE = "too_large"  # an answer over the size limit: refused unread
-PROXY = "proxy"  # an error from the HTTP layer in front of Nomad, not from Nomad
-STOPPED = "stopped"  # a watch ended unexpectedly and is being restarted
-
-
-class ClusterError(Exception):
-    def __init__(
-        self,
-        kind: str,
-        message: str,
-        *,
-        status: int | None = None,
-        detail: str = "",
-        line: int | None = None,
-        column: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.status = status
-        self.detail = detail
-        self.line = line  # where in a job file, for parse errors
-        self.column = column
-
-    def __repr__(self) -> str:
-        return f"ClusterError({self.kind!r}, {self.message!r})"
+__all__ = [
+    "BAD_RESPONSE",
+    "DENIED",
+    "INVALID",
+    "NOT_FOUND",
+    "PROXY",
+    "REFUSED",
+    "STALE",
+    "STOPPED",
+    "TIMEOUT",
+    "TOO_LARGE",
+    "UNREACHABLE",
+    "ClusterError",
+]
 
 
 def nomad_text(body: str) -> str:

@@ -13,24 +13,25 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import httpx
 
 from ..model import Allocation, Deployment, Evaluation
-from .errors import BAD_RESPONSE, UNREACHABLE, ClusterError, from_http_layer, from_status, from_transport, too_large
+from ..state import BAD_RESPONSE, UNREACHABLE, Change, ClusterError, StreamStatus
+from .errors import from_http_layer, from_status, from_transport, too_large
 from .http import MAX_ANSWER, read_error_text
 from .watch import backoff_delay, json_kind
 
 # Nomad heartbeats every 30 s with `{}`; a stream silent for longer than this is dead.
 SILENCE = 75.0
 REFUSALS = (403, 404, 405, 501)  # a token without the capability, a Nomad without the endpoint
-KINDS = {
-    "Allocation": ("allocations", Allocation),
-    "Deployment": ("job_deployments", Deployment),
-    "Evaluation": ("evaluations", Evaluation),
+KINDS: dict[str, tuple[Change, Callable[[Mapping], Allocation | Deployment | Evaluation]]] = {
+    "Allocation": ("allocations", Allocation.from_api),
+    "Deployment": ("job_deployments", Deployment.from_api),
+    "Evaluation": ("evaluations", Evaluation.from_api),
 }
 
 
@@ -39,15 +40,7 @@ class EventBatch:
     """The records of one Raft write, by the name of the watch that lists them."""
 
     index: int
-    records: dict[str, tuple] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class StreamStatus:
-    live: bool = False
-    off: str = ""  # why the stream is not used ("" while it is, or is being retried)
-    error: ClusterError | None = None  # why it is failing while it is retried
-    retry_at: float | None = None  # when the next attempt starts (None: it is under way)
+    records: dict[Change, tuple] = field(default_factory=dict)
 
 
 class EventStream:
@@ -159,7 +152,7 @@ class EventStream:
         if not events or index <= self.index:
             return  # a heartbeat
         self.index = index
-        records: dict[str, list] = {}
+        records: dict[Change, list] = {}
         for event in events:
             if not isinstance(event, dict):
                 continue
@@ -169,7 +162,7 @@ class EventStream:
             payload = payload.get(topic) if kind is not None and isinstance(payload, dict) else None
             if kind is None or not isinstance(payload, dict) or payload.get("JobID") != self.job_id:
                 continue
-            name, model = kind
-            records.setdefault(name, []).append(model.from_api(payload))
+            name, parse = kind
+            records.setdefault(name, []).append(parse(payload))
         if records:
             self.on_batch(EventBatch(index, {name: tuple(rs) for name, rs in records.items()}))

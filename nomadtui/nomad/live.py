@@ -15,34 +15,41 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from ..fabio import FabioClient, FabioWatch, annotate, routes_for_services
 from ..model import (
     Allocation,
     Deployment,
     Evaluation,
     Job,
     JobSummary,
-    JobVersion,
     Node,
-    Route,
-    latest_deployment,
     sort_allocations,
     versions_from_api,
 )
 from ..settings import Settings
-from ..wire import image_tag
+from ..state import (
+    JOB_WATCHES,
+    STOPPED,
+    Change,
+    ClusterError,
+    ClusterState,
+    Reuse,
+    StreamStatus,
+    WatchStatus,
+    indexed_key,
+    job_key,
+)
 from .decode import parse_body
-from .errors import STOPPED, ClusterError
-from .events import EventBatch, EventStream, StreamStatus
+from .events import EventBatch, EventStream
+from .fabio import FabioClient, FabioWatch
 from .http import async_client, get_answer, query, request_extensions
-from .watch import MIN_GAP, Expect, Watch, WatchStatus, backoff_delay
+from .watch import MIN_GAP, Expect, Watch, backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -52,139 +59,9 @@ LIST_GAP = 1.0
 ALLOCATION = Expect("an allocation", is_list=False)
 MAX_DETAILS = 200  # full allocation reads kept for the job in focus
 MAX_DETAIL_READS = 16  # full allocation reads in flight at once
-JOB_WATCHES = ("job", "allocations", "job_deployments", "versions", "summary", "evaluations")
 
 
-@dataclass(frozen=True)
-class ClusterState:
-    jobs: tuple[Job, ...] = ()
-    deployments: tuple[Deployment, ...] = ()  # every deployment in the namespace
-    nodes: tuple[Node, ...] = ()
-    focus: tuple[str, str] | None = None  # (namespace, job id)
-    job: Job | None = None
-    allocations: tuple[Allocation, ...] = ()  # newest first
-    job_deployments: tuple[Deployment, ...] = ()
-    versions: tuple[JobVersion, ...] = ()  # newest first
-    summary: JobSummary | None = None
-    evaluations: tuple[Evaluation, ...] = ()  # newest first
-    alloc_details: Mapping[str, Allocation] = field(default_factory=dict)
-    routes: tuple[Route, ...] = ()  # Fabio's whole table
-    status: Mapping[str, WatchStatus] = field(default_factory=dict)
-    events: StreamStatus = StreamStatus()  # the job's event stream
-
-    @property
-    def latest_deployment(self) -> Deployment | None:
-        return latest_deployment(self.job_deployments)
-
-    def latest_by_job(self) -> dict[tuple[str, str], Deployment]:
-        out: dict[tuple[str, str], Deployment] = {}
-        for d in self.deployments:
-            key = (d.namespace, d.job_id)
-            if key not in out or d.create_index > out[key].create_index:
-                out[key] = d
-        return out
-
-    def job_routes(self) -> list[Route]:
-        """Fabio's routes for the services of the job in focus, targets tied to allocations."""
-        if self.job is None:
-            return []
-        services = {s for g in self.job.groups for s in g.services}
-        addresses = {n.id: n.address for n in self.nodes}
-        return annotate(routes_for_services(self.routes, services), self.allocations, self.alloc_details, addresses)
-
-    def version_images(self) -> dict[int, tuple[str, ...]]:
-        return {v.version: v.images for v in self.versions}
-
-    def version_label(self, job_version: int | None) -> str:
-        """What people call a job version: its image tag (`v1.0.2`), else `v<N>`."""
-        if job_version is None:
-            return "?"
-        images = self.version_images().get(job_version)
-        return image_tag(images[0]) if images else f"v{job_version}"
-
-    @property
-    def connected(self) -> bool:
-        """Every Nomad watch has its latest answer."""
-        nomad = [s for name, s in self.status.items() if name != "fabio"]
-        return bool(nomad) and all(s.connected for s in nomad)
-
-    @property
-    def live(self) -> bool:
-        """Every source answers: the Nomad watches, the event stream and Fabio."""
-        return self.connected and not self.failing()
-
-    def failing(self) -> list[WatchStatus]:
-        """The sources that are failing now (Nomad's watches first, then the stream, then Fabio)."""
-        out = [s for name, s in self.status.items() if s.error is not None and name != "fabio"]
-        if self.events.error is not None:
-            out.append(
-                WatchStatus(
-                    "events",
-                    False,
-                    self.events.error,
-                    None,
-                    self.events.retry_at,
-                    retrying=self.events.retry_at is None,
-                )
-            )
-        fabio = self.status.get("fabio")
-        if fabio is not None and fabio.error is not None:
-            out.append(fabio)
-        return out
-
-    @property
-    def as_of(self) -> float | None:
-        """When the oldest of the Nomad views was last confirmed current."""
-        times = [s.as_of for name, s in self.status.items() if name != "fabio"]
-        return None if not times or any(t is None for t in times) else min(times)  # type: ignore[type-var]
-
-    def errors(self) -> list[ClusterError]:
-        seen: dict[str, ClusterError] = {}
-        for s in self.status.values():
-            if s.error is not None:
-                seen.setdefault(s.error.message, s.error)
-        return list(seen.values())
-
-
-Listener = Callable[[ClusterState, str], None]
-
-
-class Reuse:
-    """Parse a list answer, reusing the record parsed last time for every item whose identity
-    key (id and modify indexes) did not change: a 10,000-job list re-parses only what moved,
-    and unchanged records stay the same objects, so the UI can skip them by identity."""
-
-    def __init__(self, parse: Callable[[Mapping], Any], key: Callable[[Mapping], Any]) -> None:
-        self.parse = parse
-        self.key = key
-        self._seen: dict[Any, Any] = {}
-
-    def __call__(self, items: Any) -> tuple:
-        seen: dict[Any, Any] = {}
-        out = []
-        for raw in items or []:
-            k = self.key(raw)
-            record = self._seen.get(k)
-            if record is None:
-                record = self.parse(raw)
-            seen[k] = record
-            out.append(record)
-        self._seen = seen
-        return tuple(out)
-
-
-# Identity keys are built from text: a field of an odd type (a list as an ID) must not make
-# the key unhashable.
-def _job_key(raw: Mapping) -> tuple:
-    summary = raw.get("JobSummary")
-    summary_index = summary.get("ModifyIndex") if isinstance(summary, Mapping) else None
-    return tuple(
-        str(v) for v in (raw.get("Namespace"), raw.get("ID"), raw.get("ModifyIndex"), summary_index, raw.get("Status"))
-    )
-
-
-def _indexed_key(raw: Mapping) -> tuple:
-    return (str(raw.get("ID")), str(raw.get("ModifyIndex")))
+Listener = Callable[[ClusterState, Change], None]
 
 
 def _newest_first(records) -> tuple:
@@ -198,7 +75,7 @@ def _newest(records: tuple) -> int:
 # How long a list answer may wait for the event stream to deliver the writes it shows.
 STREAM_LAG = 0.5
 # The job's lists that its event stream also updates, and how each is ordered.
-STREAMED = {
+STREAMED: dict[Change, Callable[[Any], tuple]] = {
     "allocations": lambda rs: tuple(sort_allocations(rs)),
     "job_deployments": _newest_first,
     "evaluations": _newest_first,
@@ -230,11 +107,11 @@ class LiveCluster:
         self.watches: dict[str, Watch | FabioWatch] = {}
         self._detail_tasks: dict[str, asyncio.Task] = {}
         self._fabio_watch: FabioWatch | None = None
-        self._streamed: dict[str, dict[str, Any]] = {}  # records from events, newer than the lists
-        self._listed: dict[str, int] = {}  # index of each list's last answer
+        self._streamed: dict[Change, dict[str, Any]] = {}  # records from events, newer than the lists
+        self._listed: dict[Change, int] = {}  # index of each list's last answer
         self._stream: EventStream | None = None
-        self._held: dict[str, tuple[tuple, int]] = {}  # list answers waiting for the stream
-        self._hold_timers: dict[str, asyncio.TimerHandle] = {}
+        self._held: dict[Change, tuple[tuple, int]] = {}  # list answers waiting for the stream
+        self._hold_timers: dict[Change, asyncio.TimerHandle] = {}
 
     # --- subscription ------------------------------------------------------------------------
 
@@ -242,7 +119,7 @@ class LiveCluster:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
-    def _set(self, what: str, **changes: Any) -> None:
+    def _set(self, what: Change, **changes: Any) -> None:
         self.state = replace(self.state, **changes)
         for listener in list(self._listeners):
             listener(self.state, what)
@@ -255,7 +132,7 @@ class LiveCluster:
             self._global,
             "jobs",
             "/v1/jobs",
-            Reuse(Job.from_api, _job_key),
+            Reuse(Job.from_api, job_key),
             Expect("a list of jobs"),
             query(self.settings, ns),
             capability="list-jobs",
@@ -265,7 +142,7 @@ class LiveCluster:
             self._global,
             "deployments",
             "/v1/deployments",
-            Reuse(Deployment.from_api, _indexed_key),
+            Reuse(Deployment.from_api, indexed_key),
             Expect("a list of deployments"),
             query(self.settings, ns),
             capability="read-job",
@@ -356,7 +233,7 @@ class LiveCluster:
         subject = f"job '{jid}'"
         params = query(self.settings, ns)
         self._spawn(self._job, "job", base, Job.from_api, Expect("a job", is_list=False), params, subject=subject)
-        allocations = Reuse(Allocation.from_api, _indexed_key)
+        allocations = Reuse(Allocation.from_api, indexed_key)
         self._spawn(
             self._job,
             "allocations",
@@ -393,7 +270,7 @@ class LiveCluster:
             params,
             subject=subject,
         )
-        evaluations = Reuse(Evaluation.from_api, _indexed_key)
+        evaluations = Reuse(Evaluation.from_api, indexed_key)
         self._spawn(
             self._job,
             "evaluations",
@@ -439,7 +316,7 @@ class LiveCluster:
     def _spawn(
         self,
         group: dict[str, asyncio.Task],
-        name: str,
+        name: Change,
         path: str,
         parse: Callable[[Any], Any],
         expect: Expect,
@@ -506,7 +383,7 @@ class LiveCluster:
 
     # --- publishing ------------------------------------------------------------------------
 
-    def _publish(self, name: str, data: Any, index: int) -> None:
+    def _publish(self, name: Change, data: Any, index: int) -> None:
         if name == "fabio":
             self._set(name, routes=tuple(data))
         elif name not in STREAMED:
@@ -515,7 +392,7 @@ class LiveCluster:
             self._listed[name] = index
             self._show(name, self._with_streamed(name, data))
 
-    def _show(self, name: str, data: Any) -> None:
+    def _show(self, name: Change, data: Any) -> None:
         self._set(name, **{name: data})
         if name == "allocations":
             self._fetch_details(data)
@@ -548,7 +425,7 @@ class LiveCluster:
             if _newest(data) <= batch.index:
                 self._release(name)
 
-    def _behind_stream(self, name: str, data: tuple, index: int) -> bool:
+    def _behind_stream(self, name: Change, data: tuple, index: int) -> bool:
         """Hold back a list answer (for STREAM_LAG at most) while it shows a write the event
         stream has not delivered yet: the stream's writes come first, one at a time, so the
         steps between two list answers are seen, never folded into the later one."""
@@ -560,7 +437,7 @@ class LiveCluster:
             self._hold_timers[name] = asyncio.get_running_loop().call_later(STREAM_LAG, self._release, name)
         return True
 
-    def _release(self, name: str) -> None:
+    def _release(self, name: Change) -> None:
         timer = self._hold_timers.pop(name, None)
         if timer is not None:
             timer.cancel()
@@ -576,7 +453,7 @@ class LiveCluster:
         self._hold_timers.clear()
         self._held.clear()
 
-    def _with_streamed(self, name: str, listed: tuple) -> tuple:
+    def _with_streamed(self, name: Change, listed: tuple) -> tuple:
         """The list with every record the event stream has shown newer (the same tuple if none)."""
         pending = self._streamed.get(name)
         if not pending:

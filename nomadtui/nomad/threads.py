@@ -28,11 +28,13 @@ async def in_thread(fn: Callable[[], T], timeout: float | None = None) -> T:
         try:
             result = fn()
         except BaseException as e:
-            outcome = (future.set_exception, e)
+            hand_over(future.set_exception, e)
         else:
-            outcome = (future.set_result, result)
+            hand_over(future.set_result, result)
+
+    def hand_over(setter: Callable, value: object) -> None:
         try:
-            loop.call_soon_threadsafe(settle, *outcome)
+            loop.call_soon_threadsafe(settle, setter, value)
         except RuntimeError:
             pass  # the loop is gone: nobody is waiting any more
 

@@ -1,4 +1,5 @@
-"""One blocking-query loop: `GET path?index=N&wait=W`, again and again.
+"""One blocking-query loop: `GET path?index=N&wait=W`, again and again (and the loop it shares
+with Fabio's polling).
 
 Each request starts when the previous one returns, so an unchanged cluster costs one request
 per `wait`. A changed index means new data; an index that went backwards (a restarted or
@@ -20,8 +21,8 @@ from typing import Any, Generic, TypeVar
 import httpx
 
 from ..aio import wait_event
+from ..state import BAD_RESPONSE, Change, ClusterError, WatchStatus
 from .decode import LARGE_BODY, parse_body, release_memory_soon
-from .errors import BAD_RESPONSE, ClusterError
 from .http import MAX_ANSWER, get_answer
 
 T = TypeVar("T")
@@ -29,17 +30,6 @@ T = TypeVar("T")
 MIN_GAP = 0.05  # seconds between requests while the index keeps moving
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
-
-
-@dataclass(frozen=True)
-class WatchStatus:
-    name: str
-    connected: bool = False
-    error: ClusterError | None = None
-    as_of: float | None = None  # wall time of the last good answer
-    retry_at: float | None = None  # wall time of the next attempt after an error
-    failures: int = 0
-    retrying: bool = False  # the attempt after an error is under way
 
 
 _rng = random.Random()
@@ -60,7 +50,11 @@ def json_kind(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
-    return {dict: "an object", list: "a list", str: "a string"}.get(type(value), "a number")
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return "a string" if isinstance(value, str) else "a number"
 
 
 @dataclass(frozen=True)
@@ -98,15 +92,83 @@ class Expect:
 ANY_OBJECT = Expect("a JSON object", is_list=False)
 
 
-class Watch(Generic[T]):
+class Source(Generic[T]):
+    """One source of live data, asked again and again: each failure a sentence and a backoff with
+    jitter, the last good data kept with its age, new data published only when it changed, and a
+    status after every attempt. Subclasses say how to fetch (`fetch`) and how long to rest between
+    good answers (`rest`); Nomad's blocking queries and Fabio's polling share this loop."""
+
+    def __init__(
+        self,
+        name: Change,
+        *,
+        publish: Callable[[Change, T, int], None],
+        on_status: Callable[[WatchStatus], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.publish = publish
+        self.on_status = on_status
+        self.clock = clock
+        self.requests = 0
+        self._last: T | None = None
+        self._have_data = False
+        self._as_of: float | None = None
+        self._wake = asyncio.Event()
+
+    async def fetch(self) -> tuple[T, int]:
+        """The current data and its index (0 where there is none)."""
+        raise NotImplementedError
+
+    def failed(self) -> None:
+        """Called after each failed attempt."""
+
+    async def rest(self) -> None:
+        """Wait before the next attempt after a good answer."""
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            self.requests += 1
+            try:
+                data, index = await self.fetch()
+            except ClusterError as e:
+                self.failed()
+                failures += 1
+                delay = backoff_delay(failures)
+                self.on_status(WatchStatus(self.name, False, e, self._as_of, self.clock() + delay, failures))
+                await self._sleep(delay)
+                # The countdown is over but the answer may take a while: say so, not "in 0s".
+                self.on_status(WatchStatus(self.name, False, e, self._as_of, None, failures, retrying=True))
+                continue
+            failures = 0
+            self._as_of = self.clock()
+            if not self._have_data or data != self._last:
+                self._have_data, self._last = True, data
+                self.publish(self.name, data, index)
+            self.on_status(WatchStatus(self.name, True, None, self._as_of, None, 0))
+            await self.rest()
+
+    def poke(self) -> None:
+        """Skip the rest of the wait (someone knows the data just changed)."""
+        self._wake.set()
+
+    async def _sleep(self, seconds: float) -> None:
+        self._wake.clear()
+        await wait_event(self._wake, seconds)
+
+
+class Watch(Source[T]):
+    """A blocking query: `GET path?index=N&wait=W`, each asked when the previous one returns."""
+
     def __init__(
         self,
         http: httpx.AsyncClient,
-        name: str,
+        name: Change,
         path: str,
         parse: Callable[[Any], T],
         *,
-        publish: Callable[[str, T, int], None],
+        publish: Callable[[Change, T, int], None],
         on_status: Callable[[WatchStatus], None],
         expect: Expect = ANY_OBJECT,
         params: dict | None = None,
@@ -117,60 +179,32 @@ class Watch(Generic[T]):
         min_gap: float = MIN_GAP,
         max_answer: int = MAX_ANSWER,
     ) -> None:
+        super().__init__(name, publish=publish, on_status=on_status, clock=clock)
         self.http = http
-        self.name = name
         self.path = path
         self.parse = parse
         self.expect = expect
-        self.publish = publish
-        self.on_status = on_status
         self.params = params or {}
         self.wait = wait
         self.extensions = extensions or {}
         self.describe = describe or {}  # action/capability/namespace/subject for error sentences
-        self.clock = clock
         self.min_gap = min_gap
         self.max_answer = max_answer
         self.index = 0
-        self.requests = 0
-        self._last: T | None = None
-        self._have_data = False
-        self._as_of: float | None = None
         self._large = False
-        self._wake = asyncio.Event()
 
-    async def run(self) -> None:
-        failures = 0
-        while True:
-            try:
-                data, index = await self._fetch()
-            except ClusterError as e:
-                # After a failure the server may be a new one with a lower index: ask for the
-                # current state at once instead of blocking on an index it may never reach.
-                self.index = 0
-                failures += 1
-                delay = backoff_delay(failures)
-                self.on_status(WatchStatus(self.name, False, e, self._as_of, self.clock() + delay, failures))
-                await asyncio.sleep(delay)
-                # The countdown is over but the answer may take a while: say so, not "in 0s".
-                self.on_status(WatchStatus(self.name, False, e, self._as_of, None, failures, retrying=True))
-                continue
-            failures = 0
-            self._as_of = self.clock()
-            if index < self.index:
-                self.index = 0  # the index went backwards: start over
-            else:
-                self.index = index
-            if not self._have_data or data != self._last:
-                self._have_data, self._last = True, data
-                self.publish(self.name, data, index)
-            self.on_status(WatchStatus(self.name, True, None, self._as_of, None, 0))
-            self._wake.clear()
-            await wait_event(self._wake, self.min_gap)
+    def failed(self) -> None:
+        # The server may be a new one with a lower index: ask for the current state at once
+        # instead of blocking on an index it may never reach.
+        self.index = 0
 
-    def poke(self) -> None:
-        """Skip the rest of the gap between requests (someone knows the data just changed)."""
-        self._wake.set()
+    async def rest(self) -> None:
+        await self._sleep(self.min_gap)
+
+    async def fetch(self) -> tuple[T, int]:
+        data, index = await self._fetch()
+        self.index = 0 if index < self.index else index  # an index that went backwards: start over
+        return data, index
 
     async def _fetch(self) -> tuple[T, int]:
         params = dict(self.params)
@@ -179,7 +213,6 @@ class Watch(Generic[T]):
             params.update(index=self.index, wait=f"{int(self.wait * 1000)}ms")
         # Nomad adds up to wait/16 of jitter; give it that and some slack before giving up.
         timeout = self.wait * 17 / 16 + 10 if blocking else 15
-        self.requests += 1
         content, headers = await get_answer(
             self.http,
             self.path,

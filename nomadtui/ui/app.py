@@ -11,10 +11,11 @@ from textual.app import App
 from textual.notifications import SeverityLevel
 
 from ..nomad.actions import Actions
-from ..nomad.live import ClusterState, LiveCluster
+from ..nomad.live import LiveCluster
 from ..probe import Probe, ProbeConfig, ProbeSnapshot
 from ..safetext import SHORT, inert
 from ..settings import Settings
+from ..state import Change, ClusterState
 from ..timeline import Timeline
 from .commands import NomadCommands
 from .keys import APP_KEYS, bindings
@@ -42,7 +43,7 @@ class NomadApp(App):
         demo: bool = False,
         watch_wait: float = 30.0,
         probe: ProbeConfig | None = None,
-        tour: bool = False,
+        tour: Path | None = None,
         freeze_heap: bool = False,
     ) -> None:
         super().__init__()
@@ -55,7 +56,7 @@ class NomadApp(App):
         self.probe_config = probe
         self.probe: Probe | None = None
         self.timeline = Timeline(clock=clock)
-        self.tour_requested = tour
+        self.tour_jobs = tour  # the article's job files: the guided tour plays them (None: no tour)
         self.main_screen = MainScreen()
         self._freeze_heap = freeze_heap
 
@@ -70,7 +71,7 @@ class NomadApp(App):
             self.run_worker(self.probe.run(), group="probe", exit_on_error=False, name="probe")
         self.push_screen(self.main_screen)
 
-    def _on_state(self, state: ClusterState, what: str) -> None:
+    def _on_state(self, state: ClusterState, what: Change) -> None:
         # Called inside a watch task on this loop: note what happened for the timeline, then hand
         # over as a message so the screen updates in its own turn, never inside the watch.
         if what != "status":

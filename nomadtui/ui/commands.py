@@ -8,6 +8,7 @@ given as Rich Text built from `literal()` and help as escaped text.
 from __future__ import annotations
 
 from functools import partial
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -17,10 +18,17 @@ from ..safetext import inert
 from .keys import MAIN_KEYS
 from .text import literal
 
+if TYPE_CHECKING:
+    from .app import NomadApp
+
 
 class NomadCommands(Provider):
+    @property
+    def nomad(self) -> NomadApp:
+        return cast("NomadApp", self.app)
+
     def _actions(self):
-        app = self.app
+        app = self.nomad
         main = app.main_screen
         for key in MAIN_KEYS:
             if key.changes_cluster and app.settings.read_only:
@@ -30,8 +38,8 @@ class NomadCommands(Provider):
             yield key.description, f"press {key.key_display or key.keys}", partial(main.run_action, key.action)
 
     def _jobs(self):
-        main = self.app.main_screen
-        for job in self.app.live.state.jobs:
+        main = self.nomad.main_screen
+        for job in self.nomad.live.state.jobs:
             yield (
                 f"job {job.id}",
                 f"{job.display_type}, {job.display_status}",

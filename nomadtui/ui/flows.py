@@ -38,7 +38,7 @@ def _start(screen: MainScreen, flow, name: str) -> None:
             await flow(screen)
         except Exception as e:
             log.exception("the %s action failed", name)
-            await screen.app.push_screen_wait(
+            await screen.nomad.push_screen_wait(
                 ErrorScreen(
                     f"The {name} action stopped",
                     f"{type(e).__name__}: {e}\n\nNothing else was changed; the app "
@@ -60,7 +60,7 @@ async def _waiting(screen: MainScreen, doing: str, work: Awaitable[T]) -> T:
     started = asyncio.get_running_loop().time()
     if not await wait_future(task, BUSY_AFTER):
         busy = BusyScreen(doing, task, started)
-        await screen.app.push_screen(busy)
+        await screen.nomad.push_screen(busy)
         await asyncio.wait({task})
         if busy.is_current:
             busy.dismiss(None)
@@ -70,14 +70,14 @@ async def _waiting(screen: MainScreen, doing: str, work: Awaitable[T]) -> T:
 
 
 async def _failed(screen: MainScreen, title: str, error: ClusterError, source: str | None = None) -> None:
-    await screen.app.push_screen_wait(ErrorScreen(title, error, source=source))
+    await screen.nomad.push_screen_wait(ErrorScreen(title, error, source=source))
 
 
 async def _confirm_then(
     screen: MainScreen, dialog: ConfirmScreen, act: Callable[[], Awaitable[ActionResult]], failure: str
 ) -> None:
     """The common end of every deployment action: ask, act, then say what happened."""
-    app = screen.app
+    app = screen.nomad
     if not await app.push_screen_wait(dialog):
         return
     try:
@@ -89,7 +89,7 @@ async def _confirm_then(
 
 
 def _nothing(screen: MainScreen, message: str) -> None:
-    screen.app.notify(message, severity="warning", timeout=4)
+    screen.nomad.notify(message, severity="warning", timeout=4)
 
 
 # --- run a job file ------------------------------------------------------------------------------
@@ -100,7 +100,7 @@ def run_job(screen: MainScreen) -> None:
 
 
 async def _run_job(screen: MainScreen) -> None:
-    app = screen.app
+    app = screen.nomad
     path = await app.push_screen_wait(FilePickerScreen(app.jobs_dir))
     if path is None:
         return
@@ -161,7 +161,7 @@ async def _run_job(screen: MainScreen) -> None:
 
 
 def _running_deployment(screen: MainScreen) -> Deployment | None:
-    state = screen.app.live.state
+    state = screen.nomad.live.state
     if state.job is None:
         _nothing(screen, "Select a job first.")
         return None
@@ -183,7 +183,7 @@ def promote(screen: MainScreen) -> None:
 
 
 async def _promote(screen: MainScreen) -> None:
-    app = screen.app
+    app = screen.nomad
     d = _running_deployment(screen)
     if d is None:
         return
@@ -230,7 +230,7 @@ def fail(screen: MainScreen) -> None:
 
 
 async def _fail(screen: MainScreen) -> None:
-    app = screen.app
+    app = screen.nomad
     d = _running_deployment(screen)
     if d is None:
         return
@@ -257,7 +257,7 @@ def pause_resume(screen: MainScreen) -> None:
 
 
 async def _pause_resume(screen: MainScreen) -> None:
-    app = screen.app
+    app = screen.nomad
     d = _running_deployment(screen)
     if d is None:
         return
@@ -288,7 +288,7 @@ def revert(screen: MainScreen) -> None:
 
 
 async def _revert(screen: MainScreen) -> None:
-    app = screen.app
+    app = screen.nomad
     state = app.live.state
     job = state.job
     if job is None or job.version is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -76,5 +76,5 @@ CLUSTER_CHANGING_ACTIONS = frozenset(k.action for k in MAIN_KEYS if k.changes_cl
 TOUR_ACTIONS = frozenset({"tour_next", "tour_replay"})
 
 
-def bindings(keys: tuple[Key, ...]) -> list[Binding]:
+def bindings(keys: tuple[Key, ...]) -> list[BindingType]:
     return [k.binding() for k in keys]

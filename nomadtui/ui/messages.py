@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from textual.message import Message
 
+from ..state import Change
+
 
 class ClusterChanged(Message):
     """The LiveCluster's state changed; `what` names the view that changed."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: Change) -> None:
         super().__init__()
         self.what = what
 

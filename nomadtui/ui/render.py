@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, Group, JustifyMethod, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
@@ -28,9 +28,10 @@ from ..model import (
     format_age,
     short_id,
 )
-from ..nomad.live import ClusterState
 from ..probe import version_key
 from ..safetext import inert
+from ..state import ClusterState
+from ..timeline import EventKind
 from ..wire import format_duration, format_time
 from .text import literal
 from .widgets.table import Column, Row
@@ -492,7 +493,7 @@ def probe_panel(snapshot, expectation, problems, target: str, *, compact: bool =
     canaries = expectation.canaries if expectation is not None else frozenset()
     stats = {v.version: v for v in snapshot.versions}
     table = Table(box=None, padding=(0, 2, 0, 0), pad_edge=False, show_edge=False, header_style="bold dim")
-    for label, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("Ver", "left"),
         ("Observed", "left"),
         ("95% CI", "right"),
@@ -500,7 +501,8 @@ def probe_panel(snapshot, expectation, problems, target: str, *, compact: bool =
         ("Healthy", "right"),
         ("p50/95/99 ms", "right"),
         ("Trend", "left"),
-    ):
+    )
+    for label, justify in columns:
         if compact and label in ("p50/95/99 ms", "Trend"):
             continue
         table.add_column(label, justify=justify, no_wrap=True)
@@ -538,7 +540,13 @@ def timeline_panel(rows, title: str, *, limit: int = 14) -> RenderableType:
     if not rows:
         return Text("No rollout observed yet", style="dim")
     table = Table(box=None, padding=(0, 2, 0, 0), pad_edge=False, show_edge=False, header_style="bold dim")
-    for label, justify in (("Time", "left"), ("+", "right"), ("Took", "right"), ("Event", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
+        ("Time", "left"),
+        ("+", "right"),
+        ("Took", "right"),
+        ("Event", "left"),
+    )
+    for label, justify in columns:
         table.add_column(label, justify=justify, no_wrap=label != "Event")
     shown = rows[-limit:]
     for event, since_previous, since_start in shown:
@@ -555,7 +563,7 @@ def timeline_panel(rows, title: str, *, limit: int = 14) -> RenderableType:
     return Group(head, table)
 
 
-_EVENT_STYLE = {
+_EVENT_STYLE: dict[EventKind, str] = {
     "healthy": "green",
     "successful": "bold green",
     "unhealthy": "bold red",

@@ -10,19 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Group
 from rich.text import Text
 
-from ..demo.cluster import JOBS_DIR
 from ..nomad.actions import command_promote, command_revert, command_run
 from ..nomad.errors import ClusterError
-from ..nomad.live import ClusterState
+from ..state import ClusterState
 from ..wire import image_tag
 from .text import literal
+from .widgets.panels import LivePanel
 
 if TYPE_CHECKING:
+    from textual.worker import Worker
+
     from .screens.main import MainScreen
 
 JOB = "httpsbackend-sni-1"
@@ -138,16 +141,17 @@ STEPS = (
 
 
 class Tour:
-    def __init__(self, screen: MainScreen, steps: tuple[Step, ...] = STEPS) -> None:
+    def __init__(self, screen: MainScreen, jobs_dir: Path, steps: tuple[Step, ...] = STEPS) -> None:
         self.screen = screen
-        self.app = screen.app
+        self.jobs_dir = jobs_dir  # where the article's job files are
+        self.app = screen.nomad
         self.steps = steps
         self.index = 0
         self.phase = "done"  # "acting", "waiting", "done", "failed"
         self.version: int | None = None
         self.command = ""
         self.error = ""
-        self._worker = None
+        self._worker: Worker[None] | None = None
 
     @property
     def step(self) -> Step:
@@ -195,12 +199,12 @@ class Tour:
         self._worker = self.screen.run_worker(self._act(), group="tour", exclusive=True, exit_on_error=False)
 
     async def _act(self) -> None:
-        verb, _, arg = self.step.act.partition(" ")
+        verb, _, arg = (self.step.act or "").partition(" ")
         actions, settings = self.app.actions, self.app.settings
         state = self.app.live.state
         try:
             if verb == "run":
-                job_file = await actions.parse_file(JOBS_DIR / arg)
+                job_file = await actions.parse_file(self.jobs_dir / arg)
                 plan = await actions.plan(job_file)
                 self.command = command_run(settings, job_file, plan.job_modify_index)
                 result = await actions.register(job_file, plan)
@@ -214,6 +218,8 @@ class Tour:
                 self.version = d.job_version
             elif verb == "revert":
                 job = state.job
+                if job is None or job.version is None:
+                    raise ClusterError("refused", "The job is not loaded yet.")
                 target = next(
                     v for v in state.versions if v.version != job.version and any(image_tag(i) == arg for i in v.images)
                 )
@@ -260,7 +266,7 @@ class Tour:
             else Text("esc: leave the tour", style="green"),
         }[self.phase]
         parts.append(status)
-        self.screen.query_one("#tour").update(Group(*parts))
+        self.screen.query_one("#tour", LivePanel).update(Group(*parts))
 
 
 _WAITING = {

@@ -13,8 +13,8 @@ from bench.storm import StormProxy
 from nomadtui.demo.clock import ManualClock
 from nomadtui.demo.cluster import Cluster
 from nomadtui.demo.server import DemoServer
-from nomadtui.fabio import FabioClient, FabioWatch
 from nomadtui.nomad import errors
+from nomadtui.nomad.fabio import FabioClient, FabioWatch
 from nomadtui.nomad.live import LiveCluster
 from nomadtui.settings import Settings
 from tests.helpers import register, until

@@ -184,7 +184,7 @@ async def test_isolated_canary_is_seen_only_on_its_host(demo, live):
 
 
 async def test_no_job_in_focus_promises_nothing(demo):
-    from nomadtui.nomad.live import ClusterState
+    from nomadtui.state import ClusterState
 
     assert expectation_from(ClusterState(), HOST) is None
 

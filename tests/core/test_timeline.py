@@ -12,9 +12,9 @@ import pytest
 
 from nomadtui.demo.server import DemoServer
 from nomadtui.model import Allocation, Deployment, GroupState, Job, JobVersion, routes_from_api
-from nomadtui.nomad.live import JOB_WATCHES, ClusterState, LiveCluster
-from nomadtui.nomad.watch import WatchStatus
+from nomadtui.nomad.live import LiveCluster
 from nomadtui.settings import Settings
+from nomadtui.state import JOB_WATCHES, ClusterState, WatchStatus
 from nomadtui.timeline import MAX_EVENTS, Timeline, TimelineEvent, with_durations
 from nomadtui.wire import format_time
 from tests.helpers import register, until

@@ -12,10 +12,10 @@ import pytest
 from starlette.responses import PlainTextResponse
 
 from nomadtui.demo.cluster import SEED_JOB_FILE
+from nomadtui.harness.drive import Walkthrough, screen_text
 from nomadtui.safetext import CONTROL, inert
 from nomadtui.settings import Settings
 from nomadtui.ui.app import NomadApp
-from nomadtui.ui.drive import Walkthrough, screen_text
 from nomadtui.ui.screens.dialogs import ErrorScreen, FilePickerScreen
 from nomadtui.ui.screens.help import HelpScreen
 from nomadtui.ui.screens.main import MainScreen

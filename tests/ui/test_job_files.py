@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from bench.storm import StormProxy
 from nomadtui.demo.cluster import SEED_JOB_FILE
+from nomadtui.harness.drive import Walkthrough, screen_text
 from nomadtui.settings import Settings
 from nomadtui.ui.app import NomadApp
-from nomadtui.ui.drive import Walkthrough, screen_text
 from nomadtui.ui.screens.dialogs import BusyScreen, FilePickerScreen
 from nomadtui.ui.screens.main import MainScreen
 from nomadtui.ui.screens.plan import PlanScreen

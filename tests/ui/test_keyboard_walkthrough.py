@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from nomadtui.ui.drive import driven, screen_text
+from nomadtui.harness.drive import driven, screen_text
 from nomadtui.ui.screens.main import MainScreen
 from nomadtui.ui.screens.revert import RevertScreen
 

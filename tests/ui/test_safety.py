@@ -8,9 +8,9 @@ import httpx
 from nomadtui.demo.clock import ManualClock
 from nomadtui.demo.cluster import JOBS_DIR, Cluster
 from nomadtui.demo.server import DemoServer
+from nomadtui.harness.drive import Walkthrough, driven, screen_text
 from nomadtui.settings import Secret, Settings
 from nomadtui.ui.app import NomadApp
-from nomadtui.ui.drive import Walkthrough, driven, screen_text
 from nomadtui.ui.screens.dialogs import ConfirmScreen, ErrorScreen, FilePickerScreen
 from nomadtui.ui.screens.help import HelpScreen
 from nomadtui.ui.screens.main import MainScreen

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from nomadtui.ui.drive import Walkthrough
+from nomadtui.harness.drive import Walkthrough
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nomadtui.ui.drive import driven, screen_text
+from nomadtui.harness.drive import driven, screen_text
 
 
 async def test_the_timeline_shows_the_rollout_and_exports_it(demo, make_app, tmp_path, monkeypatch):

@@ -6,10 +6,10 @@ import httpx
 
 from nomadtui.demo.cluster import JOBS_DIR
 from nomadtui.demo.server import DemoServer
+from nomadtui.harness.drive import Walkthrough, screen_text
 from nomadtui.probe import ProbeConfig
 from nomadtui.settings import Settings
 from nomadtui.ui.app import NomadApp
-from nomadtui.ui.drive import Walkthrough, screen_text
 from nomadtui.ui.tour import STEPS
 
 JOB = "httpsbackend-sni-1"
@@ -21,7 +21,7 @@ async def test_the_tour_from_start_to_finish_with_space_only():
         app = NomadApp(
             Settings(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=JOBS_DIR, cluster="demo"),
             demo=True,
-            tour=True,
+            tour=JOBS_DIR,
             probe=ProbeConfig(url=f"{demo.lb_url}/", host="mysite-sni-1.com", rate=20),
         )
         async with app.run_test(size=(120, 40)) as pilot:

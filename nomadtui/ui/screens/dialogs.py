@@ -6,6 +6,7 @@ Every dialog has its own Footer, so the keys shown are the dialog's, not the scr
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.cells import cell_len
@@ -116,7 +117,7 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     BINDINGS = [("escape", "cancel", "Back")]
 
-    def __init__(self, title: str, options: list[tuple[str, RenderableType]], *, note: str = "") -> None:
+    def __init__(self, title: str, options: Sequence[tuple[str, RenderableType]], *, note: str = "") -> None:
         super().__init__()
         self.title_text = title
         self.options = options

@@ -3,15 +3,22 @@ allows), so help can never disagree with what the keys do."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Label, Static
 
+from ..keys import TABLE_KEYS
 from ..text import literal
 from ..widgets.table import VirtualTable
+
+if TYPE_CHECKING:
+    from ..app import NomadApp
 
 
 def key_rows(screen: Screen) -> list[tuple[str, str, str]]:
@@ -26,11 +33,9 @@ def key_rows(screen: Screen) -> list[tuple[str, str, str]]:
             keys = f"{keys}, {display}" if keys else display
         rows[binding.action] = (keys, description, place)
     if screen.query(VirtualTable):
-        for binding in VirtualTable.BINDINGS:
-            display = ", ".join(
-                screen.app.get_key_display(binding.__class__(k, binding.action)) for k in binding.key.split(",")
-            )
-            rows.setdefault(binding.action, (display, binding.description, "list"))
+        for key in TABLE_KEYS:
+            display = ", ".join(screen.app.get_key_display(Binding(k, key.action)) for k in key.keys.split(","))
+            rows.setdefault(key.action, (display, key.description, "list"))
     return sorted(rows.values(), key=lambda r: ({"screen": 0, "list": 1, "app": 2}.get(r[2], 3), r[1]))
 
 
@@ -54,7 +59,7 @@ class HelpScreen(ModalScreen[None]):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(table)
-            if getattr(self.app.settings, "read_only", False):
+            if cast("NomadApp", self.app).settings.read_only:
                 yield Static(Text("Read-only: keys that change the cluster are switched off.", style="yellow"))
             yield Static(Text.assemble(("esc", "bold"), " close"), classes="dialog-keys")
         yield Footer()

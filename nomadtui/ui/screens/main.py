@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Union, cast
 from urllib.parse import urlsplit
 
 from textual import on
@@ -13,12 +14,13 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.events import Resize
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Label
 
 from ...model import Deployment, format_age
-from ...nomad.live import ClusterState
-from ...probe import expectation_from, findings
+from ...probe import ProbeSnapshot, expectation_from, findings
 from ...safetext import file_name_part
+from ...state import Change, ClusterState
 from ...timeline import with_durations
 from .. import flows, render
 from ..keys import CLUSTER_CHANGING_ACTIONS, MAIN_KEYS, TOUR_ACTIONS, bindings
@@ -27,6 +29,12 @@ from ..tour import Tour
 from ..widgets.panels import LivePanel, status_line
 from ..widgets.table import VirtualTable
 
+if TYPE_CHECKING:
+    from ..app import NomadApp
+
+# What a redraw is for: a change the cluster published, everything, or the clock's tick.
+Refresh = Union[Change, Literal["all", "tick"]]  # noqa: UP007 - a runtime alias on 3.10
+
 NARROW = 100  # below this width the jobs list goes on top
 FOCUS_DELAY = 0.15  # seconds the cursor rests on a job before its watches start
 
@@ -34,6 +42,11 @@ FOCUS_DELAY = 0.15  # seconds the cursor rests on a job before its watches start
 class MainScreen(Screen):
     BINDINGS = bindings(MAIN_KEYS)
     AUTO_FOCUS = "#jobs"
+
+    @property
+    def nomad(self) -> NomadApp:
+        """The app, typed: the screen reads its live cluster, settings, actions and timeline."""
+        return cast("NomadApp", self.app)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
@@ -50,7 +63,7 @@ class MainScreen(Screen):
                 yield Input(placeholder="filter allocations…", id="allocs-filter", classes="filter")
                 yield Label("Fabio routes", classes="pane-title")
                 yield LivePanel(id="routes")
-                if self.app.probe_config is not None:
+                if self.nomad.probe_config is not None:
                     yield LivePanel(id="probe")
                 yield LivePanel(id="timeline")
         yield LivePanel(id="tour")
@@ -58,35 +71,35 @@ class MainScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._focus_timer = None
+        self._focus_timer: Timer | None = None
         self._wanted: str | None = None  # a job to show once the list has it (after a run)
         self._job_rows = render.JobRows()
-        self._probe_snapshot = None
+        self._probe_snapshot: ProbeSnapshot | None = None
         self._configured: dict | None = None  # the probed route's weights, to notice changes
-        self.tour = Tour(self) if self.app.tour_requested else None
+        self.tour = Tour(self, self.nomad.tour_jobs) if self.nomad.tour_jobs is not None else None
         self.query_one("#tour").display = self.tour is not None
         self.set_interval(1.0, self._tick)
-        self.refresh_from(self.app.live.state, "all")
+        self.refresh_from(self.nomad.live.state, "all")
         if self.tour is not None:
             self.tour.start()
 
     # --- data in ----------------------------------------------------------------------------
 
     def on_cluster_changed(self, message: ClusterChanged) -> None:
-        self.refresh_from(self.app.live.state, message.what)
+        self.refresh_from(self.nomad.live.state, message.what)
         if self.tour is not None:
-            self.tour.check(self.app.live.state)
+            self.tour.check(self.nomad.live.state)
 
     def on_probe_changed(self, message: ProbeChanged) -> None:
         self._probe_snapshot = message.snapshot
-        self._refresh_probe(self.app.live.state)
+        self._refresh_probe(self.nomad.live.state)
 
-    def refresh_from(self, state: ClusterState, what: str) -> None:
-        now = self.app.now()
+    def refresh_from(self, state: ClusterState, what: Refresh) -> None:
+        now = self.nomad.now()
         jobs = self.query_one("#jobs", VirtualTable)
         if what in ("all", "jobs", "deployments", "namespace"):
             first = jobs.cursor_key is None
-            jobs.set_rows(self._job_rows.rows(state, all_namespaces=self.app.live.namespace == "*"))
+            jobs.set_rows(self._job_rows.rows(state, all_namespaces=self.nomad.live.namespace == "*"))
             if self._wanted is not None and jobs.move_to_key(self._wanted):
                 self._wanted = None
             elif first and jobs.cursor_key is not None:
@@ -127,7 +140,7 @@ class MainScreen(Screen):
         routes = state.job_routes()
         images = state.version_images()
         fabio = state.status.get("fabio")
-        configured = self.app.live.fabio is not None
+        configured = self.nomad.live.fabio is not None
         self.query_one("#routes", LivePanel).show(
             (tuple(routes), tuple(sorted(images.items())), configured, fabio is None or fabio.connected, narrow),
             lambda: render.routes_panel(
@@ -139,7 +152,7 @@ class MainScreen(Screen):
             ),
         )
         self._refresh_probe(state)
-        rows = with_durations(self.app.timeline.latest_deployment_events(state))
+        rows = with_durations(self.nomad.timeline.latest_deployment_events(state))
         d = state.latest_deployment
         title = f"Rollout timeline (deployment {d.id[:8]})" if d is not None else "Rollout timeline"
         if state.events.off:
@@ -149,16 +162,16 @@ class MainScreen(Screen):
         )
 
     def _refresh_probe(self, state: ClusterState) -> None:
-        config = self.app.probe_config
+        config = self.nomad.probe_config
         if config is None:
             return
         snapshot = self._probe_snapshot
         target = f"{config.url} Host {config.host}" if config.host else config.url
         expectation = expectation_from(state, config.host or urlsplit(config.url).hostname or "")
         configured = dict(expectation.configured) if expectation is not None else {}
-        if configured and self._configured is not None and configured != self._configured and self.app.probe:
-            self.app.probe.restart_window()
-            snapshot = self._probe_snapshot = self.app.probe.snapshot()
+        if configured and self._configured is not None and configured != self._configured and self.nomad.probe:
+            self.nomad.probe.restart_window()
+            snapshot = self._probe_snapshot = self.nomad.probe.snapshot()
         if configured:
             self._configured = configured
         problems = findings(snapshot, expectation) if snapshot is not None and expectation is not None else []
@@ -169,15 +182,15 @@ class MainScreen(Screen):
         )
 
     def _refresh_status(self, state: ClusterState, now: float) -> None:
-        settings = self.app.settings
+        settings = self.nomad.settings
         line = status_line(
-            state, settings.describe(self.app.live.namespace), now, read_only=settings.read_only, demo=self.app.demo
+            state, settings.describe(self.nomad.live.namespace), now, read_only=settings.read_only, demo=self.nomad.demo
         )
         self.query_one("#status", LivePanel).show(line.plain, lambda: line)
 
     def _tick(self) -> None:
         """Ages and countdowns move once a second; panels redraw only if their text changed."""
-        self.refresh_from(self.app.live.state, "tick")
+        self.refresh_from(self.nomad.live.state, "tick")
 
     # --- selection ------------------------------------------------------------------------------
 
@@ -193,7 +206,7 @@ class MainScreen(Screen):
 
     def _focus_job(self, key: str) -> None:
         namespace, _, job_id = key.partition("/")
-        self.app.live.focus(namespace, job_id)
+        self.nomad.live.focus(namespace, job_id)
 
     def select_job(self, namespace: str, job_id: str) -> None:
         """Show this job (after an action started something on it)."""
@@ -222,12 +235,12 @@ class MainScreen(Screen):
 
     @on(Input.Changed, ".filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        table_id = event.input.id.removesuffix("-filter")
+        table_id = str(event.input.id).removesuffix("-filter")
         self.query_one(f"#{table_id}", VirtualTable).filter_text = event.value
 
     @on(Input.Submitted, ".filter")
     def _filter_done(self, event: Input.Submitted) -> None:
-        table_id = event.input.id.removesuffix("-filter")
+        table_id = str(event.input.id).removesuffix("-filter")
         if not event.value:
             event.input.remove_class("visible")
         self.query_one(f"#{table_id}", VirtualTable).focus()
@@ -244,9 +257,9 @@ class MainScreen(Screen):
             self.refresh_bindings()
             return
         if isinstance(focused, Input) and focused.has_class("filter"):
-            table_id = focused.id.removesuffix("-filter")
+            table_id = str(focused.id).removesuffix("-filter")
         elif isinstance(focused, VirtualTable) and focused.filter_text:
-            table_id = focused.id
+            table_id = str(focused.id)
         else:
             return
         box = self.query_one(f"#{table_id}-filter", Input)
@@ -258,33 +271,33 @@ class MainScreen(Screen):
 
     def on_resize(self, event: Resize) -> None:
         self.set_class(event.size.width < NARROW, "narrow")
-        self._refresh_detail(self.app.live.state, self.app.now())
+        self._refresh_detail(self.nomad.live.state, self.nomad.now())
 
     # --- actions ----------------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in CLUSTER_CHANGING_ACTIONS and self.app.settings.read_only:
+        if action in CLUSTER_CHANGING_ACTIONS and self.nomad.settings.read_only:
             return False
         if action in TOUR_ACTIONS:
             return self.tour is not None
         return True
 
     def action_export_timeline(self) -> None:
-        state = self.app.live.state
-        events = self.app.timeline.latest_deployment_events(state)
+        state = self.nomad.live.state
+        events = self.nomad.timeline.latest_deployment_events(state)
         if not events or state.job is None:
-            self.app.notify("No rollout observed yet: nothing to export.", severity="warning", timeout=3)
+            self.nomad.notify("No rollout observed yet: nothing to export.", severity="warning", timeout=3)
             return
         d = state.latest_deployment
         title = f"Rollout of {state.job.id}" + (f", deployment {d.id[:8]} (job version {d.job_version})" if d else "")
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.app.now()))
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.nomad.now()))
         path = Path.cwd() / f"nomadtui-timeline-{file_name_part(state.job.id)}-{stamp}.md"
         try:
-            path.write_text(self.app.timeline.markdown(events, title=title))
+            path.write_text(self.nomad.timeline.markdown(events, title=title))
         except OSError as e:
-            self.app.notify(f"Cannot write {path}: {e.strerror}", severity="error", timeout=5)
+            self.nomad.notify(f"Cannot write {path}: {e.strerror}", severity="error", timeout=5)
             return
-        self.app.notify(f"Timeline saved to {path}", timeout=5)
+        self.nomad.notify(f"Timeline saved to {path}", timeout=5)
 
     def action_tour_next(self) -> None:
         if self.tour is not None:
@@ -295,7 +308,7 @@ class MainScreen(Screen):
             self.tour.replay()
 
     def latest_deployment(self) -> Deployment | None:
-        return self.app.live.state.latest_deployment
+        return self.nomad.live.state.latest_deployment
 
     def action_run_job(self) -> None:
         flows.run_job(self)

@@ -88,7 +88,7 @@ class RevertScreen(ModalScreen[int | None]):
 
     @on(OptionList.OptionHighlighted, "#versions")
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        self._show(int(event.option.id))
+        self._show(int(str(event.option.id)))
 
     def _show(self, version: int | None) -> None:
         title = self.query_one("#diff-title", Label)
@@ -120,7 +120,7 @@ class RevertScreen(ModalScreen[int | None]):
         options = self.query_one("#versions", OptionList)
         if options.highlighted is None:
             return
-        version = int(options.get_option_at_index(options.highlighted).id)
+        version = int(str(options.get_option_at_index(options.highlighted).id))
         if version != self.current:
             self.dismiss(version)
 

@@ -10,8 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ...model import format_age
-from ...nomad.live import ClusterState
-from ...nomad.watch import WatchStatus
+from ...state import ClusterState, WatchStatus
 from ..text import short
 
 

@@ -92,7 +92,7 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._widths: list[int] = [c.width or cell_len(c.label) for c in self.columns]
         self.cursor = 0
         self._cursor_key: str | None = None
-        self._strips: dict[tuple[str, bool, int], Strip] = {}
+        self._strips: dict[tuple[str, bool, bool, int], Strip] = {}
 
     # --- data ----------------------------------------------------------------------------------
 

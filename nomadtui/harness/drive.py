@@ -11,14 +11,15 @@ import io
 from collections.abc import AsyncIterator, Callable
 
 from rich.console import Console
+from textual.pilot import Pilot
 
 from ..demo.cluster import JOBS_DIR
 from ..demo.server import DemoServer
 from ..settings import Settings
-from .app import NomadApp
-from .screens.dialogs import FilePickerScreen
-from .screens.main import MainScreen
-from .screens.plan import PlanScreen
+from ..ui.app import NomadApp
+from ..ui.screens.dialogs import FilePickerScreen
+from ..ui.screens.main import MainScreen
+from ..ui.screens.plan import PlanScreen
 
 
 def screen_text(app: NomadApp) -> str:
@@ -34,7 +35,7 @@ def screen_text(app: NomadApp) -> str:
 class Walkthrough:
     """Keystrokes an operator would type, plus the demo clock, for tests, tours and pictures."""
 
-    def __init__(self, app: NomadApp, pilot, demo: DemoServer) -> None:
+    def __init__(self, app: NomadApp, pilot: Pilot, demo: DemoServer | None) -> None:
         self.app = app
         self.pilot = pilot
         self.demo = demo
@@ -73,6 +74,7 @@ class Walkthrough:
         raise TimeoutError("the app kept changing")
 
     async def advance(self, seconds: float) -> None:
+        assert self.demo is not None, "no demo cluster to advance"
         await asyncio.to_thread(self.demo.advance, seconds)
         self.app.live.hurry()  # the lists and Fabio would otherwise wait out their gaps
         await self.settled()
@@ -111,7 +113,7 @@ class Walkthrough:
 @contextlib.asynccontextmanager
 async def driven(
     app: NomadApp, demo: DemoServer, size: tuple[int, int] = (120, 40)
-) -> AsyncIterator[tuple[Walkthrough, object]]:
+) -> AsyncIterator[tuple[Walkthrough, Pilot]]:
     """The app running headless at `size`, its first picture of the cluster complete:
     `async with driven(app, demo) as (w, pilot):`."""
     async with app.run_test(size=size) as pilot:
@@ -121,5 +123,6 @@ async def driven(
 
 
 def demo_app(demo: DemoServer, **kwargs) -> NomadApp:
+    assert demo.cluster is not None, "the demo server is not started"
     settings = Settings(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=JOBS_DIR)
     return NomadApp(settings, clock=demo.cluster.clock.now, demo=True, **kwargs)

@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 from ..demo.clock import ManualClock
-from ..demo.cluster import Cluster
+from ..demo.cluster import JOBS_DIR, Cluster
 from ..demo.server import DemoServer
 from ..probe import ProbeConfig
+from ..ui.screens.main import MainScreen
 from .drive import Walkthrough, demo_app, driven
-from .screens.main import MainScreen
 
 SEED = 42
 PORTS = (14646, 19998, 19999)  # fixed, so the commands in the pictures stay the same
@@ -114,9 +114,10 @@ async def take_probe_and_timeline(out: Path) -> list[Path]:
 
 async def take_tour(out: Path) -> list[Path]:
     with _demo() as demo:
-        app = demo_app(demo, tour=True)
+        app = demo_app(demo, tour=JOBS_DIR)
         async with driven(app, demo) as (w, pilot):
             tour = app.main_screen.tour
+            assert tour is not None
             for _ in range(2):
                 await pilot.press("space")
                 await w.until(lambda: tour.phase in ("waiting", "done"))
