@@ -22,12 +22,35 @@ async def until(predicate, timeout: float = 5.0) -> float:
     return time.monotonic() - started
 
 
-def register(demo: DemoServer, filename: str) -> None:
-    """`nomad job run` of a demo job file, then let the scheduler run."""
+def register(demo: DemoServer, filename: str) -> str:
+    """`nomad job run` of a demo job file, then let the scheduler run; returns the job's ID."""
     hcl = (JOBS_DIR / filename).read_text()
     job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
     httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
     demo.advance(0)
+    return job["ID"]
+
+
+def roll_out(demo: DemoServer, *filenames: str, limit: float = 900) -> None:
+    """Run each job file and see its deployment through, promoting canaries once they are
+    healthy (`nomad deployment promote`): a quick way to the state a test starts from."""
+    for filename in filenames:
+        job_id = register(demo, filename)
+        waited = 0.0
+        while True:
+            d = httpx.get(f"{demo.nomad_url}/v1/job/{job_id}/deployment").json()
+            if d["Status"] == "successful":
+                break
+            groups = d["TaskGroups"].values()
+            if any(g["DesiredCanaries"] and not g["Promoted"] for g in groups) and all(
+                g["HealthyAllocs"] >= g["DesiredCanaries"] for g in groups
+            ):
+                httpx.post(
+                    f"{demo.nomad_url}/v1/deployment/promote/{d['ID']}", json={"DeploymentID": d["ID"], "All": True}
+                ).raise_for_status()
+            assert waited < limit, f"{filename}: no successful deployment after {limit}s: {d['StatusDescription']}"
+            demo.advance(10)
+            waited += 10
 
 
 def fingerprint(demo: DemoServer) -> tuple:

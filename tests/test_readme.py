@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from nomadtui.ui.keys import APP_KEYS, MAIN_KEYS
@@ -27,3 +28,18 @@ def test_every_screenshot_is_shown():
     assert shots
     for name in shots:
         assert f"screenshots/{name}" in README, name
+
+
+def test_every_module_is_named_in_how_it_is_built():
+    section = README.split("## How it is built", 1)[1].split("\n## ", 1)[0]
+    words = set(re.findall(r"[\w.]+", section))
+    package = Path(__file__).resolve().parents[1] / "nomadtui"
+    missing = []
+    for path in sorted(package.rglob("*.py")):
+        if path.name == "__init__.py":
+            name = path.parent.name  # a package: named as its folder
+        else:
+            name = path.name if path.name in words else path.stem
+        if name not in words:
+            missing.append(str(path.relative_to(package)))
+    assert missing == [], f"README's 'How it is built' does not name {missing}"

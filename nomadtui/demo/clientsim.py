@@ -7,13 +7,14 @@ at its healthy_deadline; `"crash"` makes the task exit with an error a few secon
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from .scheduler import Placement, alloc_resources, update_strategy
-from .store import nanos, rfc3339
-
-if TYPE_CHECKING:
-    from .cluster import Cluster
+from ..wire import format_rfc3339, nanos
+from .reconciler import Placement
+from .store import Store
+from .structs import group_resources, lookup_task_group, update_strategy
+from .timers import Timers
+from .watcher import DeploymentWatcher
 
 FAILURE_META_KEY = "nomadtui_demo_fail"
 START_SECONDS = 0.5  # placement -> tasks running
@@ -51,10 +52,6 @@ _TASK_EVENT_FIELDS = {
 }
 
 
-def group_of(job: dict, name: str) -> dict:
-    return next(g for g in job["TaskGroups"] if g["Name"] == name)
-
-
 def failure_mode(job: dict, group: dict) -> str:
     for task in group["Tasks"]:
         meta = {**(job.get("Meta") or {}), **(group.get("Meta") or {}), **(task.get("Meta") or {})}
@@ -77,28 +74,12 @@ def _task_state(
         "Failed": failed,
         "Restarts": 0,
         "LastRestart": None,
-        "StartedAt": rfc3339(started),
-        "FinishedAt": rfc3339(finished),
+        "StartedAt": format_rfc3339(started),
+        "FinishedAt": format_rfc3339(finished),
         "Events": events,
         "TaskHandle": None,
         "Paused": "",
     }
-
-
-def _set_client_status(cluster: Cluster, alloc: dict, status: str, description: str) -> None:
-    """Client status transition, with the job summary's counters (nomad-api.md §5.14)."""
-    old = alloc["ClientStatus"]
-    alloc["ClientStatus"], alloc["ClientDescription"] = status, description
-    summary = cluster.store.summaries.get((alloc["Namespace"], alloc["JobID"]))
-    if summary is None or old == status:
-        return
-    bins = summary["Summary"].setdefault(alloc["TaskGroup"], {})
-    new_bin = _SUMMARY_BIN[status]
-    bins[new_bin] = bins.get(new_bin, 0) + 1
-    if old in ("running", "pending", "lost", "unknown"):
-        old_bin = _SUMMARY_BIN[old]
-        bins[old_bin] = max(0, bins.get(old_bin, 0) - 1)
-    cluster.store.put_summary(summary)
 
 
 _SUMMARY_BIN = {
@@ -109,30 +90,6 @@ _SUMMARY_BIN = {
     "lost": "Lost",
     "unknown": "Unknown",
 }
-
-
-def _allocate_ports(cluster: Cluster, group: dict, node: dict) -> list[dict]:
-    ports = []
-    for network in group.get("Networks") or []:
-        for port in network.get("ReservedPorts") or []:
-            ports.append(
-                {"Label": port["Label"], "Value": port["Value"], "To": port.get("To", 0), "HostIP": node["Address"]}
-            )
-        for port in network.get("DynamicPorts") or []:
-            value = cluster.store.rng.randrange(*_PORT_RANGE)
-            while value in node["_ports"]:
-                value = cluster.store.rng.randrange(*_PORT_RANGE)
-            node["_ports"].add(value)
-            ports.append({"Label": port["Label"], "Value": value, "To": port.get("To", 0), "HostIP": node["Address"]})
-    return ports
-
-
-def _release_ports(cluster: Cluster, alloc: dict) -> None:
-    node = cluster.store.nodes.get(alloc["NodeID"])
-    if node is None:
-        return
-    for port in alloc["AllocatedResources"]["Shared"]["Ports"]:
-        node["_ports"].discard(port["Value"])
 
 
 def _allocated_resources(job: dict, group: dict, node: dict, ports: list[dict]) -> dict:
@@ -172,13 +129,10 @@ def _allocated_resources(job: dict, group: dict, node: dict, ports: list[dict]) 
     }
 
 
-def place(cluster: Cluster, job: dict, p: Placement, node: dict, ev: dict, d: dict | None) -> dict:
-    """Create an allocation (inside the scheduler's write)."""
-    store = cluster.store
+def _new_alloc(store: Store, job: dict, p: Placement, group: dict, node: dict, ev: dict, ports: list[dict]) -> dict:
+    """The allocation the plan creates for a placement, before anything links it."""
     txn = store.txn
-    group = group_of(job, p.group)
-    ports = _allocate_ports(cluster, group, node)
-    cpu, mem = alloc_resources(job, p.group)
+    cpu, mem = group_resources(group)
     alloc = {
         "ID": store.new_id(),
         "Namespace": job["Namespace"],
@@ -243,253 +197,332 @@ def place(cluster: Cluster, job: dict, p: Placement, node: dict, ev: dict, d: di
         "_cpu": cpu,
         "_memory": mem,
     }
-    prev = p.previous
-    if prev is not None:
-        alloc["PreviousAllocation"] = prev["ID"]
-        prev["NextAllocation"] = alloc["ID"]
-        store.put_alloc(prev)
-    if p.reschedule and prev is not None:
-        events = list((prev.get("RescheduleTracker") or {}).get("Events") or [])
-        events.append(
-            {
-                "PrevAllocID": prev["ID"],
-                "PrevNodeID": prev["NodeID"],
-                "RescheduleTime": nanos(txn.now),
-                "Delay": int((txn.now - prev["_finished_at"]) * 1e9),
-            }
-        )
-        alloc["RescheduleTracker"] = {"Events": events, "LastReschedule": "ok"}
-    if d is not None and update_strategy(job, group) and p.group in d["TaskGroups"]:
-        alloc["DeploymentID"] = d["ID"]
-        dstate = d["TaskGroups"][p.group]
-        dstate["PlacedAllocs"] += 1
-        if p.canary:
-            dstate["PlacedCanaries"] = (dstate["PlacedCanaries"] or []) + [alloc["ID"]]
-            alloc["DeploymentStatus"] = {"Healthy": None, "Timestamp": None, "Canary": True, "ModifyIndex": txn.index}
-        if dstate["RequireProgressBy"] is None and dstate["ProgressDeadline"]:
-            dstate["RequireProgressBy"] = rfc3339(txn.now + cluster.clock.scaled(dstate["ProgressDeadline"] / 1e9))
-    store.put_alloc(alloc)
-    summary = store.summaries.get((job["Namespace"], job["ID"]))
-    if summary is not None:
-        bins = summary["Summary"].setdefault(p.group, {})
-        bins["Starting"] = bins.get("Starting", 0) + 1
-        bins["Queued"] = max(0, bins.get("Queued", 0) - 1)
-        store.put_summary(summary)
-    cluster.after(START_SECONDS, lambda: started(cluster, alloc["ID"]))
     return alloc
 
 
-def stop(cluster: Cluster, alloc: dict, description: str) -> None:
-    """The scheduler stops an allocation (inside its write); the client kills it shortly."""
-    alloc["DesiredStatus"] = "stop"
-    alloc["DesiredDescription"] = description
-    cluster.store.put_alloc(alloc)
-    if alloc["ClientStatus"] in ("pending", "running"):
-        cluster.after(KILL_SECONDS, lambda: stopped(cluster, alloc["ID"]))
-
-
-def update_in_place(cluster: Cluster, job: dict, alloc: dict, d: dict | None) -> None:
-    """An in-place update: same allocation, new job version, health judged again."""
-    txn = cluster.store.txn
-    alloc["_job"] = job
-    alloc["JobVersion"] = job["Version"]
-    alloc["_health_gen"] += 1
-    group = group_of(job, alloc["TaskGroup"])
-    if d is not None and update_strategy(job, group) and alloc["TaskGroup"] in d["TaskGroups"]:
-        alloc["DeploymentID"] = d["ID"]
-        alloc["DeploymentStatus"] = None
-        dstate = d["TaskGroups"][alloc["TaskGroup"]]
-        dstate["PlacedAllocs"] += 1
-        if dstate["RequireProgressBy"] is None and dstate["ProgressDeadline"]:
-            dstate["RequireProgressBy"] = rfc3339(txn.now + cluster.clock.scaled(dstate["ProgressDeadline"] / 1e9))
-    cluster.store.put_alloc(alloc)
-    if alloc["ClientStatus"] == "running":
-        begin_health(cluster, alloc)
-
-
-def started(cluster: Cluster, alloc_id: str) -> None:
-    alloc = cluster.store.allocs.get(alloc_id)
-    if alloc is None or alloc["ClientStatus"] != "pending" or alloc["DesiredStatus"] != "run":
-        return
-    group = group_of(alloc["_job"], alloc["TaskGroup"])
-    with cluster.store.write("AllocationUpdated") as txn:
-        now = txn.now
-        alloc["TaskStates"] = {
-            t["Name"]: _task_state(
-                "running",
-                [
-                    task_event("Received", now - 0.4, "Task received by client"),
-                    task_event(
-                        "Task Setup",
-                        now - 0.3,
-                        "Building Task Directory",
-                        Message="Building Task Directory",
-                        Details={"message": "Building Task Directory"},
-                    ),
-                    task_event(
-                        "Driver",
-                        now - 0.2,
-                        "Downloading image",
-                        DriverMessage="Downloading image",
-                        Details={"image": str((t.get("Config") or {}).get("image", ""))},
-                    ),
-                    task_event("Started", now, "Task started by client"),
-                ],
-                started=now,
-            )
-            for t in group["Tasks"]
+def _reschedule_tracker(prev: dict, now: float) -> dict:
+    """The replacement's RescheduleTracker: the failed allocation's events and this one."""
+    events = list((prev.get("RescheduleTracker") or {}).get("Events") or [])
+    events.append(
+        {
+            "PrevAllocID": prev["ID"],
+            "PrevNodeID": prev["NodeID"],
+            "RescheduleTime": nanos(now),
+            "Delay": int((now - prev["_finished_at"]) * 1e9),
         }
-        _set_client_status(cluster, alloc, "running", "Tasks are running")
-        cluster.store.put_alloc(alloc, client_update=True)
-        cluster.refresh_job_status(alloc["_job"])
-    begin_health(cluster, alloc)
+    )
+    return {"Events": events, "LastReschedule": "ok"}
+
+
+def _started_state(task: dict, now: float) -> dict:
+    return _task_state(
+        "running",
+        [
+            task_event("Received", now - 0.4, "Task received by client"),
+            task_event(
+                "Task Setup",
+                now - 0.3,
+                "Building Task Directory",
+                Message="Building Task Directory",
+                Details={"message": "Building Task Directory"},
+            ),
+            task_event(
+                "Driver",
+                now - 0.2,
+                "Downloading image",
+                DriverMessage="Downloading image",
+                Details={"image": str((task.get("Config") or {}).get("image", ""))},
+            ),
+            task_event("Started", now, "Task started by client"),
+        ],
+        started=now,
+    )
+
+
+def _crash_events(now: float) -> list[dict]:
+    return [
+        task_event(
+            "Terminated",
+            now,
+            "Exit Code: 1",
+            ExitCode=1,
+            Details={"exit_code": "1", "signal": "0", "oom_killed": "false"},
+        ),
+        task_event(
+            "Not Restarting",
+            now,
+            'Exceeded allowed attempts 2 in interval 30m0s and mode is "fail"',
+            FailsTask=True,
+            RestartReason='Exceeded allowed attempts 2 in interval 30m0s and mode is "fail"',
+        ),
+    ]
+
+
+def _kill_events(now: float) -> list[dict]:
+    return [
+        task_event(
+            "Killing",
+            now - 0.1,
+            "Sent interrupt. Waiting 5s before force killing",
+            KillTimeout=5_000_000_000,
+        ),
+        task_event(
+            "Terminated",
+            now - 0.05,
+            "Exit Code: 0",
+            Details={"exit_code": "0", "signal": "0", "oom_killed": "false"},
+        ),
+        task_event("Killed", now, "Task successfully killed"),
+    ]
 
 
 def health_settings(alloc: dict) -> dict:
     """Allocations in a deployment are judged by the update block, others by migrate."""
-    group = group_of(alloc["_job"], alloc["TaskGroup"])
+    group = lookup_task_group(alloc["_job"], alloc["TaskGroup"])
     if alloc.get("DeploymentID"):
         return group.get("Update") or _DEFAULT_HEALTH
     return group.get("Migrate") or _DEFAULT_HEALTH
 
 
-def begin_health(cluster: Cluster, alloc: dict) -> None:
-    job = alloc["_job"]
-    if job["Type"] not in ("service", "system"):
-        return
-    settings = health_settings(alloc)
-    if settings.get("HealthCheck") == "manual" and alloc.get("DeploymentID"):
-        return
-    gen = alloc["_health_gen"]
-    mode = failure_mode(job, group_of(job, alloc["TaskGroup"]))
-    aid = alloc["ID"]
-    if mode == "crash":
-        cluster.after(CRASH_SECONDS, lambda: crash(cluster, aid, gen))
-    elif mode == "unhealthy":
-        services = [s["Name"] for t in group_of(job, alloc["TaskGroup"])["Tasks"] for s in t.get("Services") or []]
-        message = f"Services not healthy by deadline: {', '.join(services) or alloc['TaskGroup']}"
-        cluster.after(settings["HealthyDeadline"] / 1e9, lambda: report_health(cluster, aid, False, gen, message))
-    else:
-        cluster.after(settings["MinHealthyTime"] / 1e9, lambda: report_health(cluster, aid, True, gen))
+class NodeEndpoint(Protocol):
+    """What the clients' allocation updates make the servers do (Node.UpdateAlloc in
+    nomad/node_endpoint.go and the FSM behind it): inside the client's write, except
+    `unblock_evals`."""
+
+    def create_eval(
+        self, job: dict, triggered_by: str, *, deployment_id: str = "", wait_until: float | None = None
+    ) -> dict: ...
+
+    def refresh_job_status(self, job: dict) -> None: ...
+
+    def unblock_evals(self) -> None: ...
 
 
-def report_health(cluster: Cluster, alloc_id: str, healthy: bool, gen: int, message: str = "") -> None:
-    from . import watcher
+class ClientSimulator:
+    """The three client nodes: they run the allocations the scheduler places, as Nomad's alloc
+    runner does (client/allocrunner/alloc_runner.go, with its health hook and
+    client/allochealth/tracker.go), and report back to the servers."""
 
-    alloc = cluster.store.allocs.get(alloc_id)
-    if (
-        alloc is None
-        or alloc["_health_gen"] != gen
-        or alloc["ClientStatus"] != "running"
-        or alloc["DesiredStatus"] != "run"
-    ):
-        return
-    with cluster.store.write("AllocationUpdated") as txn:
-        _record_health(cluster, alloc, healthy, txn.index, txn.now)
-        if not healthy:
-            for state in (alloc["TaskStates"] or {}).values():
-                state["Events"] = (
-                    state["Events"] + [task_event("Alloc Unhealthy", txn.now, message, Message=message)]
-                )[-10:]
-        cluster.store.put_alloc(alloc, client_update=True)
-    watcher.after_alloc_update(cluster, alloc)
+    def __init__(self, store: Store, timers: Timers, watcher: DeploymentWatcher, server: NodeEndpoint) -> None:
+        self.store = store
+        self.timers = timers
+        self.watcher = watcher
+        self.server = server
 
+    # --- what the scheduler's plan asks (inside its write) ---------------------------------------
 
-def _record_health(cluster: Cluster, alloc: dict, healthy: bool, index: int, now: float) -> None:
-    from . import watcher
+    def place(self, job: dict, p: Placement, node: dict, ev: dict, d: dict | None) -> dict:
+        """Create an allocation (inside the scheduler's write); the client starts it shortly."""
+        store = self.store
+        txn = store.txn
+        group = lookup_task_group(job, p.group)
+        ports = self._allocate_ports(group, node)
+        alloc = _new_alloc(store, job, p, group, node, ev, ports)
+        prev = p.previous
+        if prev is not None:
+            alloc["PreviousAllocation"] = prev["ID"]
+            prev["NextAllocation"] = alloc["ID"]
+            store.put_alloc(prev)
+        if p.reschedule and prev is not None:
+            alloc["RescheduleTracker"] = _reschedule_tracker(prev, txn.now)
+        if d is not None and update_strategy(job, group) and p.group in d["TaskGroups"]:
+            alloc["DeploymentID"] = d["ID"]
+            dstate = d["TaskGroups"][p.group]
+            dstate["PlacedAllocs"] += 1
+            if p.canary:
+                dstate["PlacedCanaries"] = (dstate["PlacedCanaries"] or []) + [alloc["ID"]]
+                alloc["DeploymentStatus"] = {
+                    "Healthy": None,
+                    "Timestamp": None,
+                    "Canary": True,
+                    "ModifyIndex": txn.index,
+                }
+            if dstate["RequireProgressBy"] is None and dstate["ProgressDeadline"]:
+                store.reset_progress_deadline(dstate)
+        store.put_alloc(alloc)
+        summary = store.summaries.get((job["Namespace"], job["ID"]))
+        if summary is not None:
+            bins = summary["Summary"].setdefault(p.group, {})
+            bins["Starting"] = bins.get("Starting", 0) + 1
+            bins["Queued"] = max(0, bins.get("Queued", 0) - 1)
+            store.put_summary(summary)
+        self.timers.after(START_SECONDS, lambda: self.started(alloc["ID"]))
+        return alloc
 
-    previous = alloc.get("DeploymentStatus") or {}
-    alloc["DeploymentStatus"] = {
-        "Healthy": healthy,
-        "Timestamp": rfc3339(now),
-        "Canary": bool(previous.get("Canary")),
-        "ModifyIndex": index,
-    }
-    watcher.record_health(cluster, alloc, healthy, previous.get("Healthy"))
+    def stop(self, alloc: dict, description: str) -> None:
+        """The scheduler stops an allocation (inside its write); the client kills it shortly."""
+        alloc["DesiredStatus"] = "stop"
+        alloc["DesiredDescription"] = description
+        self.store.put_alloc(alloc)
+        if alloc["ClientStatus"] in ("pending", "running"):
+            self.timers.after(KILL_SECONDS, lambda: self.stopped(alloc["ID"]))
 
+    def update_in_place(self, job: dict, alloc: dict, d: dict | None) -> None:
+        """An in-place update: same allocation, new job version, health judged again."""
+        alloc["_job"] = job
+        alloc["JobVersion"] = job["Version"]
+        alloc["_health_gen"] += 1
+        group = lookup_task_group(job, alloc["TaskGroup"])
+        if d is not None and update_strategy(job, group) and alloc["TaskGroup"] in d["TaskGroups"]:
+            alloc["DeploymentID"] = d["ID"]
+            alloc["DeploymentStatus"] = None
+            dstate = d["TaskGroups"][alloc["TaskGroup"]]
+            dstate["PlacedAllocs"] += 1
+            if dstate["RequireProgressBy"] is None and dstate["ProgressDeadline"]:
+                self.store.reset_progress_deadline(dstate)
+        self.store.put_alloc(alloc)
+        if alloc["ClientStatus"] == "running":
+            self.begin_health(alloc)
 
-def crash(cluster: Cluster, alloc_id: str, gen: int) -> None:
-    from . import watcher
+    # --- the client's own updates (writes of their own) ------------------------------------------
 
-    alloc = cluster.store.allocs.get(alloc_id)
-    if alloc is None or alloc["_health_gen"] != gen or alloc["ClientStatus"] != "running":
-        return
-    with cluster.store.write("AllocationUpdated") as txn:
-        now = txn.now
-        for state in (alloc["TaskStates"] or {}).values():
-            state.update(State="dead", Failed=True, FinishedAt=rfc3339(now))
-            state["Events"] = (
-                state["Events"]
-                + [
-                    task_event(
-                        "Terminated",
-                        now,
-                        "Exit Code: 1",
-                        ExitCode=1,
-                        Details={"exit_code": "1", "signal": "0", "oom_killed": "false"},
-                    ),
-                    task_event(
-                        "Not Restarting",
-                        now,
-                        'Exceeded allowed attempts 2 in interval 30m0s and mode is "fail"',
-                        FailsTask=True,
-                        RestartReason='Exceeded allowed attempts 2 in interval 30m0s and mode is "fail"',
-                    ),
-                ]
-            )[-10:]
-        _set_client_status(cluster, alloc, "failed", "Failed tasks")
-        alloc["_finished_at"] = now
-        _release_ports(cluster, alloc)
+    def started(self, alloc_id: str) -> None:
+        """The tasks run (the alloc runner's task runners started)."""
+        store = self.store
+        alloc = store.allocs.get(alloc_id)
+        if alloc is None or alloc["ClientStatus"] != "pending" or alloc["DesiredStatus"] != "run":
+            return
+        group = lookup_task_group(alloc["_job"], alloc["TaskGroup"])
+        with store.write("AllocationUpdated") as txn:
+            now = txn.now
+            alloc["TaskStates"] = {t["Name"]: _started_state(t, now) for t in group["Tasks"]}
+            self._set_client_status(alloc, "running", "Tasks are running")
+            store.put_alloc(alloc, client_update=True)
+            self.server.refresh_job_status(alloc["_job"])
+        self.begin_health(alloc)
+
+    def begin_health(self, alloc: dict) -> None:
+        """The health hook's tracker starts watching (client/allochealth/tracker.go)."""
+        job = alloc["_job"]
+        if job["Type"] not in ("service", "system"):
+            return
+        settings = health_settings(alloc)
+        if settings.get("HealthCheck") == "manual" and alloc.get("DeploymentID"):
+            return
+        gen = alloc["_health_gen"]
+        group = lookup_task_group(job, alloc["TaskGroup"])
+        mode = failure_mode(job, group)
+        aid = alloc["ID"]
+        if mode == "crash":
+            self.timers.after(CRASH_SECONDS, lambda: self.crash(aid, gen))
+        elif mode == "unhealthy":
+            services = [s["Name"] for t in group["Tasks"] for s in t.get("Services") or []]
+            message = f"Services not healthy by deadline: {', '.join(services) or alloc['TaskGroup']}"
+            self.timers.after(settings["HealthyDeadline"] / 1e9, lambda: self.report_health(aid, False, gen, message))
+        else:
+            self.timers.after(settings["MinHealthyTime"] / 1e9, lambda: self.report_health(aid, True, gen))
+
+    def report_health(self, alloc_id: str, healthy: bool, gen: int, message: str = "") -> None:
+        """The tracker's verdict, sent to the servers with the allocation."""
+        store = self.store
+        alloc = store.allocs.get(alloc_id)
         if (
-            alloc["_job"]["Type"] in ("service", "system")
-            and (alloc.get("DeploymentStatus") or {}).get("Healthy") is None
+            alloc is None
+            or alloc["_health_gen"] != gen
+            or alloc["ClientStatus"] != "running"
+            or alloc["DesiredStatus"] != "run"
         ):
-            _record_health(cluster, alloc, False, txn.index, now)
-        cluster.store.put_alloc(alloc, client_update=True)
-        job = cluster.store.job(alloc["Namespace"], alloc["JobID"])
-        if job is not None:
-            cluster._new_eval(job, "alloc-failure")
-            cluster.refresh_job_status(job)
-    watcher.after_alloc_update(cluster, alloc)
+            return
+        with store.write("AllocationUpdated") as txn:
+            self.watcher.record_health(alloc, healthy, txn.index, txn.now)
+            if not healthy:
+                for state in (alloc["TaskStates"] or {}).values():
+                    state["Events"] = (
+                        state["Events"] + [task_event("Alloc Unhealthy", txn.now, message, Message=message)]
+                    )[-10:]
+            store.put_alloc(alloc, client_update=True)
+        self.watcher.handle_alloc_update(alloc)
 
+    def crash(self, alloc_id: str, gen: int) -> None:
+        """The task exits with an error and is not restarted: the allocation failed."""
+        store = self.store
+        alloc = store.allocs.get(alloc_id)
+        if alloc is None or alloc["_health_gen"] != gen or alloc["ClientStatus"] != "running":
+            return
+        with store.write("AllocationUpdated") as txn:
+            now = txn.now
+            for state in (alloc["TaskStates"] or {}).values():
+                state.update(State="dead", Failed=True, FinishedAt=format_rfc3339(now))
+                state["Events"] = (state["Events"] + _crash_events(now))[-10:]
+            self._set_client_status(alloc, "failed", "Failed tasks")
+            alloc["_finished_at"] = now
+            self._release_ports(alloc)
+            if (
+                alloc["_job"]["Type"] in ("service", "system")
+                and (alloc.get("DeploymentStatus") or {}).get("Healthy") is None
+            ):
+                self.watcher.record_health(alloc, False, txn.index, now)
+            store.put_alloc(alloc, client_update=True)
+            job = store.job(alloc["Namespace"], alloc["JobID"])
+            if job is not None:
+                self.server.create_eval(job, "alloc-failure")
+                self.server.refresh_job_status(job)
+        self.watcher.handle_alloc_update(alloc)
 
-def stopped(cluster: Cluster, alloc_id: str) -> None:
-    alloc = cluster.store.allocs.get(alloc_id)
-    if alloc is None or alloc["ClientStatus"] not in ("pending", "running"):
-        return
-    with cluster.store.write("AllocationUpdated") as txn:
-        now = txn.now
-        was_running = alloc["ClientStatus"] == "running"
-        for state in (alloc["TaskStates"] or {}).values():
-            state.update(State="dead", FinishedAt=rfc3339(now))
-            state["Events"] = (
-                state["Events"]
-                + [
-                    task_event(
-                        "Killing",
-                        now - 0.1,
-                        "Sent interrupt. Waiting 5s before force killing",
-                        KillTimeout=5_000_000_000,
-                    ),
-                    task_event(
-                        "Terminated",
-                        now - 0.05,
-                        "Exit Code: 0",
-                        Details={"exit_code": "0", "signal": "0", "oom_killed": "false"},
-                    ),
-                    task_event("Killed", now, "Task successfully killed"),
-                ]
-            )[-10:]
-        _set_client_status(
-            cluster, alloc, "complete", "All tasks have completed" if was_running else "No tasks have started"
-        )
-        alloc["_finished_at"] = now
-        _release_ports(cluster, alloc)
-        cluster.store.put_alloc(alloc, client_update=True)
-        job = cluster.store.job(alloc["Namespace"], alloc["JobID"])
-        if job is not None:
-            cluster.refresh_job_status(job)
-    cluster.unblock_evals()
+    def stopped(self, alloc_id: str) -> None:
+        """The tasks were killed as the scheduler asked."""
+        store = self.store
+        alloc = store.allocs.get(alloc_id)
+        if alloc is None or alloc["ClientStatus"] not in ("pending", "running"):
+            return
+        with store.write("AllocationUpdated") as txn:
+            now = txn.now
+            was_running = alloc["ClientStatus"] == "running"
+            for state in (alloc["TaskStates"] or {}).values():
+                state.update(State="dead", FinishedAt=format_rfc3339(now))
+                state["Events"] = (state["Events"] + _kill_events(now))[-10:]
+            self._set_client_status(
+                alloc, "complete", "All tasks have completed" if was_running else "No tasks have started"
+            )
+            alloc["_finished_at"] = now
+            self._release_ports(alloc)
+            store.put_alloc(alloc, client_update=True)
+            job = store.job(alloc["Namespace"], alloc["JobID"])
+            if job is not None:
+                self.server.refresh_job_status(job)
+        self.server.unblock_evals()
+
+    # --- bookkeeping -----------------------------------------------------------------------------
+
+    def _set_client_status(self, alloc: dict, status: str, description: str) -> None:
+        """Client status transition, with the job summary's counters (nomad-api.md §5.14)."""
+        old = alloc["ClientStatus"]
+        alloc["ClientStatus"], alloc["ClientDescription"] = status, description
+        summary = self.store.summaries.get((alloc["Namespace"], alloc["JobID"]))
+        if summary is None or old == status:
+            return
+        bins = summary["Summary"].setdefault(alloc["TaskGroup"], {})
+        new_bin = _SUMMARY_BIN[status]
+        bins[new_bin] = bins.get(new_bin, 0) + 1
+        if old in ("running", "pending", "lost", "unknown"):
+            old_bin = _SUMMARY_BIN[old]
+            bins[old_bin] = max(0, bins.get(old_bin, 0) - 1)
+        self.store.put_summary(summary)
+
+    def _allocate_ports(self, group: dict, node: dict) -> list[dict]:
+        rng = self.store.rng
+        ports = []
+        for network in group.get("Networks") or []:
+            for port in network.get("ReservedPorts") or []:
+                ports.append(
+                    {"Label": port["Label"], "Value": port["Value"], "To": port.get("To", 0), "HostIP": node["Address"]}
+                )
+            for port in network.get("DynamicPorts") or []:
+                value = rng.randrange(*_PORT_RANGE)
+                while value in node["_ports"]:
+                    value = rng.randrange(*_PORT_RANGE)
+                node["_ports"].add(value)
+                ports.append(
+                    {"Label": port["Label"], "Value": value, "To": port.get("To", 0), "HostIP": node["Address"]}
+                )
+        return ports
+
+    def _release_ports(self, alloc: dict) -> None:
+        node = self.store.nodes.get(alloc["NodeID"])
+        if node is None:
+            return
+        for port in alloc["AllocatedResources"]["Shared"]["Ports"]:
+            node["_ports"].discard(port["Value"])
 
 
 def service_instances(alloc: dict) -> list[dict]:
@@ -498,7 +531,7 @@ def service_instances(alloc: dict) -> list[dict]:
     job = alloc["_job"]
     if alloc["DesiredStatus"] != "run" or alloc["ClientStatus"] != "running":
         return []
-    group = group_of(job, alloc["TaskGroup"])
+    group = lookup_task_group(job, alloc["TaskGroup"])
     if failure_mode(job, group) == "unhealthy":
         return []
     canary = bool((alloc.get("DeploymentStatus") or {}).get("Canary"))

@@ -10,16 +10,21 @@ Nomad). With a manual clock, time moves only through `advance()`.
 from __future__ import annotations
 
 import copy
-import heapq
-import itertools
-from collections.abc import Callable
+import functools
 from pathlib import Path
 
-from . import clientsim, jobspec, watcher
+from ..wire import format_rfc3339, multierror, nanos
+from . import jobspec
+from .clientsim import ClientSimulator
 from .clock import Clock
 from .gostrconv import quote
-from .scheduler import Decision, assign_nodes, reconcile, update_strategy
-from .store import ACTIVE_DEPLOYMENT, NomadError, Store, multierror, nanos, rfc3339
+from .jobdiff import annotate_plan, job_diff
+from .reconciler import Decision, reconcile
+from .scheduler import assign_nodes
+from .store import ACTIVE_DEPLOYMENT, NomadError, Store
+from .structs import running_description, spec_changed, update_strategy
+from .timers import Timers
+from .watcher import DeploymentWatcher
 
 JOBS_DIR = Path(__file__).parent / "jobs"
 SEED_JOB_FILE = JOBS_DIR / "httpsbackend-tcp-sni-1.nomad"
@@ -35,69 +40,34 @@ NODES = [
     ("9e3ef19f-8a27-4c61-b0d5-6f4a2c8e1b93", "nomad-client-3", "10.0.0.13"),
 ]
 
-# Fields that are bookkeeping, not spec: a register that differs only here changes nothing.
-_NOT_SPEC = (
-    "Status",
-    "StatusDescription",
-    "Stable",
-    "Version",
-    "SubmitTime",
-    "CreateIndex",
-    "ModifyIndex",
-    "JobModifyIndex",
-    "VersionTag",
-    "NomadTokenID",
-)
-
-
-def spec_changed(a: dict, b: dict) -> bool:
-    strip = lambda j: {k: v for k, v in j.items() if k not in _NOT_SPEC and not k.startswith("_")}  # noqa: E731
-    return strip(a) != strip(b)
-
 
 class Cluster:
+    """The servers, with the deployment watcher and the client nodes they drive."""
+
     def __init__(self, clock: Clock | None = None, *, seed: int | None = None, bootstrap: bool = True) -> None:
         self.clock = clock or Clock(DEFAULT_SPEED)
         self.store = Store(self.clock.now, self.clock.scaled, seed)
-        self._timers: list[tuple[float, int, Callable[[], None]]] = []
-        self._seq = itertools.count()
-        self.on_timer: Callable[[], None] = lambda: None  # the server's driver wakes up
-        self._batched_evals: set[str] = set()
+        self.timers = Timers(self.clock)
+        self.watcher = DeploymentWatcher(self.store, self.timers, self)
+        self.clients = ClientSimulator(self.store, self.timers, self.watcher, self)
         self._add_nodes()
         if bootstrap:
             self._bootstrap()
 
-    # --- timers -------------------------------------------------------------------------------
-
-    def after(self, seconds: float, fn: Callable[[], None]) -> None:
-        """Run `fn` once a rollout duration of `seconds` has elapsed (scaled by the clock)."""
-        self.at(self.clock.now() + self.clock.scaled(seconds), fn)
-
-    def at(self, when: float, fn: Callable[[], None]) -> None:
-        heapq.heappush(self._timers, (when, next(self._seq), fn))
-        self.on_timer()
+    # --- time ---------------------------------------------------------------------------------
 
     def next_due(self) -> float | None:
-        return self._timers[0][0] if self._timers else None
+        return self.timers.next_due()
 
     def run_due(self) -> None:
-        while self._timers and self._timers[0][0] <= self.clock.now():
-            _, _, fn = heapq.heappop(self._timers)
-            fn()
+        self.timers.run_due()
 
     def advance(self, seconds: float) -> None:
         """Manual clock only: let `seconds` of clock time pass, firing timers in order."""
         self.advance_to(self.clock.now() + seconds)
 
     def advance_to(self, target: float) -> None:
-        if not self.clock.manual:
-            raise RuntimeError("advance() needs a manual clock")
-        self.run_due()
-        while self._timers and self._timers[0][0] <= target:
-            self.clock.set(self._timers[0][0])
-            self.run_due()
-        self.clock.set(target)
-        self.run_due()
+        self.timers.advance_to(target)
 
     # --- start-up -----------------------------------------------------------------------------
 
@@ -122,7 +92,7 @@ class Cluster:
                             "Detected": True,
                             "Healthy": True,
                             "HealthDescription": "Healthy",
-                            "UpdateTime": rfc3339(txn.now),
+                            "UpdateTime": format_rfc3339(txn.now),
                         }
                     },
                     "HostVolumes": None,
@@ -183,7 +153,8 @@ class Cluster:
         try:
             jobspec.validate(job)
         except jobspec.JobspecError as e:
-            raise NomadError(500, multierror(before, e.message, after)) from None
+            # multierror.Append flattens Job.Validate's own list into this one.
+            raise NomadError(500, multierror(before + e.errors + after)) from None
         if before or after:
             raise NomadError(500, multierror(before + after))
         return job
@@ -203,10 +174,10 @@ class Cluster:
             _check_index(existing, job_modify_index)
         if existing is not None and not existing.get("Stop") and not spec_changed(existing, job):
             with self.store.write("JobRegistered"):
-                ev = self._new_eval(existing, "job-register")
+                ev = self.create_eval(existing, "job-register")
             return self._register_response(ev, existing["ModifyIndex"])
         with self.store.write("JobRegistered") as txn:
-            stored = self._upsert_version(job, existing, stable=False)
+            stored = self.upsert_job(job, existing, stable=False)
             if submission:
                 self.store.submissions[(stored["Namespace"], stored["ID"], stored["Version"])] = {
                     "Source": submission.get("Source", ""),
@@ -218,10 +189,10 @@ class Cluster:
                     "Version": stored["Version"],
                     "JobModifyIndex": txn.index,
                 }
-            ev = self._new_eval(stored, "job-register")
+            ev = self.create_eval(stored, "job-register")
         return self._register_response(ev, stored["JobModifyIndex"])
 
-    def _upsert_version(self, job: dict, existing: dict | None, *, stable: bool) -> dict:
+    def upsert_job(self, job: dict, existing: dict | None, *, stable: bool) -> dict:
         """Write `job` as the next version (inside a write)."""
         txn = self.store.txn
         job = copy.deepcopy(job)
@@ -280,8 +251,6 @@ class Cluster:
         }
 
     def plan(self, api_job: dict, *, namespace: str | None = None, diff: bool = True) -> dict:
-        from .jobdiff import annotate_plan, job_diff
-
         job = self._struct_job(api_job, namespace)
         existing = self.store.job(job["Namespace"], job["ID"])
         if existing is not None and not existing.get("Stop") and not spec_changed(existing, job):
@@ -333,8 +302,8 @@ class Cluster:
             if spec_changed(existing, target):
                 revert = copy.deepcopy(target)
                 revert["VersionTag"] = None
-                existing = self._upsert_version(revert, existing, stable=False)
-            ev = self._new_eval(existing, "job-register")
+                existing = self.upsert_job(revert, existing, stable=False)
+            ev = self.create_eval(existing, "job-register")
         return self._register_response(ev, existing["JobModifyIndex"])
 
     def set_stable(self, namespace: str, job_id: str, version: int, stable: bool) -> dict:
@@ -363,10 +332,10 @@ class Cluster:
             else:
                 stopped = copy.deepcopy(existing)
                 stopped["Stop"] = True
-                stopped = self._upsert_version(stopped, existing, stable=False)
-            ev = self._new_eval(stopped, "job-deregister")
+                stopped = self.upsert_job(stopped, existing, stable=False)
+            ev = self.create_eval(stopped, "job-deregister")
         if purge:
-            self.at(self.clock.now(), lambda: self._process_stopped_purge(stopped, ev["ID"]))
+            self.timers.at(self.clock.now(), lambda: self._process_stopped_purge(stopped, ev["ID"]))
         return {
             "EvalID": ev["ID"],
             "EvalCreateIndex": ev["CreateIndex"],
@@ -418,21 +387,22 @@ class Cluster:
             "ModifyTime": now,
         }
 
-    def _new_eval(
+    def create_eval(
         self, job: dict, triggered_by: str, *, deployment_id: str = "", wait_until: float | None = None
     ) -> dict:
         """Create a pending evaluation (inside a write) and schedule the scheduler for it."""
         ev = self._eval_body(job, triggered_by, deployment_id=deployment_id)
         ev["CreateIndex"] = self.store.txn.index
         if wait_until is not None:
-            ev["WaitUntil"] = rfc3339(wait_until)
+            ev["WaitUntil"] = format_rfc3339(wait_until)
         self.store.put_eval(ev)
-        self.at(wait_until or self.clock.now(), lambda: self.process_eval(ev["ID"]))
+        self.timers.at(wait_until or self.clock.now(), lambda: self.process_eval(ev["ID"]))
         return ev
 
-    def new_eval(self, job: dict, triggered_by: str, **kwargs) -> dict:
+    def new_eval(self, job: dict, triggered_by: str, *, deployment_id: str = "") -> dict:
+        """Create a pending evaluation in a write of its own."""
         with self.store.write("EvalUpdated"):
-            return self._new_eval(job, triggered_by, **kwargs)
+            return self.create_eval(job, triggered_by, deployment_id=deployment_id)
 
     def _deployment_for(self, job: dict, decision: Decision) -> dict:
         groups = {}
@@ -466,7 +436,7 @@ class Cluster:
             "IsMultiregion": False,
             "TaskGroups": groups,
             "Status": "running",
-            "StatusDescription": watcher.running_description(groups),
+            "StatusDescription": running_description(groups),
             "EvalPriority": job["Priority"],
             "CreateIndex": 0,
             "ModifyIndex": 0,
@@ -517,7 +487,7 @@ class Cluster:
                 pending = self.store.evals.get(alloc.get("FollowupEvalID") or "")
                 if pending and pending["Status"] == "pending":
                     continue
-                follow = self._new_eval(job, "alloc-failure", wait_until=when)
+                follow = self.create_eval(job, "alloc-failure", wait_until=when)
                 follow["PreviousEval"] = ev["ID"]
                 alloc["FollowupEvalID"] = follow["ID"]
                 self.store.put_alloc(alloc)
@@ -531,27 +501,27 @@ class Cluster:
             for e in blocked:
                 e["Status"] = "pending"
                 self.store.put_eval(e)
-                self.at(self.clock.now(), lambda eid=e["ID"]: self.process_eval(eid))
+                self.timers.at(self.clock.now(), functools.partial(self.process_eval, e["ID"]))
 
     def _apply(self, job: dict, decision: Decision, nodes: dict[int, str], ev: dict) -> None:
         store = self.store
         if decision.cancel:
-            d, description = decision.cancel
-            d["Status"], d["StatusDescription"] = "cancelled", description
-            store.put_deployment(d)
+            cancelled, description = decision.cancel
+            cancelled["Status"], cancelled["StatusDescription"] = "cancelled", description
+            store.put_deployment(cancelled)
         d = decision.deployment
         if d is not None and decision.new_deployment:
             d["CreateIndex"] = store.txn.index
             d["EvalPriority"] = ev["Priority"]
         for g in decision.groups.values():
             for alloc, description in g.stop:
-                clientsim.stop(self, alloc, description)
+                self.clients.stop(alloc, description)
             for p in g.place:
                 node_id = nodes.get(id(p))
                 if node_id is not None:
-                    clientsim.place(self, job, p, store.nodes[node_id], ev, d)
+                    self.clients.place(job, p, store.nodes[node_id], ev, d)
             for alloc in g.inplace:
-                clientsim.update_in_place(self, job, alloc, d)
+                self.clients.update_in_place(job, alloc, d)
         if d is not None and decision.successful:
             d["Status"], d["StatusDescription"] = "successful", "Deployment completed successfully"
             job["Stable"] = True
@@ -562,7 +532,7 @@ class Cluster:
             or any(g.place or g.inplace for g in decision.groups.values())
         ):
             store.put_deployment(d)
-            watcher.schedule_deadline(self, d)
+            self.watcher.schedule_deadline(d)
         self.refresh_job_status(job)
 
     def _process_stopped_purge(self, job: dict, eval_id: str) -> None:
@@ -570,7 +540,7 @@ class Cluster:
         with self.store.write("PlanResult"):
             for g in decision.groups.values():
                 for alloc, description in g.stop:
-                    clientsim.stop(self, alloc, description)
+                    self.clients.stop(alloc, description)
             if decision.cancel:
                 d, description = decision.cancel
                 d["Status"], d["StatusDescription"] = "cancelled", description
@@ -630,27 +600,27 @@ class Cluster:
         d = self._deployment(deployment_id)
         if d["Status"] not in ACTIVE_DEPLOYMENT:
             raise NomadError(500, "can't promote terminal deployment")
-        return watcher.promote(self, d, None if all_groups else (groups or []))
+        return self.watcher.promote_deployment(d, None if all_groups else (groups or []))
 
     def fail(self, deployment_id: str) -> dict:
         d = self._deployment(deployment_id)
         if d["Status"] not in ACTIVE_DEPLOYMENT:
             raise NomadError(500, "can't fail terminal deployment")
         rollback = any(s["AutoRevert"] for s in d["TaskGroups"].values())
-        return watcher.fail(self, d, "Deployment marked as failed", rollback=rollback)
+        return self.watcher.fail_deployment(d, "Deployment marked as failed", rollback=rollback)
 
     def pause(self, deployment_id: str, pause: bool) -> dict:
         d = self._deployment(deployment_id)
         if d["Status"] not in ACTIVE_DEPLOYMENT:
             verb = "pause" if pause else "resume"
             raise NomadError(500, f"can't {verb} terminal deployment")
-        return watcher.pause(self, d, pause)
+        return self.watcher.pause_deployment(d, pause)
 
     def set_alloc_health(self, deployment_id: str, healthy: list[str], unhealthy: list[str]) -> dict:
         d = self._deployment(deployment_id)
         if d["Status"] not in ACTIVE_DEPLOYMENT:
             raise NomadError(500, "can't set health of allocations for a terminal deployment")
-        return watcher.set_alloc_health(self, d, healthy, unhealthy)
+        return self.watcher.set_alloc_health(d, healthy, unhealthy)
 
 
 def _check_index(existing: dict | None, index: int) -> None:
@@ -672,4 +642,4 @@ def _has_changes(decision: Decision) -> bool:
     )
 
 
-__all__ = ["Cluster", "NomadError", "multierror", "spec_changed", "JOBS_DIR", "DEFAULT_SPEED"]
+__all__ = ["Cluster", "NomadError", "spec_changed", "JOBS_DIR", "DEFAULT_SPEED"]

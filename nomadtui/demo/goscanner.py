@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from . import gostrconv
 
@@ -47,6 +47,13 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 _OPEN = object()
 
 
+def _run_end(pattern: re.Pattern[bytes], data: bytes, i: int) -> int:
+    """Where the run of `pattern` from i ends: the patterns given (`[...]*`) match even at EOF."""
+    m = pattern.match(data, i)
+    assert m is not None, "a starred pattern always matches"
+    return m.end()
+
+
 def _quote_char(c: int) -> str:
     """scanner.go quoteChar."""
     if c == 0x27:
@@ -63,13 +70,13 @@ class _Scanner:
         self.data = data
         self.n = len(data)
 
-    def fail(self, i: int, context: str):
+    def fail(self, i: int, context: str) -> NoReturn:
         if i >= self.n:
             raise ScanError("unexpected EOF")
         raise ScanError(f"invalid character {_quote_char(self.data[i])} {context}")
 
     def skip(self, i: int) -> int:
-        return _WS.match(self.data, i).end()
+        return _run_end(_WS, self.data, i)
 
     def value(self) -> Any:
         i = self.skip(0)
@@ -150,7 +157,7 @@ class _Scanner:
         """Where the string at i ends, byte by byte as the scanner's string states go."""
         data, j = self.data, i + 1
         while True:
-            j = _PLAIN.match(data, j).end()
+            j = _run_end(_PLAIN, data, j)
             if j >= self.n:
                 self.fail(j, "")
             if data[j] == 0x22:
@@ -174,15 +181,15 @@ class _Scanner:
             i += 1
             if i >= self.n or not 0x30 <= data[i] <= 0x39:
                 self.fail(i, "in numeric literal")
-        i = i + 1 if data[i] == 0x30 else _DIGITS.match(data, i).end()
+        i = i + 1 if data[i] == 0x30 else _run_end(_DIGITS, data, i)
         if i < self.n and data[i] == 0x2E:
             i += 1
             if i >= self.n or not 0x30 <= data[i] <= 0x39:
                 self.fail(i, "after decimal point in numeric literal")
-            i = _DIGITS.match(data, i).end()
+            i = _run_end(_DIGITS, data, i)
         if i < self.n and data[i] in b"eE":
             i += 1 + (i + 1 < self.n and data[i + 1] in b"+-")
             if i >= self.n or not 0x30 <= data[i] <= 0x39:
                 self.fail(i, "in exponent of numeric literal")
-            i = _DIGITS.match(data, i).end()
+            i = _run_end(_DIGITS, data, i)
         return i, Number(data[start:i].decode())

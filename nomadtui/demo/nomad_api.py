@@ -20,6 +20,7 @@ from ..aio import wait_future
 from . import api_types, gojson, gostrconv, query
 from .asgi import RequestApp
 from .cluster import Cluster
+from .jobdiff import job_diff
 from .query import get
 from .store import ALLOC_STUB_KEYS, JOB_STUB_KEYS, NomadError, public
 
@@ -304,8 +305,6 @@ class NomadAPI(RequestApp):
     async def versions(self, request: Request, job_id: str) -> Response:
         """jobVersions (command/agent/job_endpoint.go) and Job.GetJobVersions (nomad/job_endpoint.go):
         a diff base (diff_version or diff_tag) counts only with diffs=true."""
-        from .jobdiff import job_diff
-
         q = request.query_params
         diffs, diff_version, diff_tag = get(q, "diffs"), get(q, "diff_version"), get(q, "diff_tag")
         try:
@@ -328,20 +327,12 @@ class NomadAPI(RequestApp):
         if not versions:
             raise NomadError(404, "job versions not found")
         diff_list = None
-        if diffs_on and (diff_tag or base_version is not None):
-            base = (
-                next((v for v in versions if (v.get("VersionTag") or {}).get("Name") == diff_tag), None)
-                if diff_tag
-                else self.store.job_version(ns, job_id, base_version)
-            )
-            if base is None:
-                raise NomadError(
-                    500,
-                    f"tag {gostrconv.quote(diff_tag)} not found" if diff_tag else f"version {base_version} not found",
-                )
-            diff_list = [job_diff(base, v, contextual=True) for v in versions]
-        elif diffs_on:
-            diff_list = [job_diff(versions[i + 1], versions[i], contextual=True) for i in range(len(versions) - 1)]
+        if diffs_on:
+            base = self._diff_base(ns, job_id, versions, diff_tag, base_version)
+            if base is not None:
+                diff_list = [job_diff(base, v, contextual=True) for v in versions]
+            else:
+                diff_list = [job_diff(versions[i + 1], versions[i], contextual=True) for i in range(len(versions) - 1)]
         body = {
             "Versions": [public(v) for v in versions],
             "Diffs": diff_list,
@@ -351,6 +342,21 @@ class NomadAPI(RequestApp):
             "NextToken": "",
         }
         return self._json(request, body, idx)
+
+    def _diff_base(self, ns: str, job_id: str, versions: list[dict], tag: str, version: int | None) -> dict | None:
+        """What Job.GetJobVersions diffs every version against: the version tagged `tag`, else
+        version `version`, else None (each version against the one before it)."""
+        if tag:
+            base = next((v for v in versions if (v.get("VersionTag") or {}).get("Name") == tag), None)
+            if base is None:
+                raise NomadError(500, f"tag {gostrconv.quote(tag)} not found")
+            return base
+        if version is None:
+            return None
+        base = self.store.job_version(ns, job_id, version)
+        if base is None:
+            raise NomadError(500, f"version {version} not found")
+        return base
 
     async def register(self, request: Request, job_id: str = "") -> Response:
         """jobUpdate (command/agent/job_endpoint.go)."""

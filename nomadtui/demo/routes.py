@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import shlex
 from dataclasses import dataclass, field
+from typing import Any
 
 from .clientsim import service_instances
 
@@ -138,7 +139,7 @@ def api_rows(table: list[Route]) -> list[dict] | None:
     rows = []
     for route in table:
         for t in route.targets:
-            row = {
+            row: dict[str, Any] = {
                 "service": t.service,
                 "host": route.host,
                 "path": route.path,

@@ -16,6 +16,7 @@ from concurrent.futures import Future
 
 import uvicorn
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import ASGIApp
 
 from ..aio import wait_event
 from .clock import Clock
@@ -62,7 +63,6 @@ class DemoServer:
         self._thread: threading.Thread | None = None
         self._servers: list[uvicorn.Server] = []
         self._tasks: list[asyncio.Task] = []
-        self._wake: asyncio.Event | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -97,16 +97,16 @@ class DemoServer:
 
     async def _serve(self, sockets: list[socket.socket], ready: Future) -> None:
         loop = asyncio.get_running_loop()
-        self.cluster = self._cluster or Cluster(Clock(self.speed), seed=self.seed)
+        cluster = self.cluster = self._cluster or Cluster(Clock(self.speed), seed=self.seed)
         changes = Changes(loop)
-        self.cluster.store.listeners.append(changes.notify)
-        self._wake = asyncio.Event()
-        self.cluster.on_timer = self._wake.set
-        nomad = NomadAPI(self.cluster, changes, self.acl_tokens)
-        nomad.on_write = self._wake.set
-        fabio = FabioAdmin(self.cluster)
+        cluster.store.listeners.append(changes.notify)
+        wake = asyncio.Event()
+        cluster.timers.on_timer = wake.set
+        nomad = NomadAPI(cluster, changes, self.acl_tokens)
+        nomad.on_write = wake.set
+        fabio = FabioAdmin(cluster)
         lb = TrafficListener(fabio, self.seed)
-        apps = [GZipMiddleware(nomad, minimum_size=1024), fabio, lb]
+        apps: list[ASGIApp] = [GZipMiddleware(nomad, minimum_size=1024), fabio, lb]
         for app, sock in zip(apps, sockets):
             config = uvicorn.Config(
                 app, lifespan="off", log_level="warning", access_log=False, log_config=None, timeout_graceful_shutdown=1
@@ -114,15 +114,15 @@ class DemoServer:
             server = uvicorn.Server(config)
             self._servers.append(server)
             self._tasks.append(loop.create_task(server.serve(sockets=[sock])))
-        self._tasks.append(loop.create_task(self._drive()))
+        self._tasks.append(loop.create_task(self._drive(cluster, wake)))
         while not all(s.started for s in self._servers):
             await asyncio.sleep(0.01)
         ready.set_result(True)
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _drive(self) -> None:
-        """Fire the cluster's timers when they are due (real clock) or when woken."""
-        cluster, wake = self.cluster, self._wake
+    @staticmethod
+    async def _drive(cluster: Cluster, wake: asyncio.Event) -> None:
+        """Fire the cluster's timers when they are due (real clock) or when `wake` is set."""
         while True:
             wake.clear()
             cluster.run_due()
@@ -159,7 +159,9 @@ class DemoServer:
 
     def advance(self, seconds: float) -> None:
         """Manual clock: let `seconds` of cluster time pass."""
-        self.call(self.cluster.advance, seconds)
+        cluster = self.cluster
+        assert cluster is not None, "the server was never started"
+        self.call(cluster.advance, seconds)
 
     def __enter__(self) -> DemoServer:
         return self if self._loop is not None else self.start()

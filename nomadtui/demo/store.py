@@ -17,7 +17,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+
+from ..wire import format_rfc3339, nanos, parse_rfc3339
 
 EVENT_BUFFER = 100  # writes kept for event-stream replay, as Nomad's event_buffer_size
 
@@ -85,23 +86,6 @@ class NomadError(Exception):
         self.message = message
 
 
-def multierror(*groups: list[str] | str) -> str:
-    """hashicorp/go-multierror's text, which Nomad returns for validation-like failures, for
-    errors appended in order. A group that is already such a text is flattened into the list,
-    as multierror.Append does with a nested *multierror.Error."""
-    count, points = 0, []
-    for group in groups:
-        if isinstance(group, str):
-            head, _, rest = group.partition(":\n\t")
-            count += int(head.split()[0])
-            points.append(rest.removesuffix("\n\n"))
-        else:
-            count += len(group)
-            points += [f"* {e}" for e in group]
-    head = "1 error occurred:" if count == 1 else f"{count} errors occurred:"
-    return head + "".join(f"\n\t{p}" for p in points) + "\n\n"
-
-
 def namespace(name: str, description: str) -> dict:
     """A structs.Namespace as the state store keeps it, Hash set as Namespace.SetHash does."""
     digest = hashlib.blake2b((name + description).encode(), digest_size=32).digest()
@@ -120,24 +104,6 @@ def namespace(name: str, description: str) -> dict:
         "RequiredExtraClaims": None,
         "OptionalExtraClaims": None,
     }
-
-
-def rfc3339(epoch: float | None) -> str | None:
-    """A time.Time as Go's RFC3339Nano writes it in the server's zone (zero time is null):
-    trailing zeros of the fraction trimmed, `Z` for a zero offset."""
-    if epoch is None:
-        return None
-    local = datetime.fromtimestamp(epoch, timezone.utc).astimezone()
-    text = local.strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f"{local.microsecond:06d}".rstrip("0")
-    if fraction:
-        text += "." + fraction
-    offset = local.strftime("%z")
-    return text + ("Z" if offset in ("+0000", "") else f"{offset[:3]}:{offset[3:]}")
-
-
-def nanos(epoch: float) -> int:
-    return int(round(epoch * 1e9))
 
 
 def public(obj: dict) -> dict:
@@ -307,6 +273,17 @@ class Store:
         self.nodes[node["ID"]] = node
         self.txn.touch("nodes")
         self.txn.events.append(Event("Node", node["ID"], "", None, {"Node": public(node)}))
+
+    def reset_progress_deadline(self, state: dict, *, keep_later: bool = False) -> None:
+        """A deployment task group's RequireProgressBy (inside a write): the write's time plus the
+        group's progress_deadline, a rollout duration (so scaled by the clock). The state store
+        sets it when a group's first allocation is placed and on promotion, pause and resume; an
+        allocation turning healthy pushes it later, never earlier (keep_later)
+        (updateDeploymentWithAlloc and friends, nomad/state/state_store.go)."""
+        by = self.txn.now + self.scaled(state["ProgressDeadline"] / 1e9)
+        if keep_later and (parse_rfc3339(state["RequireProgressBy"]) or 0) >= by:
+            return
+        state["RequireProgressBy"] = format_rfc3339(by)
 
     # --- reads --------------------------------------------------------------------------------
 

@@ -90,9 +90,16 @@ class Walkthrough:
         raise TimeoutError(f"no {status} deployment after {limit}s of cluster time")
 
     async def open_plan(self, filename: str) -> None:
+        """r, then the file: picked from the list when the jobs folder has it, else typed."""
         await self.pilot.press("r")
         await self.until(lambda: isinstance(self.app.screen, FilePickerScreen))
-        await self.pilot.press("tab", *str(JOBS_DIR / filename), "enter")
+        picker = self.app.screen
+        assert isinstance(picker, FilePickerScreen)
+        listed = [p.name for p in picker.files]
+        if filename in listed:
+            await self.pilot.press(*["down"] * listed.index(filename), "enter")
+        else:
+            await self.pilot.press("tab", *str(JOBS_DIR / filename), "enter")
         await self.until(lambda: isinstance(self.app.screen, PlanScreen))
 
     async def run(self, filename: str) -> None:

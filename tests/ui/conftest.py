@@ -11,9 +11,9 @@ from nomadtui.ui.app import NomadApp
 
 @pytest.fixture
 def make_app(demo):
-    def make(**settings) -> NomadApp:
+    def make(tour=None, **settings) -> NomadApp:
         values = dict(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=JOBS_DIR, cluster="demo")
         values.update(settings)
-        return NomadApp(Settings(**values), clock=demo.cluster.clock.now, demo=True)
+        return NomadApp(Settings(**values), clock=demo.cluster.clock.now, demo=True, tour=tour)
 
     return make

@@ -111,7 +111,9 @@ def jobs_dir(tmp_path):
     return folder
 
 
-async def test_hostile_strings_are_shown_literally_everywhere(demo, make_app, jobs_dir, tmp_path, monkeypatch):
+async def test_hostile_job_names_are_shown_literally_in_every_panel_and_dialog(
+    demo, make_app, jobs_dir, tmp_path, monkeypatch
+):
     ids = register_hostile(demo)
     monkeypatch.chdir(tmp_path)
     app = make_app(jobs_dir=jobs_dir)
@@ -167,6 +169,15 @@ async def test_hostile_strings_are_shown_literally_everywhere(demo, make_app, jo
         assert_inert(app)
         await pilot.press("escape")
 
+
+async def test_hostile_files_plans_and_exports_are_inert(demo, make_app, jobs_dir, tmp_path, monkeypatch):
+    ids = register_hostile(demo)
+    monkeypatch.chdir(tmp_path)
+    app = make_app(jobs_dir=jobs_dir)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        w = Walkthrough(app, pilot, demo)
+        await w.until(lambda: len(app.live.state.jobs) == len(ids) + 1)
+        await w.settled()
         # A file whose name and content are hostile: the parse error's excerpt shows it inert.
         before = fingerprint(demo)
         await pilot.press("r")

@@ -1,4 +1,7 @@
-"""The article's walkthrough from the keyboard alone: what the screen shows and what the cluster did."""
+"""The article's walkthrough from the keyboard alone: what the screen shows and what the cluster did.
+
+In three parts: each later part starts from the cluster the earlier ones leave (rolled out over
+the demo's HTTP API), so that each stays short."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import httpx
 from nomadtui.harness.drive import driven, screen_text
 from nomadtui.ui.screens.main import MainScreen
 from nomadtui.ui.screens.revert import RevertScreen
+from tests.helpers import roll_out
 
 JOB = "httpsbackend-sni-1"
 
@@ -26,7 +30,7 @@ def latest(demo) -> dict:
     return httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json()
 
 
-async def test_the_whole_walkthrough_from_the_keyboard(demo, make_app):
+async def test_rolling_update_and_a_weighted_canary(demo, make_app):
     app = make_app()
     async with driven(app, demo) as (w, pilot):
         text = screen_text(app)
@@ -56,6 +60,11 @@ async def test_the_whole_walkthrough_from_the_keyboard(demo, make_app):
         await w.until_deployment("successful")
         assert running_images(demo) == {"v1.0.2"}
 
+
+async def test_an_isolated_canary_and_blue_green(demo, make_app):
+    roll_out(demo, "httpsbackend-tcp-sni-1-rolling-update.nomad", "httpsbackend-tcp-sni-1-canary-1.nomad")
+    app = make_app()
+    async with driven(app, demo) as (w, pilot):
         # Step 3: the canary isolated on its own route.
         await w.run("httpsbackend-tcp-sni-1-canary-2.nomad")
         await w.advance(31)
@@ -76,6 +85,17 @@ async def test_the_whole_walkthrough_from_the_keyboard(demo, make_app):
         assert latest(demo)["Status"] == "successful"
         assert running_images(demo) == {"v1.0.4"}
 
+
+async def test_revert_to_the_latest_stable_version_that_differs(demo, make_app):
+    roll_out(
+        demo,
+        "httpsbackend-tcp-sni-1-rolling-update.nomad",
+        "httpsbackend-tcp-sni-1-canary-1.nomad",
+        "httpsbackend-tcp-sni-1-canary-2.nomad",
+        "httpsbackend-tcp-sni-1-blue-green.nomad",
+    )
+    app = make_app()
+    async with driven(app, demo) as (w, pilot):
         # Step 5: revert. The picker offers the latest stable version that differs (v3, v1.0.3).
         await pilot.press("R")
         await w.until(lambda: isinstance(app.screen, RevertScreen))

@@ -17,7 +17,7 @@ JOB = "httpsbackend-sni-1"
 
 async def test_the_tour_from_start_to_finish_with_space_only():
     # A real clock, fast: the tour waits for the cluster on its own, as in a presentation.
-    with DemoServer(speed=60, seed=11) as demo:
+    with DemoServer(speed=150, seed=11) as demo:
         app = NomadApp(
             Settings(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=JOBS_DIR, cluster="demo"),
             demo=True,

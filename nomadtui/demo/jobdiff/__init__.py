@@ -8,18 +8,18 @@ server. (The CLI's text of a diff is `nomadtui.difftext`: the TUI prints diffs f
 Inputs are jobs as `GET /v1/job/:id` returns them (PascalCase keys, durations in integer
 nanoseconds). Missing keys and nulls count as the Go zero value.
 
-Modules:
+Modules (private: this package's API is what it exports here):
 
-* `diff`: `job_diff`, built from `shapes` (struct shapes and flatmap), `primitives` (equality,
-  ordering, field/object/set diffs) and `parts` (networks, services, templates, ...).
-* `annotate`: `annotate_plan`.
-* `updated`: `tasks_updated`.
+* `_diff`: `job_diff`, built from `_shapes` (struct shapes and flatmap), `_primitives`
+  (equality, ordering, field/object/set diffs) and `_parts` (networks, services, templates, ...).
+* `_annotate`: `annotate_plan`.
+* `_updated`: `tasks_updated`.
 """
 
 from __future__ import annotations
 
-from .annotate import annotate_plan
-from .diff import job_diff
-from .updated import tasks_updated
+from ._annotate import annotate_plan
+from ._diff import job_diff
+from ._updated import tasks_updated
 
 __all__ = ["annotate_plan", "job_diff", "tasks_updated"]

@@ -10,27 +10,30 @@ Nomad agent does with a jobspec, field for field:
 
 Keys are Go field names, durations are integer nanoseconds and nil is ``None``.
 
-Modules, in the order a jobspec goes through them:
+Modules, in the order a jobspec goes through them (private: this package's API is what it
+exports here):
 
-* ``hcl``: ``parse_hcl`` and the top level of the file (variables, locals, one job), using
-  ``outline`` (the parse: python-hcl2's values, source positions and HCL syntax errors;
-  ``lalr`` runs python-hcl2's Lark parser and ``hclvalues`` gives python-hcl2's values
-  for its tree, both faster than the libraries themselves), ``decode`` (HCL bodies and
-  values) and ``jobdecoder`` (the ``job`` block, into the ``api`` shapes).
-* ``canonical``: api ``Canonicalize`` (``canonicalize_api``).
-* ``structs``: ``to_struct`` and ``job_meta_merged``.
-* ``validation``: ``validate``.
-* ``durations`` and ``errors``: Go durations, ``JobspecError``, go-multierror and HCL diagnostics.
+* ``_hcl``: ``parse_hcl`` and the top level of the file (variables, locals, one job), using
+  ``_outline`` (the parse: python-hcl2's values, source positions and HCL syntax errors;
+  ``_lalr`` runs python-hcl2's Lark parser and ``_hclvalues`` gives python-hcl2's values
+  for its tree, both faster than the libraries themselves), ``_decode`` (HCL bodies and
+  values) and ``_jobdecoder`` (the ``job`` block, into the ``_api`` shapes).
+* ``_canonical``: api ``Canonicalize`` (``canonicalize_api``).
+* ``_structs``: ``to_struct`` and ``job_meta_merged``.
+* ``_validation``: ``validate``.
+* ``_errors``: ``JobspecError``, go-multierror lists and HCL diagnostics.
+
+Go durations and go-multierror's text are ``nomadtui.wire``'s.
 """
 
 from __future__ import annotations
 
-from .canonical import canonicalize_api
-from .durations import format_duration, parse_duration
-from .errors import JobspecError
-from .hcl import parse_hcl
-from .structs import job_meta_merged, to_struct
-from .validation import validate
+from ...wire import format_duration, parse_duration
+from ._canonical import canonicalize_api
+from ._errors import JobspecError
+from ._hcl import parse_hcl
+from ._structs import job_meta_merged, to_struct
+from ._validation import validate
 
 __all__ = [
     "JobspecError",

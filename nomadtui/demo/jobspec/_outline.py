@@ -3,8 +3,8 @@
 python-hcl2 gives values without positions, so the source is parsed with its grammar
 token by token, to record where every argument and block is and to explain a syntax
 error the way HCL would; the tree of that one parse then gives python-hcl2's values.
-``lalr`` runs that parse, and Lark's own interactive parser explains a syntax error;
-``hclvalues`` gives the values.
+``_lalr`` runs that parse, and Lark's own interactive parser explains a syntax error;
+``_hclvalues`` gives the values.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from hcl2.parser import parser as _hcl_parser
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
-from .errors import _Diag, _DiagError, _Range
-from .hclvalues import OPTIONS, values
-from .lalr import FastParser, Retry
+from ._errors import Diag, DiagError, Range
+from ._hclvalues import OPTIONS, values
+from ._lalr import FastParser, Retry
 
 _NAME_TOKENS = {"NAME", "IN", "FOR", "IF", "FOR_EACH", "ELSE", "ENDIF", "ENDFOR", "NULL", "TRUE", "FALSE"}
 _OPENERS = {
@@ -64,11 +64,19 @@ _EXPECT_OPERAND = _OPERATORS | {
 }
 
 
-def _token_range(tok: Token) -> _Range:
+def _start(tok: Token) -> tuple[int, int]:
+    """A token's line and column, which Lark types as optional: every token here has them
+    (the lexers set them, and the tokens made here copy them)."""
+    line, col = tok.line, tok.column
+    assert line is not None and col is not None, f"{tok.type} token without a position"
+    return line, col
+
+
+def _token_range(tok: Token) -> Range:
+    line, col = _start(tok)
     if tok.type == "NL_OR_COMMENT":
         # An HCL newline (or line comment) token ends at column 1 of the next line.
-        return _Range(tok.line, tok.column, tok.line + 1, 1)
-    line, col = tok.line, tok.column
+        return Range(line, col, line + 1, 1)
     if tok.type in _OPERATORS:
         # python-hcl2 folds leading blanks and continuation newlines into operators.
         value = str(tok.value)
@@ -76,34 +84,34 @@ def _token_range(tok: Token) -> _Range:
         if newline >= 0:
             line, col, value = line + value[: newline + 1].count("\n"), 1, value[newline + 1 :]
         col += len(value) - len(value.lstrip(" \t"))
-    return _Range(line, col, tok.end_line or line, tok.end_column or col + 1)
+    return Range(line, col, tok.end_line or line, tok.end_column or col + 1)
 
 
 @dataclass
-class _Node:
+class Node:
     """One argument or block of the source, or a body (the file or a block's content)."""
 
     kind: str
     name: str = ""
-    name_range: _Range | None = None
-    def_range: _Range | None = None
-    label_ranges: list[_Range] = field(default_factory=list)
-    open_brace: _Range | None = None
-    value_start: _Range | None = None
-    children: list[_Node] = field(default_factory=list)
+    name_range: Range | None = None
+    def_range: Range | None = None
+    label_ranges: list[Range] = field(default_factory=list)
+    open_brace: Range | None = None
+    value_start: Range | None = None
+    children: list[Node] = field(default_factory=list)
 
 
 @dataclass
 class _Frame:
-    body: _Node
+    body: Node
     phase: str = "start"
-    head: _Node | None = None
-    label_start: _Range | None = None
+    head: Node | None = None
+    label_start: Range | None = None
     in_label: bool = False
     nesting: list[tuple[str, Token]] = field(default_factory=list)  # what is open, and its token
     last: Token | None = None
     value_token: Token | None = None  # the token head.value_start is the range of
-    attrs: dict[str, _Node] = field(default_factory=dict)  # the body's arguments by name
+    attrs: dict[str, Node] = field(default_factory=dict)  # the body's arguments by name
 
 
 class _Outliner:
@@ -111,7 +119,7 @@ class _Outliner:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.root = _Node("body")
+        self.root = Node("body")
         self.frames = [_Frame(self.root)]
 
     # -- token handling ---------------------------------------------------
@@ -125,7 +133,7 @@ class _Outliner:
             self._close_body()
         elif tok.type in _NAME_TOKENS:
             rng = _token_range(tok)
-            frame.head = _Node("block", str(tok.value), rng, rng)
+            frame.head = Node("block", str(tok.value), rng, rng)
             frame.phase = "header"
 
     def _on_header(self, frame: _Frame, tok: Token) -> None:
@@ -136,7 +144,7 @@ class _Outliner:
                 assert frame.label_start is not None
                 end = _token_range(tok)
                 start = frame.label_start
-                head.label_ranges.append(_Range(start.line, start.col, end.end_line, end.end_col))
+                head.label_ranges.append(Range(start.line, start.col, end.end_line, end.end_col))
                 frame.in_label = False
             elif tok.type == "STRING_CHARS":
                 self._check_multiline(tok)
@@ -149,15 +157,15 @@ class _Outliner:
         elif tok.type == "LBRACE":
             self._open_block(frame, head, tok)
         elif tok.type == "NL_OR_COMMENT":
-            raise _DiagError([self._header_diag(frame, tok)], syntax=True)
+            raise DiagError([self._header_diag(frame, tok)], syntax=True)
 
-    def _start_attribute(self, frame: _Frame, head: _Node) -> None:
+    def _start_attribute(self, frame: _Frame, head: Node) -> None:
         head.kind = "attr"
         sibling = frame.attrs.get(head.name)
         if sibling is not None:
-            raise _DiagError(
+            raise DiagError(
                 [
-                    _Diag(
+                    Diag(
                         "Attribute redefined",
                         f'The argument "{head.name}" was already set at {sibling.name_range}. '
                         "Each argument may be set only once.",
@@ -170,10 +178,10 @@ class _Outliner:
         frame.body.children.append(head)
         frame.phase, frame.nesting, frame.last = "value", [], None
 
-    def _open_block(self, frame: _Frame, head: _Node, tok: Token) -> None:
+    def _open_block(self, frame: _Frame, head: Node, tok: Token) -> None:
         end = head.label_ranges[-1] if head.label_ranges else head.name_range
         assert head.name_range is not None and end is not None
-        head.def_range = _Range(head.name_range.line, head.name_range.col, end.end_line, end.end_col)
+        head.def_range = Range(head.name_range.line, head.name_range.col, end.end_line, end.end_col)
         head.open_brace = _token_range(tok)
         frame.body.children.append(head)
         frame.phase = "block"
@@ -217,9 +225,9 @@ class _Outliner:
         elif tok.type == "RBRACE":
             self._close_body()
         else:
-            raise _DiagError(
+            raise DiagError(
                 [
-                    _Diag(
+                    Diag(
                         "Missing newline after block definition",
                         "A block definition must end with a newline.",
                         _token_range(tok),
@@ -234,7 +242,12 @@ class _Outliner:
         head = frame.head
         if head is not None and (
             head.value_start is None
-            or (tok.type == "STRING_CHARS" and frame.last is frame.value_token and frame.last.type == "DBLQUOTE")
+            or (
+                tok.type == "STRING_CHARS"
+                and frame.last is not None
+                and frame.last is frame.value_token
+                and frame.last.type == "DBLQUOTE"
+            )
         ):
             # For a quoted string HCL reports the literal inside the quotes.
             head.value_start, frame.value_token = _token_range(tok), tok
@@ -250,15 +263,16 @@ class _Outliner:
         newline = value.find("\n")
         if newline < 0:
             return
-        col = tok.column + newline
-        raise _DiagError(
+        line, col = _start(tok)
+        col += newline
+        raise DiagError(
             [
-                _Diag(
+                Diag(
                     "Invalid multi-line string",
                     "Quoted strings may not be split over multiple lines. To produce a multi-line string, "
                     'either use the \\n escape to represent a newline character or use the "heredoc" '
                     "multi-line template syntax.",
-                    _Range(tok.line, col, tok.line + 1, 1),
+                    Range(line, col, line + 1, 1),
                 )
             ],
             syntax=True,
@@ -269,22 +283,22 @@ class _Outliner:
     _HANDLERS = {"start": _on_start, "header": _on_header, "value": _on_value, "block": _on_block}
 
     # -- syntax errors ------------------------------------------------------
-    def char_error(self, exc: UnexpectedCharacters) -> _Diag:
+    def char_error(self, exc: UnexpectedCharacters) -> Diag:
         return self.char_error_at(exc.line, exc.column, exc.char)
 
     @staticmethod
-    def char_error_at(line: int, column: int, char: str) -> _Diag:
-        rng = _Range(line, column, line, column + 1)
+    def char_error_at(line: int, column: int, char: str) -> Diag:
+        rng = Range(line, column, line, column + 1)
         if char == "'":
             detail = 'Single quotes are not valid. Use double quotes (") to enclose strings.'
-            return _Diag("Invalid character", detail, rng)
-        return _Diag("Invalid character", "This character is not used within the language.", rng)
+            return Diag("Invalid character", detail, rng)
+        return Diag("Invalid character", "This character is not used within the language.", rng)
 
     @staticmethod
     def _in_string(frame: _Frame) -> bool:
         return frame.in_label or bool(frame.nesting and frame.nesting[-1][0] == "string")
 
-    def token_error(self, tok: Token) -> _Diag:
+    def token_error(self, tok: Token) -> Diag:
         frame = self.frames[-1]
         if tok.type == "$END":
             return self._eof_error(frame)
@@ -294,7 +308,7 @@ class _Outliner:
             replacement = _fallback_token(tok)
             if replacement is None:
                 char = str(tok.value)[0]
-                return self.char_error_at(tok.line, tok.column, char)
+                return self.char_error_at(*_start(tok), char)
             tok = replacement
         rng = _token_range(tok)
         if frame.phase == "header":
@@ -302,10 +316,10 @@ class _Outliner:
         if frame.phase == "value":
             return self._value_error(frame, rng)
         if frame.phase == "block":
-            return _Diag("Missing newline after block definition", "A block definition must end with a newline.", rng)
-        return _Diag("Argument or block definition required", "An argument or block definition is required here.", rng)
+            return Diag("Missing newline after block definition", "A block definition must end with a newline.", rng)
+        return Diag("Argument or block definition required", "An argument or block definition is required here.", rng)
 
-    def _header_diag(self, frame: _Frame, tok: Token) -> _Diag:
+    def _header_diag(self, frame: _Frame, tok: Token) -> Diag:
         rng = _token_range(tok)
         if frame.head is not None and frame.head.label_ranges:
             if tok.type == "NL_OR_COMMENT":
@@ -319,29 +333,29 @@ class _Outliner:
                 )
             else:
                 detail = 'Either a quoted string block label or an opening brace ("{") is expected here.'
-            return _Diag("Invalid block definition", detail, rng)
-        return _Diag(
+            return Diag("Invalid block definition", detail, rng)
+        return Diag(
             "Argument or block definition required",
             "An argument or block definition is required here. "
             'To set an argument, use the equals sign "=" to introduce the argument value.',
             rng,
         )
 
-    def _value_error(self, frame: _Frame, rng: _Range) -> _Diag:
+    def _value_error(self, frame: _Frame, rng: Range) -> Diag:
         if frame.last is None or frame.last.type in _EXPECT_OPERAND:
             detail = "Expected the start of an expression, but found an invalid expression token."
-            return _Diag("Invalid expression", detail, rng)
+            return Diag("Invalid expression", detail, rng)
         if not frame.nesting:
-            return _Diag("Missing newline after argument", "An argument definition must end with a newline.", rng)
+            return Diag("Missing newline after argument", "An argument definition must end with a newline.", rng)
         summary, detail = _SEPARATOR_ERRORS.get(frame.nesting[-1][0], _SEPARATOR_ERRORS["interp"])
-        return _Diag(summary, detail, rng)
+        return Diag(summary, detail, rng)
 
-    def _eof_error(self, frame: _Frame) -> _Diag:
+    def _eof_error(self, frame: _Frame) -> Diag:
         if frame.phase == "value" and frame.nesting and frame.nesting[-1][0] == "string":
             detail = "No closing marker was found for the string."
-            return _Diag("Unterminated template string", detail, _token_range(frame.nesting[-1][1]))
+            return Diag("Unterminated template string", detail, _token_range(frame.nesting[-1][1]))
         if len(self.frames) > 1:
-            return _Diag(
+            return Diag(
                 "Unclosed configuration block",
                 "There is no closing brace for this block before the end of the file. "
                 "This may be caused by incorrect brace nesting elsewhere in this file.",
@@ -350,12 +364,12 @@ class _Outliner:
         eof = self.eof_range()
         if frame.phase == "value":
             detail = "Expected the start of an expression, but found the end of the file."
-            return _Diag("Invalid expression", detail, eof)
-        return _Diag("Argument or block definition required", "An argument or block definition is required here.", eof)
+            return Diag("Invalid expression", detail, eof)
+        return Diag("Argument or block definition required", "An argument or block definition is required here.", eof)
 
-    def eof_range(self) -> _Range:
+    def eof_range(self) -> Range:
         lines = self.text.split("\n")
-        return _Range(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 1)
+        return Range(len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 1)
 
 
 _SINGLE_CHAR_TOKENS = {
@@ -382,7 +396,7 @@ def _fallback_token(tok: Token) -> Token | None:
     if text.startswith(("\n", "#", "//", "/*")):
         return Token("NL_OR_COMMENT", "\n", tok.start_pos, tok.line, tok.column)
     stripped = text.lstrip(" \t")
-    column = tok.column + len(text) - len(stripped)
+    column = _start(tok)[1] + len(text) - len(stripped)
     if stripped.startswith("\n"):
         return Token("NL_OR_COMMENT", "\n", tok.start_pos, tok.line, column)
     word = re.match(r"[A-Za-z_][A-Za-z0-9_-]*|-?\d+(?:\.\d+)?", stripped)
@@ -429,7 +443,7 @@ def _fast_parser() -> FastParser | None:
     return FastParser(_parser()) if FastParser.supports_lark() else None
 
 
-def _outline(text: str) -> tuple[Tree, _Node]:
+def _outline(text: str) -> tuple[Tree, Node]:
     """Parse ``text`` once: its syntax tree and the outline of where everything is.
 
     The fast parser gives the outliner each token once the parser has taken it, as Lark's
@@ -451,7 +465,7 @@ def _outline(text: str) -> tuple[Tree, _Node]:
     return _outline_with_lark(text)
 
 
-def _outline_with_lark(text: str) -> tuple[Tree, _Node]:
+def _outline_with_lark(text: str) -> tuple[Tree, Node]:
     """``_outline`` through Lark's interactive parser, which raises Lark's syntax errors."""
     outliner = _Outliner(text)
     interactive = _parser().parse_interactive(text)
@@ -471,15 +485,15 @@ def _outline_with_lark(text: str) -> tuple[Tree, _Node]:
     except UnexpectedCharacters as exc:
         if pending is not None:
             outliner.feed(pending)
-        raise _DiagError([outliner.char_error(exc)], syntax=True) from None
+        raise DiagError([outliner.char_error(exc)], syntax=True) from None
     except UnexpectedToken as exc:
         if pending is not None and exc.token is not pending:
             outliner.feed(pending)  # the lexer, not the parser, rejected what followed
-        raise _DiagError([outliner.token_error(exc.token)], syntax=True) from None
+        raise DiagError([outliner.token_error(exc.token)], syntax=True) from None
     return tree, outliner.root
 
 
-def _load(text: str) -> tuple[dict, _Node]:
+def load_outline(text: str) -> tuple[dict, Node]:
     """python-hcl2's values for ``text`` (``hcl2.loads``) and its outline, from one parse."""
     # hcl2.loads parses text + "\n" (Lark has no end-of-file token), which only adds a
     # newline to the tree; without comments it serializes to the same values.
@@ -489,5 +503,5 @@ def _load(text: str) -> tuple[dict, _Node]:
         if data is None:  # python-hcl2 has to say what is wrong, or the tree is very deep
             data = hcl2.serialize(hcl2.transform(tree), serialization_options=OPTIONS)
     except Exception as exc:  # python-hcl2 raises assorted error types
-        raise _DiagError([_Diag("Invalid syntax", str(exc))], syntax=True) from None
+        raise DiagError([Diag("Invalid syntax", str(exc))], syntax=True) from None
     return data, outline

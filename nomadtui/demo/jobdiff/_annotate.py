@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 
-from .shapes import ADDED, DELETED, NONE, Diff
+from ._shapes import ADDED, DELETED, NONE, Diff
 
 FORCES_CREATE = "forces create"
 FORCES_DESTROY = "forces destroy"

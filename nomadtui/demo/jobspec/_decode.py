@@ -8,9 +8,9 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .durations import parse_duration
-from .errors import _Diag, _Range
-from .outline import _Node
+from ...wire import parse_duration
+from ._errors import Diag, Range
+from ._outline import Node
 
 # ---------------------------------------------------------------------------
 # Values: templates, variables and type conversion
@@ -61,63 +61,63 @@ def _go_number(value: int | float) -> str:
     return str(value)
 
 
-class _ConversionError(Exception):
+class ConversionError(Exception):
     pass
 
 
-def _as_string(value: Any) -> str:
+def as_string(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return _go_number(value)
     if isinstance(value, str):
         return value
-    raise _ConversionError("string required")
+    raise ConversionError("string required")
 
 
-def _as_int(value: Any) -> int:
+def as_int(value: Any) -> int:
     if isinstance(value, (bool, list, dict)):
-        raise _ConversionError("number required")
+        raise ConversionError("number required")
     if isinstance(value, str):
         try:
             value = float(value) if re.search(r"[.eE]", value) else int(value, 10)
         except ValueError:
-            raise _ConversionError("a number is required") from None
+            raise ConversionError("a number is required") from None
     if isinstance(value, float):
         if not value.is_integer():
-            raise _ConversionError(
+            raise ConversionError(
                 "value must be a whole number, between -9223372036854775808 and 9223372036854775807 inclusive"
             )
         value = int(value)
     return value
 
 
-def _as_bool(value: Any) -> bool:
+def as_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
         if value in ("true", "false"):
             return value == "true"
-        raise _ConversionError("a bool is required")
-    raise _ConversionError("bool required")
+        raise ConversionError("a bool is required")
+    raise ConversionError("bool required")
 
 
 def _as_string_list(value: Any) -> list[str]:
     if not isinstance(value, list):
-        raise _ConversionError("list of string required")
-    return [_as_string(item) for item in value]
+        raise ConversionError("list of string required")
+    return [as_string(item) for item in value]
 
 
 def _as_string_map(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
-        raise _ConversionError("map of string required")
-    return {key: _as_string(item) for key, item in value.items()}
+        raise ConversionError("map of string required")
+    return {key: as_string(item) for key, item in value.items()}
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "string": _as_string,
-    "number": _as_int,
-    "bool": _as_bool,
+    "string": as_string,
+    "number": as_int,
+    "bool": as_bool,
     "list": _as_string_list,
     "map": _as_string_map,
     "any": lambda value: value,
@@ -129,16 +129,16 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
 # ---------------------------------------------------------------------------
 
 
-class _Decoder:
+class Decoder:
     """Collects diagnostics while a jobspec is decoded, as jobspec2 does."""
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.diags: list[_Diag] = []
+        self.diags: list[Diag] = []
         self.scope: dict[str, dict[str, Any]] = {"var": {}, "local": {}}
 
-    def error(self, summary: str, detail: str, subject: _Range | None) -> None:
-        self.diags.append(_Diag(summary, detail, subject))
+    def error(self, summary: str, detail: str, subject: Range | None) -> None:
+        self.diags.append(Diag(summary, detail, subject))
 
     # -- templates ------------------------------------------------------------
     def evaluate(self, value: Any) -> Any:
@@ -175,8 +175,8 @@ class _Decoder:
             return "%{"
         value = self._lookup(match.group(1), match.group(2))
         try:
-            return _as_string(value)
-        except _ConversionError:
+            return as_string(value)
+        except ConversionError:
             self.error(
                 "Invalid template interpolation value",
                 "Cannot include the given value in a string template: string required.",
@@ -195,7 +195,7 @@ class _Decoder:
         )
         return None
 
-    def _reference_range(self, root: str, name: str) -> _Range | None:
+    def _reference_range(self, root: str, name: str) -> Range | None:
         """Where ``.name`` of ``root.name`` first appears (the traversal step HCL blames)."""
         found = self._references.get((root, name))
         if found is None:
@@ -203,7 +203,7 @@ class _Decoder:
         start = found + len(root)
         line = bisect.bisect_right(self._line_starts, start)
         col = start - self._line_starts[line - 1] + 1
-        return _Range(line, col, line, col + len(name) + 1)
+        return Range(line, col, line, col + len(name) + 1)
 
     @functools.cached_property
     def _references(self) -> dict[tuple[str, str], int]:
@@ -227,14 +227,14 @@ class _Decoder:
         return [0, *(match.end() for match in re.finditer("\n", self.text))]
 
 
-class _Body:
+class Body:
     """A block body: python-hcl2's dict paired with the outline of the source."""
 
-    def __init__(self, data: dict, node: _Node, dec: _Decoder) -> None:
+    def __init__(self, data: dict, node: Node, dec: Decoder) -> None:
         self.dec = dec
         self.node = node
-        self.attrs: dict[str, tuple[Any, _Node]] = {}
-        self.blocks: list[tuple[_Node, list[str], dict]] = []
+        self.attrs: dict[str, tuple[Any, Node]] = {}
+        self.blocks: list[tuple[Node, list[str], dict]] = []
         seen: dict[str, int] = {}
         for child in node.children:
             raw = data.get(child.name)
@@ -267,7 +267,7 @@ class _Body:
                 self._check_labels(node, blocks[node.name])
         return len(self.dec.diags) == before
 
-    def _unexpected_argument(self, name: str, node: _Node, attrs: set[str], blocks: dict, demo: bool) -> None:
+    def _unexpected_argument(self, name: str, node: Node, attrs: set[str], blocks: dict, demo: bool) -> None:
         detail = f'An argument named "{name}" is not expected here.'
         if demo:
             detail = f'The argument "{name}" is not supported by the nomadtui demo cluster.'
@@ -277,7 +277,7 @@ class _Body:
             detail += f' Did you mean "{suggestion}"?'
         self.dec.error("Unsupported argument", detail, node.name_range)
 
-    def _unexpected_block(self, node: _Node, attrs: set[str], blocks: dict, demo: bool) -> None:
+    def _unexpected_block(self, node: Node, attrs: set[str], blocks: dict, demo: bool) -> None:
         detail = f'Blocks of type "{node.name}" are not expected here.'
         if demo:
             detail = f'Blocks of type "{node.name}" are not supported by the nomadtui demo cluster.'
@@ -289,7 +289,7 @@ class _Body:
             detail += f' Did you mean "{suggestion}"?'
         self.dec.error("Unsupported block type", detail, node.name_range)
 
-    def _check_labels(self, node: _Node, names: list[str]) -> None:
+    def _check_labels(self, node: Node, names: list[str]) -> None:
         got = len(node.label_ranges)
         if got > len(names):
             if not names:
@@ -317,11 +317,11 @@ class _Body:
             return self._duration(value, node)
         try:
             return _CONVERTERS[kind](value)
-        except _ConversionError as exc:
+        except ConversionError as exc:
             self.dec.error("Unsuitable value type", f"Unsuitable value: {exc}", node.value_start)
             return None
 
-    def _duration(self, value: Any, node: _Node) -> int | None:
+    def _duration(self, value: Any, node: Node) -> int | None:
         if isinstance(value, str):
             try:
                 return parse_duration(value)
@@ -330,8 +330,8 @@ class _Body:
                 return None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             try:
-                return _as_int(value)
-            except _ConversionError as exc:
+                return as_int(value)
+            except ConversionError as exc:
                 self.dec.error("Unsuitable value type", f"Unsuitable value: {exc}", node.value_start)
                 return None
         self.dec.error(
@@ -350,10 +350,10 @@ class _Body:
         return out
 
     # -- blocks -------------------------------------------------------------
-    def block_list(self, name: str) -> list[tuple[list[str], _Body]]:
-        return [(labels, _Body(data, node, self.dec)) for node, labels, data in self.blocks if node.name == name]
+    def block_list(self, name: str) -> list[tuple[list[str], Body]]:
+        return [(labels, Body(data, node, self.dec)) for node, labels, data in self.blocks if node.name == name]
 
-    def single(self, name: str) -> _Body | None:
+    def single(self, name: str) -> Body | None:
         found = [(node, data) for node, _, data in self.blocks if node.name == name]
         if not found:
             return None
@@ -364,7 +364,7 @@ class _Body:
                 f"Only one {name} block is allowed. Another was defined at {first.def_range}.",
                 node.def_range,
             )
-        return _Body(found[0][1], first, self.dec)
+        return Body(found[0][1], first, self.dec)
 
     def string_map(self, name: str) -> dict[str, str] | None:
         """``meta``/``env``: a map given either as an attribute or as a block."""
@@ -392,7 +392,7 @@ class _Body:
         """A free-form body (task ``config``): nested blocks become lists of objects."""
         out: dict[str, Any] = {name: self.dec.evaluate(raw) for name, (raw, _) in self.attrs.items()}
         for node, labels, data in self.blocks:
-            item: Any = _Body(data, node, self.dec).raw_map()
+            item: Any = Body(data, node, self.dec).raw_map()
             for label in reversed(labels):
                 item = {label: item}
             out.setdefault(node.name, []).append(item)

@@ -9,19 +9,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from .canonical import canonicalize_api
-from .decode import _as_bool, _as_int, _as_string, _Body, _ConversionError, _Decoder
-from .errors import JobspecError, _DiagError
-from .jobdecoder import _JobDecoder
-from .outline import _load, _Node
+from ._canonical import canonicalize_api
+from ._decode import Body, ConversionError, Decoder, as_bool, as_int, as_string
+from ._errors import DiagError, JobspecError
+from ._jobdecoder import JobDecoder
+from ._outline import Node, load_outline
 
 VARIABLES_DOCS = "https://developer.hashicorp.com/nomad/docs/job-specification/hcl2/variables"
 
 
-def _parse_text(text: str, prefix: str = "") -> tuple[dict, _Node]:
+def _parse_text(text: str, prefix: str = "") -> tuple[dict, Node]:
     try:
-        return _load(text)
-    except _DiagError as err:
+        return load_outline(text)
+    except DiagError as err:
         err.prefix = prefix
         raise
 
@@ -33,7 +33,7 @@ def _variable_type(raw: Any) -> str | None:
 
 
 def _typed(value: Any, type_name: str | None) -> Any:
-    converters = {"string": _as_string, "number": _as_int_or_float, "bool": _as_bool}
+    converters = {"string": as_string, "number": _as_int_or_float, "bool": as_bool}
     if type_name in converters and value is not None:
         return converters[type_name](value)
     return value
@@ -44,28 +44,28 @@ def _as_int_or_float(value: Any) -> int | float:
         try:
             return float(value)
         except ValueError:
-            raise _ConversionError("a number is required") from None
-    return _as_int(value)
+            raise ConversionError("a number is required") from None
+    return as_int(value)
 
 
 class _FileDecoder:
     """The top level of a jobspec: variables, locals and exactly one job."""
 
     def __init__(self, text: str, var_text: str | None) -> None:
-        self.dec = _Decoder(text)
+        self.dec = Decoder(text)
         self.var_text = var_text
 
     def decode(self) -> dict:
         data, outline = _parse_text(self.dec.text)
         overrides = self._var_file()
-        root = _Body(data, outline, self.dec)
+        root = Body(data, outline, self.dec)
         if not root.check((), {"variable": ["name"], "variables": [], "locals": [], "job": ["name"]}):
-            raise _DiagError(self.dec.diags)
+            raise DiagError(self.dec.diags)
         self._variables(root, overrides)
         self._locals(root)
         job = self._job(root)
         if self.dec.diags:
-            raise _DiagError(self.dec.diags)
+            raise DiagError(self.dec.diags)
         assert job is not None
         return job
 
@@ -78,11 +78,11 @@ class _FileDecoder:
             except ValueError as exc:
                 raise JobspecError(f"Failed to parse job: unable to parse var content: {exc}") from None
         data, outline = _parse_text(self.var_text, prefix="unable to parse var content: ")
-        body = _Body(data, outline, _Decoder(self.var_text))
+        body = Body(data, outline, Decoder(self.var_text))
         return {name: body.dec.evaluate(raw) for name, (raw, _) in body.attrs.items()}
 
-    def _variables(self, root: _Body, overrides: dict[str, Any]) -> None:
-        declared: dict[str, tuple[Any, bool, str | None, _Node]] = {}
+    def _variables(self, root: Body, overrides: dict[str, Any]) -> None:
+        declared: dict[str, tuple[Any, bool, str | None, Node]] = {}
         for labels, body in root.block_list("variable"):
             body.check({"description", "default", "type"}, {"validation": []})
             name = labels[0] if labels else ""
@@ -105,15 +105,15 @@ class _FileDecoder:
                 continue
             try:
                 self.dec.scope["var"][name] = _typed(default, type_name)
-            except _ConversionError as exc:
+            except ConversionError as exc:
                 self.dec.error("Invalid value for variable", f"Unsuitable value: {exc}", node.def_range)
 
-    def _locals(self, root: _Body) -> None:
+    def _locals(self, root: Body) -> None:
         for _, body in root.block_list("locals"):
             for name, (raw, _) in body.attrs.items():
                 self.dec.scope["local"][name] = self.dec.evaluate(raw)
 
-    def _job(self, root: _Body) -> dict | None:
+    def _job(self, root: Body) -> dict | None:
         jobs = root.block_list("job")
         if not jobs:
             self.dec.error("Missing job block", "A job block is required", None)
@@ -126,7 +126,7 @@ class _FileDecoder:
                 body.node.def_range,
             )
         labels, body = jobs[0]
-        return _JobDecoder(self.dec).job(body, labels[0] if labels else "")
+        return JobDecoder(self.dec).job(body, labels[0] if labels else "")
 
 
 @contextmanager
@@ -158,7 +158,7 @@ def parse_hcl(text: str, variables: str | None = None, canonicalize: bool = Fals
     with _gc_paused():
         try:
             job = _FileDecoder(text, variables).decode()
-        except _DiagError as err:
+        except DiagError as err:
             raise err.to_jobspec_error() from None
         if canonicalize:
             canonicalize_api(job)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .primitives import _pair, _same
-from .shapes import _DISK, Job, Struct, _typed
+from ._primitives import field_pair, same
+from ._shapes import DISK, Job, Struct, typed
 
 
 def _lookup(items: Iterable[Struct] | None, name: str) -> Struct | None:
@@ -29,13 +29,13 @@ def tasks_updated(old_job: Job, new_job: Job, group: str) -> bool:
 def _group_updated(job_a: Job, job_b: Job, a: Struct, b: Struct) -> bool:
     return (
         len(a.get("Tasks") or ()) != len(b.get("Tasks") or ())
-        or not _same(_disk(a.get("EphemeralDisk")), _disk(b.get("EphemeralDisk")))
+        or not same(_disk(a.get("EphemeralDisk")), _disk(b.get("EphemeralDisk")))
         or _networks_updated(a.get("Networks"), b.get("Networks"))
         or _affinities_updated(job_a, job_b, a, b)
-        or not _same(_spreads(job_a, a), _spreads(job_b, b))
+        or not same(_spreads(job_a, a), _spreads(job_b, b))
         or _consul_updated(a.get("Consul"), b.get("Consul"))
         or _connect_updated(a.get("Services"), b.get("Services"))
-        or not _same(a.get("Volumes"), b.get("Volumes"))
+        or not same(a.get("Volumes"), b.get("Volumes"))
         or _render_templates(a.get("RestartPolicy")) != _render_templates(b.get("RestartPolicy"))
     )
 
@@ -62,11 +62,11 @@ def _task_updated(job_a: Job, job_b: Job, group: str, at: Struct, bt: Struct | N
     )
     ar, br = at.get("Resources") or {}, bt.get("Resources") or {}
     return (
-        any(not _same(at.get(key), bt.get(key)) for key in same_keys)
+        any(not same(at.get(key), bt.get(key)) for key in same_keys)
         or _consul_updated(at.get("Consul"), bt.get("Consul"))
         or _combined_meta(job_a, group, at) != _combined_meta(job_b, group, bt)
         or _networks_updated(ar.get("Networks"), br.get("Networks"))
-        or any(not _same(ar.get(key), br.get(key)) for key in _RESOURCE_KEYS)
+        or any(not same(ar.get(key), br.get(key)) for key in _RESOURCE_KEYS)
         or _log_disabled(at) != _log_disabled(bt)
         or _render_templates(at.get("RestartPolicy")) != _render_templates(bt.get("RestartPolicy"))
     )
@@ -80,7 +80,7 @@ def _disk(disk: Struct | None) -> dict[str, Any] | None:
     """EphemeralDisk.Equal compares Sticky, SizeMB and Migrate, and nil only equals nil."""
     if disk is None:
         return None
-    return {k: _typed(disk.get(k), kind) for k, kind in _DISK.fields.items()}
+    return {k: typed(disk.get(k), kind) for k, kind in DISK.fields.items()}
 
 
 def _combined_meta(job: Job, group: str, task: Struct) -> dict[str, str]:
@@ -94,7 +94,7 @@ def _networks_updated(a: list[Any] | None, b: list[Any] | None) -> bool:
     if len(a) != len(b):
         return True
     for an, bn in zip(a, b):
-        if any(not _same(*_pair(an, bn, k)) for k in ("Mode", "MBits", "Hostname", "DNS", "CNI")):
+        if any(not same(*field_pair(an, bn, k)) for k in ("Mode", "MBits", "Hostname", "DNS", "CNI")):
             return True
         if _port_map(an) != _port_map(bn):
             return True
@@ -152,7 +152,7 @@ def _connect_updated(a: list[Any] | None, b: list[Any] | None) -> bool:
             continue
         other = next((s for s in b or () if s.get("Name") == service.get("Name")), None)
         if other is not None and any(
-            not _same(service.get(k), other.get(k)) for k in ("Connect", "PortLabel", "Cluster")
+            not same(service.get(k), other.get(k)) for k in ("Connect", "PortLabel", "Cluster")
         ):
             return True
     return False

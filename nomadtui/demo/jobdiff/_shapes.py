@@ -25,7 +25,7 @@ ADDED, DELETED, EDITED, NONE = "Added", "Deleted", "Edited", "None"
 
 
 @dataclass(frozen=True)
-class _Shape:
+class Shape:
     fields: Mapping[str, str]  # primitive field -> kind: "s" string, "i" integer, "b" bool
     maps: tuple[str, ...] = ()  # map[string]string fields, flattened as Name[key]
     skip: frozenset[str] = field(default_factory=frozenset)  # filtered or pointer fields
@@ -36,7 +36,7 @@ def _kinds(spec: str) -> dict[str, str]:
     return dict(item.split(":") for item in spec.split())
 
 
-_JOB = _Shape(
+JOB = Shape(
     _kinds(
         "Stop:b Region:s Namespace:s ParentID:s Name:s Type:s Priority:i AllAtOnce:b "
         "NodePool:s Dispatched:b DispatchIdempotencyToken:s ConsulNamespace:s VaultNamespace:s"
@@ -48,42 +48,42 @@ _JOB = _Shape(
         "Update SubmitTime NomadTokenID VaultToken Payload".split()
     ),
 )
-_GROUP = _Shape(
+GROUP = Shape(
     _kinds("Count:i PreventRescheduleOnLost:b"),
     maps=("Meta",),
     # Name is filtered; the rest are *time.Duration, diffed separately (MaxRunDuration: never).
     skip=frozenset("Name ShutdownDelay StopAfterClientDisconnect MaxClientDisconnect MaxRunDuration".split()),
 )
-_TASK = _Shape(
+TASK = Shape(
     _kinds("Driver:s User:s KillTimeout:i Leader:b ShutdownDelay:i KillSignal:s Kind:s"),
     maps=("Env", "Meta"),
     skip=frozenset({"Name", "Config"}),
 )
-_UPDATE = _Shape(
+UPDATE = Shape(
     _kinds(
         "MaxParallel:i HealthCheck:s MinHealthyTime:i HealthyDeadline:i ProgressDeadline:i "
         "AutoRevert:b AutoPromote:b Canary:i"
     ),
     skip=frozenset({"Stagger"}),  # "COMPAT: Remove Stagger in 0.7.0" - still filtered today
 )
-_RESTART = _Shape(_kinds("Attempts:i Interval:i Delay:i Mode:s RenderTemplates:b"))
-_RESCHEDULE = _Shape(_kinds("Attempts:i Interval:i Delay:i DelayFunction:s MaxDelay:i Unlimited:b"))
-_DISK = _Shape(_kinds("Sticky:b SizeMB:i Migrate:b"))
-_CONSUL = _Shape(_kinds("Namespace:s Cluster:s Partition:s"))
-_CONSTRAINT = _Shape(_kinds("LTarget:s RTarget:s Operand:s"))
-_AFFINITY = _Shape(_kinds("LTarget:s RTarget:s Operand:s Weight:i"))
+RESTART = Shape(_kinds("Attempts:i Interval:i Delay:i Mode:s RenderTemplates:b"))
+RESCHEDULE = Shape(_kinds("Attempts:i Interval:i Delay:i DelayFunction:s MaxDelay:i Unlimited:b"))
+DISK = Shape(_kinds("Sticky:b SizeMB:i Migrate:b"))
+CONSUL = Shape(_kinds("Namespace:s Cluster:s Partition:s"))
+CONSTRAINT = Shape(_kinds("LTarget:s RTarget:s Operand:s"))
+AFFINITY = Shape(_kinds("LTarget:s RTarget:s Operand:s Weight:i"))
 # Device, CIDR, IP and MBits are filtered by NetworkResource.Diff.
-_NETWORK = _Shape(_kinds("Mode:s Hostname:s"), skip=frozenset({"Device", "CIDR", "IP", "MBits"}))
-_STATIC_PORT = _Shape(_kinds("Label:s Value:i To:i HostNetwork:s IgnoreCollision:b"))
-_DYNAMIC_PORT = _Shape(_kinds("Label:s To:i HostNetwork:s"), skip=frozenset({"Value", "IgnoreCollision"}))
-_SERVICE = _Shape(
+NETWORK = Shape(_kinds("Mode:s Hostname:s"), skip=frozenset({"Device", "CIDR", "IP", "MBits"}))
+STATIC_PORT = Shape(_kinds("Label:s Value:i To:i HostNetwork:s IgnoreCollision:b"))
+DYNAMIC_PORT = Shape(_kinds("Label:s To:i HostNetwork:s"), skip=frozenset({"Value", "IgnoreCollision"}))
+SERVICE = Shape(
     _kinds(
         "Name:s TaskName:s PortLabel:s AddressMode:s Address:s EnableTagOverride:b "
         "Namespace:s OnUpdate:s Provider:s Cluster:s"
     ),
     maps=("Meta", "CanaryMeta", "TaggedAddresses"),
 )
-_CHECK = _Shape(
+CHECK = Shape(
     _kinds(
         "Name:s Type:s Command:s Path:s Protocol:s PortLabel:s Expose:b AddressMode:s "
         "Interval:i Timeout:i InitialStatus:s TLSServerName:s TLSSkipVerify:b Method:s "
@@ -91,28 +91,28 @@ _CHECK = _Shape(
         "FailuresBeforeCritical:i FailuresBeforeWarning:i Body:s OnUpdate:s"
     )
 )
-_CHECK_RESTART = _Shape(_kinds("Limit:i Grace:i IgnoreWarnings:b"))
-_RESOURCES = _Shape(_kinds("CPU:i Cores:i MemoryMB:i MemoryMaxMB:i DiskMB:i"))
-_DEVICE = _Shape(_kinds("Name:s Count:i"))
-_LOG_CONFIG = _Shape(_kinds("MaxFiles:i MaxFileSizeMB:i Disabled:b"))
-_ARTIFACT = _Shape(
+CHECK_RESTART = Shape(_kinds("Limit:i Grace:i IgnoreWarnings:b"))
+RESOURCES = Shape(_kinds("CPU:i Cores:i MemoryMB:i MemoryMaxMB:i DiskMB:i"))
+DEVICE = Shape(_kinds("Name:s Count:i"))
+LOG_CONFIG = Shape(_kinds("MaxFiles:i MaxFileSizeMB:i Disabled:b"))
+ARTIFACT = Shape(
     _kinds("GetterSource:s GetterMode:s RelativeDest:s GetterInsecure:b"),
     maps=("GetterOptions", "GetterHeaders"),
 )
-_TEMPLATE = _Shape(
+TEMPLATE = Shape(
     _kinds(
         "SourcePath:s DestPath:s EmbeddedTmpl:s ChangeMode:s ChangeSignal:s Splay:i Perms:s "
         "LeftDelim:s RightDelim:s Envvars:b VaultGrace:i ErrMissingKey:b"
     ),
     skip=frozenset({"Uid", "Gid"}),  # *int, added by templateDiff only when set
 )
-_PERIODIC = _Shape(_kinds("Enabled:b Spec:s SpecType:s ProhibitOverlap:b TimeZone:s"))
-_SCALING = _Shape(
+PERIODIC = Shape(_kinds("Enabled:b Spec:s SpecType:s ProhibitOverlap:b TimeZone:s"))
+SCALING = Shape(
     _kinds("Min:i Max:i Enabled:b"),
     maps=("Target",),
     skip=frozenset({"CreateIndex", "ModifyIndex", "ID", "Type"}),
 )
-_ANY = _Shape({})  # structs this module knows no field list for: flatten what is there
+ANY = Shape({})  # structs this module knows no field list for: flatten what is there
 
 _MAP_FIELDS = frozenset("Meta Env CanaryMeta TaggedAddresses GetterOptions GetterHeaders Target".split())
 
@@ -120,7 +120,7 @@ _MAP_FIELDS = frozenset("Meta Env CanaryMeta TaggedAddresses GetterOptions Gette
 # --- flattening -------------------------------------------------------------------------
 
 
-def _private(key: Any) -> bool:
+def private(key: Any) -> bool:
     """The demo store's own bookkeeping keys (`_…`), which are not part of Nomad's structs."""
     return isinstance(key, str) and key.startswith("_")
 
@@ -148,7 +148,7 @@ def _go_float(value: float) -> str:
     return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
-def _scalar(value: Any) -> str | None:
+def scalar(value: Any) -> str | None:
     """A JSON scalar as flatmap prints it; None for anything that is not a scalar."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -161,7 +161,7 @@ def _scalar(value: Any) -> str | None:
     return None
 
 
-def _typed(value: Any, kind: str) -> str:
+def typed(value: Any, kind: str) -> str:
     if kind == "b":
         return "true" if value else "false"
     if kind == "i":
@@ -169,22 +169,22 @@ def _typed(value: Any, kind: str) -> str:
     return "" if value is None else str(value)
 
 
-def _flat(obj: Struct | None, shape: _Shape) -> Flat:
+def flatmap(obj: Struct | None, shape: Shape) -> Flat:
     """flatmap.Flatten(obj, filter, primitiveOnly=true) of a struct given as a dict."""
     obj = obj or {}
-    out = {name: _typed(obj.get(name), kind) for name, kind in shape.fields.items()}
+    out = {name: typed(obj.get(name), kind) for name, kind in shape.fields.items()}
     for name in shape.maps:
         for key, value in (obj.get(name) or {}).items():
-            if (text := _scalar(value)) is not None:
+            if (text := scalar(value)) is not None:
                 out[f"{name}[{key}]"] = text
     for name, value in obj.items():
         known = name in shape.fields or name in shape.maps or name in shape.skip
-        if not known and not _private(name) and (text := _scalar(value)) is not None:
+        if not known and not private(name) and (text := scalar(value)) is not None:
             out[name] = text
     return out
 
 
-def _flat_opaque(value: Any, prefix: str = "", *, floats: bool = True) -> Flat:
+def flatmap_opaque(value: Any, prefix: str = "", *, floats: bool = True) -> Flat:
     """flatmap.Flatten(value, nil, primitiveOnly=false), e.g. a task's Config.
 
     Numbers in opaque maps are float64 on a real server (the agent decodes with
@@ -194,14 +194,14 @@ def _flat_opaque(value: Any, prefix: str = "", *, floats: bool = True) -> Flat:
     if isinstance(value, Mapping):
         for key, item in value.items():
             name = f"{prefix}[{key}]" if prefix else str(key)
-            out.update(_flat_opaque(item, name, floats=floats))
+            out.update(flatmap_opaque(item, name, floats=floats))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            out.update(_flat_opaque(item, f"{prefix}[{index}]", floats=floats))
+            out.update(flatmap_opaque(item, f"{prefix}[{index}]", floats=floats))
     elif value is None:
         out[prefix] = "nil"
     elif floats and isinstance(value, (int, float)) and not isinstance(value, bool):
         out[prefix] = _go_float(float(value))
     else:
-        out[prefix] = _scalar(value) or ""
+        out[prefix] = scalar(value) or ""
     return out

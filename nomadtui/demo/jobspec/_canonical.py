@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import copy
 
-from .api import (
-    _API_GROUP_KEYS,
-    _API_JOB_KEYS,
-    _API_RESOURCES_KEYS,
-    _UPDATE_KEYS,
-    _api_check_blank,
-    _api_service_blank,
-    _api_task_blank,
-    _blank,
-    _setdefault,
+from ...wire import HOUR, MINUTE, SECOND
+from ._api import (
+    API_GROUP_KEYS,
+    API_JOB_KEYS,
+    API_RESOURCES_KEYS,
+    UPDATE_KEYS,
+    api_check_blank,
+    api_service_blank,
+    api_task_blank,
+    blank,
+    fill_defaults,
 )
-from .durations import HOUR, MINUTE, SECOND
 
 
 def _default_update() -> dict:
@@ -32,7 +32,7 @@ def _default_update() -> dict:
     }
 
 
-def _default_reschedule(job_type: str) -> dict:
+def default_reschedule(job_type: str) -> dict:
     if job_type == "service":
         return {
             "Attempts": 0,
@@ -54,7 +54,7 @@ def _default_reschedule(job_type: str) -> dict:
     return {"Attempts": 0, "Interval": 0, "Delay": 0, "DelayFunction": "", "MaxDelay": 0, "Unlimited": False}
 
 
-def _default_restart(job_type: str) -> dict:
+def default_restart(job_type: str) -> dict:
     if job_type in ("service", "system"):
         return {"Interval": 30 * MINUTE, "Attempts": 2, "Delay": 15 * SECOND, "Mode": "fail", "RenderTemplates": False}
     return {"Interval": 24 * HOUR, "Attempts": 3, "Delay": 15 * SECOND, "Mode": "fail", "RenderTemplates": False}
@@ -62,7 +62,7 @@ def _default_restart(job_type: str) -> dict:
 
 def _update_is_empty(update: dict | None) -> bool:
     """api UpdateStrategy.Empty(): no field holds a non-zero value."""
-    return not update or not any(update.get(key) for key in _UPDATE_KEYS)
+    return not update or not any(update.get(key) for key in UPDATE_KEYS)
 
 
 def _merge_set(base: dict, override: dict | None) -> dict:
@@ -76,11 +76,11 @@ def _merge_set(base: dict, override: dict | None) -> dict:
 
 def canonicalize_api(job: dict) -> dict:
     """api ``Job.Canonicalize``: fill every default a real agent fills (in place)."""
-    for key in _API_JOB_KEYS:
+    for key in API_JOB_KEYS:
         job.setdefault(key, None)
     job["Dispatched"] = bool(job.get("Dispatched"))
-    _setdefault(job, ID="")
-    _setdefault(
+    fill_defaults(job, ID="")
+    fill_defaults(
         job,
         Name=job["ID"],
         ParentID="",
@@ -111,12 +111,12 @@ def canonicalize_api(job: dict) -> dict:
     for group in job["TaskGroups"] or []:
         _canon_group(group, job)
     for item in (job["Spreads"] or []) + (job["Affinities"] or []):
-        _setdefault(item, Weight=50)
+        fill_defaults(item, Weight=50)
     return job
 
 
 def _canon_periodic(periodic: dict) -> None:
-    _setdefault(periodic, Enabled=True, SpecType="cron", ProhibitOverlap=False)
+    fill_defaults(periodic, Enabled=True, SpecType="cron", ProhibitOverlap=False)
     if not periodic.get("Spec") and not periodic.get("Specs"):
         periodic["Spec"] = ""
     if not periodic.get("TimeZone"):
@@ -124,10 +124,10 @@ def _canon_periodic(periodic: dict) -> None:
 
 
 def _canon_group(group: dict, job: dict) -> None:
-    for key in _API_GROUP_KEYS:
+    for key in API_GROUP_KEYS:
         group.setdefault(key, None)
     job_type = job["Type"]
-    _setdefault(group, Name="")
+    fill_defaults(group, Name="")
     if group["Count"] is None:
         group["Count"] = 1
     group["EphemeralDisk"] = _merge_set({"Sticky": False, "Migrate": False, "SizeMB": 300}, group["EphemeralDisk"])
@@ -138,11 +138,11 @@ def _canon_group(group: dict, job: dict) -> None:
     group["Update"] = _group_update(group["Update"], job["Update"])
     group["ReschedulePolicy"] = _group_reschedule(group["ReschedulePolicy"], job["Reschedule"], job_type)
     group["Migrate"] = _group_migrate(group["Migrate"], job["Migrate"], job_type)
-    group["RestartPolicy"] = _merge_set(_default_restart(job_type), group["RestartPolicy"])
+    group["RestartPolicy"] = _merge_set(default_restart(job_type), group["RestartPolicy"])
     for task in group["Tasks"] or []:
         _canon_task(task, group, job)
     for item in (group["Spreads"] or []) + (group["Affinities"] or []):
-        _setdefault(item, Weight=50)
+        fill_defaults(item, Weight=50)
     for service in group["Services"] or []:
         _canon_service(service, None, group, job)
     if group["PreventRescheduleOnLost"] is None:
@@ -161,8 +161,8 @@ def _group_reschedule(own: dict | None, job_policy: dict | None, job_type: str) 
     if job_policy is not None:
         own = _merge_set(job_policy, own)
     if own is None and job_type != "system":
-        own = _default_reschedule(job_type)
-    return _merge_set(_default_reschedule(job_type), own) if own is not None else None
+        own = default_reschedule(job_type)
+    return _merge_set(default_reschedule(job_type), own) if own is not None else None
 
 
 def _group_migrate(own: dict | None, job_migrate: dict | None, job_type: str) -> dict | None:
@@ -175,13 +175,13 @@ def _group_migrate(own: dict | None, job_migrate: dict | None, job_type: str) ->
 
 
 def _canon_task(task: dict, group: dict, job: dict) -> None:
-    for key, value in _api_task_blank().items():
+    for key, value in api_task_blank().items():
         task.setdefault(key, value)
-    resources = _blank(_API_RESOURCES_KEYS)
+    resources = blank(API_RESOURCES_KEYS)
     resources.update(task["Resources"] or {})
     _canon_resources(resources)
     task["Resources"] = resources
-    _setdefault(task, KillTimeout=5 * SECOND)
+    fill_defaults(task, KillTimeout=5 * SECOND)
     task["LogConfig"] = _merge_set(
         {"MaxFiles": 10, "MaxFileSizeMB": 10, "Enabled": None, "Disabled": False}, task["LogConfig"]
     )
@@ -192,7 +192,7 @@ def _canon_task(task: dict, group: dict, job: dict) -> None:
     for service in task["Services"] or []:
         _canon_service(service, task, group, job)
     for affinity in task["Affinities"] or []:
-        _setdefault(affinity, Weight=50)
+        fill_defaults(affinity, Weight=50)
     if not (task["Lifecycle"] or {}).get("Hook"):
         task["Lifecycle"] = None
     task["RestartPolicy"] = _merge_set(group["RestartPolicy"], task["RestartPolicy"])
@@ -210,7 +210,7 @@ def _canon_resources(resources: dict) -> None:
 
 
 def _canon_artifact(artifact: dict) -> None:
-    _setdefault(artifact, GetterMode="any", GetterInsecure=False, GetterSource="")
+    fill_defaults(artifact, GetterMode="any", GetterInsecure=False, GetterSource="")
     for key in ("GetterOptions", "GetterHeaders"):
         if not artifact.get(key):
             artifact[key] = None
@@ -222,14 +222,14 @@ def _canon_artifact(artifact: dict) -> None:
 
 
 def _canon_template(template: dict) -> None:
-    _setdefault(template, SourcePath="", DestPath="", EmbeddedTmpl="", ChangeMode="restart")
+    fill_defaults(template, SourcePath="", DestPath="", EmbeddedTmpl="", ChangeMode="restart")
     if template.get("ChangeSignal") is None:
         template["ChangeSignal"] = "SIGHUP" if template["ChangeMode"] == "signal" else ""
     else:
         template["ChangeSignal"] = template["ChangeSignal"].upper()
     if template.get("ChangeScript") is not None:
-        _setdefault(template["ChangeScript"], Command="", Args=[], Timeout=5 * SECOND, FailOnError=False)
-    _setdefault(
+        fill_defaults(template["ChangeScript"], Command="", Args=[], Timeout=5 * SECOND, FailOnError=False)
+    fill_defaults(
         template,
         Splay=5 * SECOND,
         Perms="0644",
@@ -242,7 +242,7 @@ def _canon_template(template: dict) -> None:
 
 
 def _canon_service(service: dict, task: dict | None, group: dict, job: dict) -> None:
-    for key, value in _api_service_blank().items():
+    for key, value in api_service_blank().items():
         service.setdefault(key, value)
     if not service["Name"]:
         parts = [job["Name"], group["Name"]] + ([task["Name"]] if task is not None else [])
@@ -259,7 +259,7 @@ def _canon_service(service: dict, task: dict | None, group: dict, job: dict) -> 
             if (service["Weights"].get(key) or 0) <= 0:
                 service["Weights"][key] = 1
     for check in service["Checks"] or []:
-        for key, value in _api_check_blank().items():
+        for key, value in api_check_blank().items():
             check.setdefault(key, value)
         check["CheckRestart"] = _merge_check_restart(service["CheckRestart"], check["CheckRestart"])
         for key in ("SuccessBeforePassing", "FailuresBeforeCritical", "FailuresBeforeWarning"):
@@ -280,5 +280,5 @@ def _merge_check_restart(service_level: dict | None, check_level: dict | None) -
             if check_level.get("IgnoreWarnings"):
                 merged["IgnoreWarnings"] = True
     if merged is not None:
-        _setdefault(merged, Limit=0, Grace=SECOND, IgnoreWarnings=False)
+        fill_defaults(merged, Limit=0, Grace=SECOND, IgnoreWarnings=False)
     return merged

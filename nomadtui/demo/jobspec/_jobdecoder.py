@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .api import (
-    _API_GROUP_KEYS,
-    _API_JOB_KEYS,
-    _API_NETWORK_KEYS,
-    _API_RESOURCES_KEYS,
-    _API_TEMPLATE_KEYS,
-    _api_check_blank,
-    _api_port,
-    _api_service_blank,
-    _api_task_blank,
-    _blank,
-    _setdefault,
+from ...wire import SECOND
+from ._api import (
+    API_GROUP_KEYS,
+    API_JOB_KEYS,
+    API_NETWORK_KEYS,
+    API_RESOURCES_KEYS,
+    API_TEMPLATE_KEYS,
+    api_check_blank,
+    api_port,
+    api_service_blank,
+    api_task_blank,
+    blank,
+    fill_defaults,
 )
-from .decode import _Body, _Decoder
-from .durations import SECOND
+from ._decode import Body, Decoder
 
 # hcl argument -> (Go field, kind) tables, per block.
 _JOB_ATTRS = {
@@ -212,14 +212,14 @@ _TASK_UNSUPPORTED = (
 _SERVICE_UNSUPPORTED = ("connect", "identity")
 
 
-class _JobDecoder:
+class JobDecoder:
     """Turns the decoded ``job`` block into api.Job JSON, like jobspec2."""
 
-    def __init__(self, dec: _Decoder) -> None:
+    def __init__(self, dec: Decoder) -> None:
         self.dec = dec
 
-    def job(self, body: _Body, job_id: str) -> dict:
-        job = _blank(_API_JOB_KEYS, Dispatched=False)
+    def job(self, body: Body, job_id: str) -> dict:
+        job = blank(API_JOB_KEYS, Dispatched=False)
         body.check(
             [*_JOB_ATTRS, "meta"],
             {
@@ -250,7 +250,7 @@ class _JobDecoder:
         groups = [self.group(labels, group) for labels, group in body.block_list("group")]
         # Job-level tasks each become a group of their own, placed first.
         alone = [
-            _blank(_API_GROUP_KEYS, Name=task["Name"], Tasks=[task])
+            blank(API_GROUP_KEYS, Name=task["Name"], Tasks=[task])
             for task in (self.task(labels, part) for labels, part in body.block_list("task"))
         ]
         job["TaskGroups"] = (alone + groups) or None
@@ -258,11 +258,11 @@ class _JobDecoder:
         return job
 
     @staticmethod
-    def _list(body: _Body, name: str, convert: Callable[[_Body], dict]) -> list[dict] | None:
+    def _list(body: Body, name: str, convert: Callable[[Body], dict]) -> list[dict] | None:
         return [convert(part) for _, part in body.block_list(name)] or None
 
     @staticmethod
-    def _single(body: _Body, name: str, table: dict[str, tuple[str, str]], zero: dict | None = None) -> dict | None:
+    def _single(body: Body, name: str, table: dict[str, tuple[str, str]], zero: dict | None = None) -> dict | None:
         part = body.single(name)
         if part is None:
             return None
@@ -271,7 +271,7 @@ class _JobDecoder:
         out.update(zero or {})
         return part.fill(out, table)
 
-    def constraint(self, body: _Body) -> dict:
+    def constraint(self, body: Body) -> dict:
         attrs = {
             "attribute",
             "value",
@@ -298,7 +298,7 @@ class _JobDecoder:
         out["Operand"] = out["Operand"] or "="
         return out
 
-    def affinity(self, body: _Body) -> dict:
+    def affinity(self, body: Body) -> dict:
         body.check({"attribute", "value", "operator", "weight", *_CONSTRAINT_OPERATORS})
         out = {
             "LTarget": body.value("attribute", "string") or "",
@@ -312,7 +312,7 @@ class _JobDecoder:
         out["Operand"] = out["Operand"] or "="
         return out
 
-    def spread(self, body: _Body) -> dict:
+    def spread(self, body: Body) -> dict:
         body.check({"attribute", "weight"}, {"target": [""]})
         targets = []
         for labels, part in body.block_list("target"):
@@ -325,7 +325,7 @@ class _JobDecoder:
         }
 
     @staticmethod
-    def _periodic(body: _Body) -> dict | None:
+    def _periodic(body: Body) -> dict | None:
         part = body.single("periodic")
         if part is None:
             return None
@@ -334,8 +334,8 @@ class _JobDecoder:
         return part.fill(out, _PERIODIC_ATTRS)
 
     # -- group ------------------------------------------------------------------
-    def group(self, labels: list[str], body: _Body) -> dict:
-        group = _blank(_API_GROUP_KEYS, Name=labels[0] if labels else "")
+    def group(self, labels: list[str], body: Body) -> dict:
+        group = blank(API_GROUP_KEYS, Name=labels[0] if labels else "")
         body.check(
             [*_GROUP_ATTRS, "meta"],
             {
@@ -369,8 +369,8 @@ class _JobDecoder:
         group["Tasks"] = [self.task(task_labels, task) for task_labels, task in body.block_list("task")] or None
         return group
 
-    def network(self, body: _Body) -> dict:
-        network = _blank(_API_NETWORK_KEYS, Mode="", Device="", CIDR="", IP="", Hostname="")
+    def network(self, body: Body) -> dict:
+        network = blank(API_NETWORK_KEYS, Mode="", Device="", CIDR="", IP="", Hostname="")
         body.check(_NETWORK_ATTRS, {"port": [""], "reserved_ports": [""], "dns": []}, ("cni",))
         body.fill(network, _NETWORK_ATTRS)
         network["DynamicPorts"] = self._ports(body, "port")
@@ -386,15 +386,15 @@ class _JobDecoder:
         return network
 
     @staticmethod
-    def _ports(body: _Body, name: str) -> list[dict] | None:
+    def _ports(body: Body, name: str) -> list[dict] | None:
         ports = []
         for labels, part in body.block_list(name):
             part.check(_PORT_ATTRS)
-            ports.append(part.fill(_api_port(labels[0] if labels else ""), _PORT_ATTRS))
+            ports.append(part.fill(api_port(labels[0] if labels else ""), _PORT_ATTRS))
         return ports or None
 
-    def service(self, body: _Body) -> dict:
-        service = _api_service_blank()
+    def service(self, body: Body) -> dict:
+        service = api_service_blank()
         body.check(
             [*_SERVICE_ATTRS, "meta", "canary_meta", "tagged_addresses"],
             {"check": [], "check_restart": [], "meta": [], "canary_meta": [], "tagged_addresses": [], "weights": []},
@@ -415,8 +415,8 @@ class _JobDecoder:
         service["Checks"] = [self.check(part) for _, part in body.block_list("check")] or None
         return service
 
-    def check(self, body: _Body) -> dict:
-        check = _api_check_blank()
+    def check(self, body: Body) -> dict:
+        check = api_check_blank()
         body.check(_CHECK_ATTRS, {"header": [], "check_restart": []})
         body.fill(check, _CHECK_ATTRS)
         check["CheckRestart"] = self._check_restart(body)
@@ -426,13 +426,13 @@ class _JobDecoder:
             check["Header"] = {name: header.value(name, "list") or [] for name in header.attrs}
         return check
 
-    def _check_restart(self, body: _Body) -> dict | None:
+    def _check_restart(self, body: Body) -> dict | None:
         out = self._single(body, "check_restart", _CHECK_RESTART_ATTRS, zero={"Limit": 0, "IgnoreWarnings": False})
         return out
 
     # -- task -----------------------------------------------------------------
-    def task(self, labels: list[str], body: _Body) -> dict:
-        task = _api_task_blank()
+    def task(self, labels: list[str], body: Body) -> dict:
+        task = api_task_blank()
         task["Name"] = labels[0] if labels else ""
         body.check(
             [*_TASK_ATTRS, "meta", "env"],
@@ -472,18 +472,18 @@ class _JobDecoder:
         task["DispatchPayload"] = self._single(body, "dispatch_payload", payload, zero={"File": ""})
         return task
 
-    def _resources(self, body: _Body) -> dict | None:
+    def _resources(self, body: Body) -> dict | None:
         part = body.single("resources")
         if part is None:
             return None
         part.check(_RESOURCES_ATTRS, {"network": []}, ("device", "numa"))
-        resources = part.fill(_blank(_API_RESOURCES_KEYS), _RESOURCES_ATTRS)
+        resources = part.fill(blank(API_RESOURCES_KEYS), _RESOURCES_ATTRS)
         resources["Networks"] = self._list(part, "network", self.network)
         return resources
 
-    def artifact(self, body: _Body) -> dict:
+    def artifact(self, body: Body) -> dict:
         body.check([*_ARTIFACT_ATTRS, "options", "headers"], {"options": [], "headers": []})
-        out = _blank(
+        out = blank(
             ("GetterSource", "GetterOptions", "GetterHeaders", "GetterMode", "GetterInsecure", "RelativeDest", "Chown"),
             Chown=False,
         )
@@ -492,9 +492,9 @@ class _JobDecoder:
         out["GetterHeaders"] = body.string_map("headers")
         return out
 
-    def template(self, body: _Body) -> dict:
+    def template(self, body: Body) -> dict:
         body.check(_TEMPLATE_ATTRS, {"wait": [], "change_script": []})
-        out = body.fill(_blank(_API_TEMPLATE_KEYS), _TEMPLATE_ATTRS)
+        out = body.fill(blank(API_TEMPLATE_KEYS), _TEMPLATE_ATTRS)
         wait = body.single("wait")
         if wait is not None:
             wait.check({"min", "max"})
@@ -527,10 +527,10 @@ def _normalize(job: dict, job_id: str) -> None:
             if task.get("Resources"):
                 _normalize_ports(task["Resources"].get("Networks"))
             for template in task.get("Templates") or []:
-                _setdefault(template, ChangeMode="restart", Perms="0644", Splay=5 * SECOND, ErrMissingKey=False)
+                fill_defaults(template, ChangeMode="restart", Perms="0644", Splay=5 * SECOND, ErrMissingKey=False)
                 script = template.get("ChangeScript")
                 if script is not None:
-                    _setdefault(script, Args=[], Timeout=5 * SECOND, FailOnError=False)
+                    fill_defaults(script, Args=[], Timeout=5 * SECOND, FailOnError=False)
 
 
 def _normalize_ports(networks: list[dict] | None) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import re
 
-from .durations import SECOND, format_duration
-from .errors import JobspecError, _MultiError
+from ...wire import SECOND, format_duration
+from ._errors import JobspecError, MultiError
 
 _JOB_TYPES = ("_core", "service", "batch", "system", "sysbatch")
 
 
 def validate(struct_job: dict) -> None:
     """Admission validation of a ``structs.Job``; raises JobspecError with Nomad's text."""
-    errors = _MultiError()
+    errors = MultiError()
     errors.merge(_validate_job(struct_job))
     job_type = struct_job.get("Type")
     if job_type == "_core":
@@ -24,11 +24,11 @@ def validate(struct_job: dict) -> None:
     if not 1 <= priority <= 100:
         errors.add("job priority must be between [1, 100]")
     if errors.errors:
-        raise JobspecError(str(errors))
+        raise JobspecError(str(errors), errors=errors.items())
 
 
-def _validate_job(job: dict) -> _MultiError | None:
-    err = _MultiError()
+def _validate_job(job: dict) -> MultiError | None:
+    err = MultiError()
     if not job.get("Region"):
         err.add("Missing job region")
     if not job.get("ID"):
@@ -72,7 +72,7 @@ def _go_q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _validate_group_names(groups: list[dict], job_type: str, err: _MultiError) -> None:
+def _validate_group_names(groups: list[dict], job_type: str, err: MultiError) -> None:
     seen: dict[str, int] = {}
     for index, group in enumerate(groups, 1):
         name = group.get("Name") or ""
@@ -88,7 +88,7 @@ def _validate_group_names(groups: list[dict], job_type: str, err: _MultiError) -
             err.add(f"Job task group {name} has count {group['Count']}. Count cannot exceed 1 with system scheduler")
 
 
-def _validate_periodic_and_parameterized(job: dict, err: _MultiError) -> None:
+def _validate_periodic_and_parameterized(job: dict, err: MultiError) -> None:
     periodic = job.get("Periodic")
     if periodic and periodic.get("Enabled"):
         if job.get("Type") not in ("batch", "sysbatch"):
@@ -100,14 +100,14 @@ def _validate_periodic_and_parameterized(job: dict, err: _MultiError) -> None:
         err.add('Parameterized job can only be used with "batch" or "sysbatch" scheduler')
 
 
-def _single(text: str) -> _MultiError:
-    err = _MultiError()
+def _single(text: str) -> MultiError:
+    err = MultiError()
     err.add(text)
     return err
 
 
-def _validate_constraint(constraint: dict) -> _MultiError | None:
-    err = _MultiError()
+def _validate_constraint(constraint: dict) -> MultiError | None:
+    err = MultiError()
     operand = constraint.get("Operand") or ""
     rtarget = constraint.get("RTarget") or ""
     if not operand:
@@ -138,8 +138,8 @@ def _validate_constraint(constraint: dict) -> _MultiError | None:
     return err.or_none()
 
 
-def _validate_group(group: dict, job: dict) -> _MultiError | None:
-    err = _MultiError()
+def _validate_group(group: dict, job: dict) -> MultiError | None:
+    err = MultiError()
     job_type = job.get("Type") or ""
     if not group.get("Name"):
         err.add("Missing task group name")
@@ -162,7 +162,7 @@ def _validate_group(group: dict, job: dict) -> _MultiError | None:
     return err.or_none()
 
 
-def _validate_group_policies(group: dict, job_type: str, err: _MultiError) -> None:
+def _validate_group_policies(group: dict, job_type: str, err: MultiError) -> None:
     name = group.get("Name", "")
     restart = group.get("RestartPolicy")
     if restart is None:
@@ -184,7 +184,7 @@ def _validate_group_policies(group: dict, job_type: str, err: _MultiError) -> No
         err.add(f"minimum DiskMB value is 10; got {disk.get('SizeMB') or 0}")
 
 
-def _validate_group_strategies(group: dict, job_type: str, err: _MultiError) -> None:
+def _validate_group_strategies(group: dict, job_type: str, err: MultiError) -> None:
     update = group.get("Update")
     if update is not None:
         if job_type not in ("service", "system"):
@@ -198,7 +198,7 @@ def _validate_group_strategies(group: dict, job_type: str, err: _MultiError) -> 
         err.add(f"Job type {_go_q(job_type)} does not allow migrate block")
 
 
-def _validate_task_names(tasks: list[dict], err: _MultiError) -> None:
+def _validate_task_names(tasks: list[dict], err: MultiError) -> None:
     seen: dict[str, int] = {}
     leaders = 0
     for index, task in enumerate(tasks, 1):
@@ -214,8 +214,8 @@ def _validate_task_names(tasks: list[dict], err: _MultiError) -> None:
         err.add("Only one task may be marked as leader")
 
 
-def _validate_update(update: dict) -> _MultiError | None:
-    err = _MultiError()
+def _validate_update(update: dict) -> MultiError | None:
+    err = MultiError()
     health_check = update.get("HealthCheck") or ""
     max_parallel = update.get("MaxParallel") or 0
     canary = update.get("Canary") or 0
@@ -252,8 +252,8 @@ def _validate_update(update: dict) -> _MultiError | None:
     return err.or_none()
 
 
-def _validate_migrate(migrate: dict) -> _MultiError | None:
-    err = _MultiError()
+def _validate_migrate(migrate: dict) -> MultiError | None:
+    err = MultiError()
     max_parallel = migrate.get("MaxParallel") or 0
     health_check = migrate.get("HealthCheck") or ""
     min_healthy = migrate.get("MinHealthyTime") or 0
@@ -273,8 +273,8 @@ def _validate_migrate(migrate: dict) -> _MultiError | None:
     return err.or_none()
 
 
-def _validate_restart(policy: dict) -> _MultiError | None:
-    err = _MultiError()
+def _validate_restart(policy: dict) -> MultiError | None:
+    err = MultiError()
     mode = policy.get("Mode") or ""
     attempts = policy.get("Attempts") or 0
     interval = policy.get("Interval") or 0
@@ -293,12 +293,12 @@ def _validate_restart(policy: dict) -> _MultiError | None:
     return err.or_none()
 
 
-def _validate_reschedule(policy: dict) -> _MultiError | None:
+def _validate_reschedule(policy: dict) -> MultiError | None:
     attempts = policy.get("Attempts") or 0
     unlimited = bool(policy.get("Unlimited"))
     if not (attempts > 0 or unlimited):
         return None
-    err = _MultiError()
+    err = MultiError()
     interval = policy.get("Interval") or 0
     delay = policy.get("Delay") or 0
     max_delay = policy.get("MaxDelay") or 0
@@ -326,8 +326,8 @@ def _validate_reschedule(policy: dict) -> _MultiError | None:
     return err.or_none()
 
 
-def _validate_task(task: dict, group: dict) -> _MultiError | None:
-    err = _MultiError()
+def _validate_task(task: dict, group: dict) -> MultiError | None:
+    err = MultiError()
     name = task.get("Name") or ""
     if not name:
         err.add("Missing task name")
@@ -358,13 +358,13 @@ def _validate_task(task: dict, group: dict) -> _MultiError | None:
     return err.or_none()
 
 
-def _validate_resources(resources: dict) -> _MultiError | None:
-    err = _MultiError()
+def _validate_resources(resources: dict) -> MultiError | None:
+    err = MultiError()
     cpu, cores = resources.get("CPU") or 0, resources.get("Cores") or 0
     memory, memory_max = resources.get("MemoryMB") or 0, resources.get("MemoryMaxMB") or 0
     if cores > 0 and cpu > 0:
         err.add("Task can only ask for 'cpu' or 'cores' resource, not both.")
-    minimum = _MultiError()
+    minimum = MultiError()
     if cpu < 1 and cores == 0:
         minimum.add(f"minimum CPU value is 1; got {cpu}")
     if memory < 10:
@@ -377,8 +377,8 @@ def _validate_resources(resources: dict) -> _MultiError | None:
     return err.or_none()
 
 
-def _validate_logs(logs: dict, disk: dict | None) -> _MultiError | None:
-    err = _MultiError()
+def _validate_logs(logs: dict, disk: dict | None) -> MultiError | None:
+    err = MultiError()
     files, size = logs.get("MaxFiles") or 0, logs.get("MaxFileSizeMB") or 0
     if files < 1:
         err.add(f"minimum number of files is 1; got {files}")
@@ -399,8 +399,8 @@ def _port_labels(networks: list[dict]) -> set[str]:
     return labels
 
 
-def _validate_services(services: list[dict], networks: list[dict], task: dict | None) -> _MultiError | None:
-    err = _MultiError()
+def _validate_services(services: list[dict], networks: list[dict], task: dict | None) -> MultiError | None:
+    err = MultiError()
     referenced: dict[str, set[str]] = {}
     known: set[str] = set()
     for index, service in enumerate(services):
@@ -443,8 +443,8 @@ def _collect_port_labels(service: dict, referenced: dict[str, set[str]]) -> None
 _SERVICE_NAME = re.compile(r"^(?i:[a-z0-9]|[a-z0-9][a-z0-9\-]{0,61}[a-z0-9])$")
 
 
-def _validate_service(service: dict) -> _MultiError | None:
-    err = _MultiError()
+def _validate_service(service: dict) -> MultiError | None:
+    err = MultiError()
     name = service.get("Name") or ""
     # Up to the last "}" only: past it, each unclosed "${" would be scanned to the end.
     end = name.rfind("}") + 1
@@ -471,7 +471,7 @@ def _validate_service(service: dict) -> _MultiError | None:
     return err.or_none()
 
 
-def _validate_checks(service: dict, provider: str, err: _MultiError) -> None:
+def _validate_checks(service: dict, provider: str, err: MultiError) -> None:
     for check in service.get("Checks") or []:
         name = check.get("Name") or ""
         if not service.get("PortLabel") and not check.get("PortLabel") and check.get("Type") in ("http", "tcp", "grpc"):

@@ -5,17 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ...wire import multierror
+
 FILENAME = "input.hcl"
 
 
 class JobspecError(Exception):
-    """A jobspec failed to parse or validate; ``message`` is the HTTP error body."""
+    """A jobspec failed to parse or validate; ``message`` is the HTTP error body, ``errors`` the
+    go-multierror items it is made of (the message alone when it is a single error)."""
 
-    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
+    def __init__(
+        self, message: str, line: int | None = None, column: int | None = None, *, errors: list[str] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
         self.column = column
+        self.errors = [message] if errors is None else errors
 
 
 # ---------------------------------------------------------------------------
@@ -23,7 +29,7 @@ class JobspecError(Exception):
 # ---------------------------------------------------------------------------
 
 
-class _MultiError:
+class MultiError:
     """An error list printed exactly like go-multierror's default format."""
 
     def __init__(self) -> None:
@@ -36,19 +42,19 @@ class _MultiError:
 
     def merge(self, err: Any) -> None:
         """``multierror.Append(&mErr, err)``: nested lists are flattened."""
-        if isinstance(err, _MultiError):
+        if isinstance(err, MultiError):
             self.errors.extend(err.errors)
         else:
             self.add(err)
 
-    def or_none(self) -> _MultiError | None:
+    def or_none(self) -> MultiError | None:
         return self if self.errors else None
 
+    def items(self) -> list[str]:
+        return [str(err) for err in self.errors]
+
     def __str__(self) -> str:
-        if len(self.errors) == 1:
-            return f"1 error occurred:\n\t* {self.errors[0]}\n\n"
-        points = "\n\t".join(f"* {err}" for err in self.errors)
-        return f"{len(self.errors)} errors occurred:\n\t{points}\n\n"
+        return multierror(self.items())
 
 
 # ---------------------------------------------------------------------------
@@ -57,7 +63,7 @@ class _MultiError:
 
 
 @dataclass(frozen=True)
-class _Range:
+class Range:
     line: int
     col: int
     end_line: int
@@ -70,10 +76,10 @@ class _Range:
 
 
 @dataclass
-class _Diag:
+class Diag:
     summary: str
     detail: str
-    subject: _Range | None = None
+    subject: Range | None = None
 
     def __str__(self) -> str:
         # Go prints a nil *hcl.Range as "<nil>".
@@ -81,10 +87,10 @@ class _Diag:
         return f"{where}: {self.summary}; {self.detail}"
 
 
-class _DiagError(Exception):
+class DiagError(Exception):
     """Diagnostics that end parsing; ``syntax`` selects HCL's Diagnostics.Error format."""
 
-    def __init__(self, diags: list[_Diag], syntax: bool = False, prefix: str = "") -> None:
+    def __init__(self, diags: list[Diag], syntax: bool = False, prefix: str = "") -> None:
         super().__init__(diags)
         self.diags = diags
         self.syntax = syntax

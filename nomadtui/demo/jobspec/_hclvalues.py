@@ -116,7 +116,7 @@ def _label(tree: Tree, depth: int) -> Any:
     if tree.data == "string":
         return _string(tree, False, depth)
     if tree.data == "new_line_or_comment":
-        return "".join(tree.children)  # NewLineOrCommentRule.serialize
+        return "".join(str(child) for child in tree.children)  # NewLineOrCommentRule.serialize
     return _name(tree)
 
 
@@ -163,7 +163,7 @@ def _term(tree: Tree, dollar: bool, depth: int) -> Any:
     if kind == "identifier":
         return _name(tree)
     if kind == "int_lit":
-        return int(tree.children[0])  # IntLitRule: the token's int()
+        return int(str(tree.children[0]))  # IntLitRule: the token's int()
     if kind == "literal_value":
         value = str(tree.children[0])
         return value if dollar else _LITERALS.get(value, value)  # LiteralValueRule
@@ -188,7 +188,7 @@ def _term(tree: Tree, dollar: bool, depth: int) -> Any:
         # IndexExprTermRule.serialize, then ShortIndexRule's or SqbIndexRule's
         index = tree.children[1]
         if index.data == "short_index":
-            key = f".{int(index.children[1])}"
+            key = f".{int(str(index.children[1]))}"
         else:
             key = f"[{_value(_expressions(index)[0], True, deeper)}]"
         return _dollar(f"{_value(tree.children[0], True, deeper)}{key}", dollar)

@@ -6,7 +6,7 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
-_API_JOB_KEYS = (
+API_JOB_KEYS = (
     "Region",
     "Namespace",
     "ID",
@@ -46,7 +46,7 @@ _API_JOB_KEYS = (
     "JobModifyIndex",
     "VersionTag",
 )
-_API_GROUP_KEYS = (
+API_GROUP_KEYS = (
     "Name",
     "Count",
     "Constraints",
@@ -154,7 +154,7 @@ _API_CHECK_KEYS = (
     "Body",
     "OnUpdate",
 )
-_API_RESOURCES_KEYS = (
+API_RESOURCES_KEYS = (
     "CPU",
     "Cores",
     "MemoryMB",
@@ -166,7 +166,7 @@ _API_RESOURCES_KEYS = (
     "SecretsMB",
     "IOPS",
 )
-_API_NETWORK_KEYS = (
+API_NETWORK_KEYS = (
     "Mode",
     "Device",
     "CIDR",
@@ -178,7 +178,7 @@ _API_NETWORK_KEYS = (
     "MBits",
     "CNI",
 )
-_API_TEMPLATE_KEYS = (
+API_TEMPLATE_KEYS = (
     "SourcePath",
     "DestPath",
     "EmbeddedTmpl",
@@ -197,7 +197,7 @@ _API_TEMPLATE_KEYS = (
     "ErrMissingKey",
     "Once",
 )
-_UPDATE_KEYS = (
+UPDATE_KEYS = (
     "Stagger",
     "MaxParallel",
     "HealthCheck",
@@ -210,22 +210,22 @@ _UPDATE_KEYS = (
 )
 
 
-def _blank(keys: Iterable[str], **values: Any) -> dict:
+def blank(keys: Iterable[str], **values: Any) -> dict:
     out = dict.fromkeys(keys)
     out.update(values)
     return out
 
 
-def _api_task_blank() -> dict:
-    return _blank(_API_TASK_KEYS, Name="", Driver="", User="", Leader=False, ShutdownDelay=0, KillSignal="", Kind="")
+def api_task_blank() -> dict:
+    return blank(_API_TASK_KEYS, Name="", Driver="", User="", Leader=False, ShutdownDelay=0, KillSignal="", Kind="")
 
 
-def _api_service_blank() -> dict:
+def api_service_blank() -> dict:
     strings = ("Name", "PortLabel", "AddressMode", "Address", "TaskName", "OnUpdate", "Provider", "Cluster", "Kind")
-    return _blank(_API_SERVICE_KEYS, EnableTagOverride=False, **dict.fromkeys(strings, ""))
+    return blank(_API_SERVICE_KEYS, EnableTagOverride=False, **dict.fromkeys(strings, ""))
 
 
-def _api_check_blank() -> dict:
+def api_check_blank() -> dict:
     strings = (
         "Name",
         "Type",
@@ -245,7 +245,7 @@ def _api_check_blank() -> dict:
         "OnUpdate",
     )
     numbers = ("Interval", "Timeout", "SuccessBeforePassing", "FailuresBeforeCritical", "FailuresBeforeWarning")
-    return _blank(
+    return blank(
         _API_CHECK_KEYS,
         Expose=False,
         TLSSkipVerify=False,
@@ -255,11 +255,11 @@ def _api_check_blank() -> dict:
     )
 
 
-def _api_port(label: str) -> dict:
+def api_port(label: str) -> dict:
     return {"Label": label, "Value": 0, "To": 0, "HostNetwork": "", "IgnoreCollision": False}
 
 
-def _setdefault(target: dict, **defaults: Any) -> dict:
+def fill_defaults(target: dict, **defaults: Any) -> dict:
     """Fill keys that are missing or None (Go: ``if x == nil { x = default }``)."""
     for key, value in defaults.items():
         if target.get(key) is None:

@@ -7,9 +7,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from .api import _blank
-from .canonical import _default_reschedule, _default_restart, canonicalize_api
-from .durations import MINUTE, SECOND
+from ...wire import MINUTE, SECOND
+from ._api import blank
+from ._canonical import canonicalize_api, default_reschedule, default_restart
 
 _STRUCT_JOB_KEYS = (
     "Stop",
@@ -119,7 +119,7 @@ def to_struct(api_job: dict, *, namespace: str = "default", region: str = "globa
     are left at their zero values for the caller to fill.
     """
     api = canonicalize_api(copy.deepcopy(api_job))
-    job = _blank(
+    job = blank(
         _STRUCT_JOB_KEYS,
         Dispatched=False,
         DispatchIdempotencyToken="",
@@ -463,9 +463,9 @@ def _canon_struct_group(group: dict, job: dict) -> None:
     if not group["Meta"]:
         group["Meta"] = None
     if group["RestartPolicy"] is None:
-        group["RestartPolicy"] = _struct_restart(_default_restart(job["Type"]))
+        group["RestartPolicy"] = _struct_restart(default_restart(job["Type"]))
     if group["ReschedulePolicy"] is None and job["Type"] not in ("system", "sysbatch"):
-        group["ReschedulePolicy"] = _default_reschedule(job["Type"])
+        group["ReschedulePolicy"] = default_reschedule(job["Type"])
     if group["Migrate"] is None and job["Type"] == "service":
         group["Migrate"] = {
             "MaxParallel": 1,

@@ -5,48 +5,48 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .primitives import (
-    _go_sort,
-    _key,
-    _keyed_diffs,
-    _object_less,
-    _opaque_diff,
-    _or_none,
-    _pair,
-    _pointer_diff,
-    _primitive_diff,
-    _set_diff,
-    _struct_diff,
+from ._primitives import (
+    field_pair,
+    go_sort,
+    hash_key,
+    keyed_diffs,
+    object_less,
+    opaque_diff,
+    or_none,
+    pointer_diff,
+    primitive_diff,
+    set_diff,
+    struct_diff,
 )
-from .shapes import (
-    _ANY,
-    _CHECK,
-    _CHECK_RESTART,
-    _DEVICE,
-    _DYNAMIC_PORT,
-    _NETWORK,
-    _RESOURCES,
-    _SCALING,
-    _SERVICE,
-    _STATIC_PORT,
-    _TEMPLATE,
+from ._shapes import (
+    ANY,
+    CHECK,
+    CHECK_RESTART,
+    DEVICE,
+    DYNAMIC_PORT,
+    NETWORK,
+    RESOURCES,
+    SCALING,
+    SERVICE,
+    STATIC_PORT,
+    TEMPLATE,
     Diff,
     Flat,
     Struct,
-    _flat,
-    _scalar,
+    flatmap,
+    scalar,
 )
 
 # --- networks, services, resources -----------------------------------------------------
 
 
 def _port_diffs(old: list[Any] | None, new: list[Any] | None, dynamic: bool, contextual: bool) -> list[Diff]:
-    shape, name = (_DYNAMIC_PORT, "Dynamic Port") if dynamic else (_STATIC_PORT, "Static Port")
-    return _keyed_diffs(
+    shape, name = (DYNAMIC_PORT, "Dynamic Port") if dynamic else (STATIC_PORT, "Static Port")
+    return keyed_diffs(
         old,
         new,
         lambda p: p.get("Label", ""),
-        lambda o, n: _struct_diff(o, n, shape, name, contextual),
+        lambda o, n: struct_diff(o, n, shape, name, contextual),
     )
 
 
@@ -57,64 +57,64 @@ def _dns_flat(dns: Struct) -> Flat:
 
 def _cni_args(network: Struct) -> Flat:
     args = (network.get("CNI") or {}).get("Args") or {}
-    return {key: text for key, value in args.items() if (text := _scalar(value)) is not None}
+    return {key: text for key, value in args.items() if (text := scalar(value)) is not None}
 
 
 def _network_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
-    diff, old, new = _pointer_diff(old, new, "Network", lambda n: _flat(n, _NETWORK), contextual)
+    diff, old, new = pointer_diff(old, new, "Network", lambda n: flatmap(n, NETWORK), contextual)
     if diff is None:
         return None
     objects = _port_diffs(old.get("ReservedPorts"), new.get("ReservedPorts"), False, contextual)
     objects += _port_diffs(old.get("DynamicPorts"), new.get("DynamicPorts"), True, contextual)
-    dns, _, _ = _pointer_diff(old.get("DNS"), new.get("DNS"), "DNS", _dns_flat, contextual)
-    cni = _primitive_diff(_cni_args(old), _cni_args(new), "CNIConfig", contextual)
+    dns, _, _ = pointer_diff(old.get("DNS"), new.get("DNS"), "DNS", _dns_flat, contextual)
+    cni = primitive_diff(_cni_args(old), _cni_args(new), "CNIConfig", contextual)
     objects += [d for d in (dns, cni) if d]
-    diff["Objects"] = _or_none(objects)
+    diff["Objects"] = or_none(objects)
     return diff
 
 
-def _network_diffs(old: list[Any] | None, new: list[Any] | None, contextual: bool) -> list[Diff]:
+def network_diffs(old: list[Any] | None, new: list[Any] | None, contextual: bool) -> list[Diff]:
     """networkResourceDiffs: networks are matched by content only, so never Edited."""
-    old_set = {_key(o): o for o in old or ()}
-    new_set = {_key(n): n for n in new or ()}
+    old_set = {hash_key(o): o for o in old or ()}
+    new_set = {hash_key(n): n for n in new or ()}
     diffs = [_network_diff(o, None, contextual) for k, o in old_set.items() if k not in new_set]
     diffs += [_network_diff(None, n, contextual) for k, n in new_set.items() if k not in old_set]
-    return _go_sort([d for d in diffs if d], _object_less)
+    return go_sort([d for d in diffs if d], object_less)
 
 
 def _check_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
-    diff, old, new = _pointer_diff(old, new, "Check", lambda c: _flat(c, _CHECK), contextual)
+    diff, old, new = pointer_diff(old, new, "Check", lambda c: flatmap(c, CHECK), contextual)
     if diff is None:
         return None
-    header = _opaque_diff(old.get("Header"), new.get("Header"), "Header", contextual, floats=False)
-    restart, _, _ = _pointer_diff(
+    header = opaque_diff(old.get("Header"), new.get("Header"), "Header", contextual, floats=False)
+    restart, _, _ = pointer_diff(
         old.get("CheckRestart"),
         new.get("CheckRestart"),
         "CheckRestart",
-        lambda r: _flat(r, _CHECK_RESTART),
+        lambda r: flatmap(r, CHECK_RESTART),
         contextual,
     )
-    diff["Objects"] = _or_none([d for d in (header, restart) if d])
+    diff["Objects"] = or_none([d for d in (header, restart) if d])
     return diff
 
 
 def _service_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
-    diff, old, new = _pointer_diff(old, new, "Service", lambda s: _flat(s, _SERVICE), contextual)
+    diff, old, new = pointer_diff(old, new, "Service", lambda s: flatmap(s, SERVICE), contextual)
     if diff is None:
         return None
     objects = [
-        _set_diff(old.get("CanaryTags"), new.get("CanaryTags"), "CanaryTags", contextual),
-        _set_diff(old.get("Tags"), new.get("Tags"), "Tags", contextual),
+        set_diff(old.get("CanaryTags"), new.get("CanaryTags"), "CanaryTags", contextual),
+        set_diff(old.get("Tags"), new.get("Tags"), "Tags", contextual),
     ]
-    objects += _keyed_diffs(
+    objects += keyed_diffs(
         old.get("Checks"),
         new.get("Checks"),
         lambda c: c.get("Name", ""),
         lambda o, n: _check_diff(o, n, contextual),
     )
-    objects.append(_generic_diff(*_pair(old, new, "Connect"), "ConsulConnect", contextual))
-    objects.append(_identity_diff(old.get("Identity"), new.get("Identity"), contextual))
-    diff["Objects"] = _or_none([d for d in objects if d])
+    objects.append(generic_diff(*field_pair(old, new, "Connect"), "ConsulConnect", contextual))
+    objects.append(identity_diff(old.get("Identity"), new.get("Identity"), contextual))
+    diff["Objects"] = or_none([d for d in objects if d])
     return diff
 
 
@@ -131,7 +131,7 @@ def _service_match(service: Struct, index: int, others: list[Any], matched: list
     return best
 
 
-def _service_diffs(old: list[Any] | None, new: list[Any] | None, contextual: bool) -> list[Diff]:
+def service_diffs(old: list[Any] | None, new: list[Any] | None, contextual: bool) -> list[Diff]:
     old, new = old or [], new or []
     if len(old) == 1 and len(new) == 1:
         diff = _service_diff(old[0], new[0], contextual)
@@ -144,22 +144,22 @@ def _service_diffs(old: list[Any] | None, new: list[Any] | None, contextual: boo
             new_matches[match] = index
         diffs.append(_service_diff(service, new[match] if match >= 0 else None, contextual))
     diffs += [_service_diff(None, new[i], contextual) for i, m in enumerate(new_matches) if m == -1]
-    return _go_sort([d for d in diffs if d], _object_less)
+    return go_sort([d for d in diffs if d], object_less)
 
 
-def _resources_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
-    diff, old, new = _pointer_diff(old, new, "Resources", lambda r: _flat(r, _RESOURCES), contextual)
+def resources_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
+    diff, old, new = pointer_diff(old, new, "Resources", lambda r: flatmap(r, RESOURCES), contextual)
     if diff is None:
         return None
-    objects = _network_diffs(old.get("Networks"), new.get("Networks"), contextual)
-    objects += _keyed_diffs(
+    objects = network_diffs(old.get("Networks"), new.get("Networks"), contextual)
+    objects += keyed_diffs(
         old.get("Devices"),
         new.get("Devices"),
         lambda d: d.get("Name", ""),
-        lambda o, n: _pointer_diff(o, n, "Device", lambda d: _flat(d, _DEVICE), contextual)[0],
+        lambda o, n: pointer_diff(o, n, "Device", lambda d: flatmap(d, DEVICE), contextual)[0],
     )
-    numa = _generic_diff(old.get("NUMA"), new.get("NUMA"), "NUMA", contextual)
-    diff["Objects"] = _or_none(objects + ([numa] if numa else []))
+    numa = generic_diff(old.get("NUMA"), new.get("NUMA"), "NUMA", contextual)
+    diff["Objects"] = or_none(objects + ([numa] if numa else []))
     return diff
 
 
@@ -167,23 +167,23 @@ def _resources_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
 
 
 def _template_flat(template: Struct) -> Flat:
-    flat = _flat(template, _TEMPLATE)
+    flat = flatmap(template, TEMPLATE)
     flat.update({k: str(template[k]) for k in ("Uid", "Gid") if template.get(k) is not None})
     return flat
 
 
 def _template_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
-    diff, old, new = _pointer_diff(old, new, "Template", _template_flat, contextual)
+    diff, old, new = pointer_diff(old, new, "Template", _template_flat, contextual)
     if diff is None:
         return None
     # waitConfigDiff really names its object "Template".
-    wait = _opaque_diff(old.get("Wait"), new.get("Wait"), "Template", contextual, floats=False)
-    script = _generic_diff(*_pair(old, new, "ChangeScript"), "ChangeScript", contextual)
-    diff["Objects"] = _or_none([d for d in (wait, script) if d])
+    wait = opaque_diff(old.get("Wait"), new.get("Wait"), "Template", contextual, floats=False)
+    script = generic_diff(*field_pair(old, new, "ChangeScript"), "ChangeScript", contextual)
+    diff["Objects"] = or_none([d for d in (wait, script) if d])
     return diff
 
 
-def _template_diffs(old: list[Any] | None, new: list[Any] | None, contextual: bool) -> list[Diff]:
+def template_diffs(old: list[Any] | None, new: list[Any] | None, contextual: bool) -> list[Diff]:
     """templateDiffs: templates are matched by DiffID, their destination path."""
     old, new = old or [], new or []
     if len(old) == 1 and len(new) == 1:
@@ -198,32 +198,32 @@ def _template_diffs(old: list[Any] | None, new: list[Any] | None, contextual: bo
             new_matched[match] = True
         diffs.append(_template_diff(template, new[match] if match >= 0 else None, contextual))
     diffs += [_template_diff(None, n, contextual) for i, n in enumerate(new) if not new_matched[i]]
-    return _go_sort([d for d in diffs if d], _object_less)
+    return go_sort([d for d in diffs if d], object_less)
 
 
-def _identity_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
-    diff, old, new = _pointer_diff(old, new, "Identity", lambda i: _flat(i, _ANY), contextual)
+def identity_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
+    diff, old, new = pointer_diff(old, new, "Identity", lambda i: flatmap(i, ANY), contextual)
     if diff is None:
         return None
-    audience = _set_diff(old.get("Audience"), new.get("Audience"), "Audience", contextual)
-    diff["Objects"] = _or_none([audience] if audience else [])
+    audience = set_diff(old.get("Audience"), new.get("Audience"), "Audience", contextual)
+    diff["Objects"] = or_none([audience] if audience else [])
     return diff
 
 
-def _generic_diff(old: Any, new: Any, name: str, contextual: bool) -> Diff | None:
+def generic_diff(old: Any, new: Any, name: str, contextual: bool) -> Diff | None:
     """For blocks this module has no exact rules for: scalars as fields, string lists as sets,
     nested blocks as objects named after their key."""
-    diff, old, new = _pointer_diff(old, new, name, lambda o: _flat(o, _ANY), contextual)
+    diff, old, new = pointer_diff(old, new, name, lambda o: flatmap(o, ANY), contextual)
     if diff is None:
         return None
     objects = []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
         if isinstance(a, Mapping) or isinstance(b, Mapping):
-            objects.append(_generic_diff(a, b, key, contextual))
+            objects.append(generic_diff(a, b, key, contextual))
         elif _string_list(a) and _string_list(b) and (a or b):
-            objects.append(_set_diff(a, b, key, contextual))
-    diff["Objects"] = _or_none([d for d in objects if d])
+            objects.append(set_diff(a, b, key, contextual))
+    diff["Objects"] = or_none([d for d in objects if d])
     return diff
 
 
@@ -231,39 +231,39 @@ def _string_list(value: Any) -> bool:
     return value is None or isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def _scaling_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
+def scaling_diff(old: Any, new: Any, contextual: bool) -> Diff | None:
     def flatten(policy: Struct) -> Flat:
-        flat = _flat(policy, _SCALING)
+        flat = flatmap(policy, SCALING)
         for key in ("Target[Job]", "Target[Group]", "Target[Namespace]"):
             flat.pop(key, None)
         return flat
 
     # scalingDiff diffs its own fields non-contextually.
-    diff, old, new = _pointer_diff(old, new, "Scaling", flatten, False)
+    diff, old, new = pointer_diff(old, new, "Scaling", flatten, False)
     if diff is None:
         return None
-    policy = _opaque_diff(old.get("Policy"), new.get("Policy"), "Policy", False)
-    diff["Objects"] = _or_none([policy] if policy else [])
+    policy = opaque_diff(old.get("Policy"), new.get("Policy"), "Policy", False)
+    diff["Objects"] = or_none([policy] if policy else [])
     return diff
 
 
-def _volume_diffs(old: Struct | None, new: Struct | None, contextual: bool) -> list[Diff]:
+def volume_diffs(old: Struct | None, new: Struct | None, contextual: bool) -> list[Diff]:
     old, new = old or {}, new or {}
     diffs = []
     for name in sorted(old.keys() | new.keys()):
-        diff, a, b = _pointer_diff(*_pair(old, new, name), "Volume", lambda v: _flat(v, _ANY), contextual)
+        diff, a, b = pointer_diff(*field_pair(old, new, name), "Volume", lambda v: flatmap(v, ANY), contextual)
         if diff:
-            options = _generic_diff(*_pair(a, b, "MountOptions"), "MountOptions", contextual)
-            diff["Objects"] = _or_none([options] if options else [])
+            options = generic_diff(*field_pair(a, b, "MountOptions"), "MountOptions", contextual)
+            diff["Objects"] = or_none([options] if options else [])
             diffs.append(diff)
     return diffs
 
 
-def _indexed_diffs(old: list[Any] | None, new: list[Any] | None, name: str, contextual: bool) -> list[Diff]:
+def indexed_diffs(old: list[Any] | None, new: list[Any] | None, name: str, contextual: bool) -> list[Diff]:
     """actionDiffs / volumeMountsDiffs: items paired by position."""
     old, new = old or [], new or []
     pairs = [
         (old[i] if i < len(old) else None, new[i] if i < len(new) else None) for i in range(max(len(old), len(new)))
     ]
-    diffs = [_generic_diff(a, b, name, contextual) for a, b in pairs]
-    return _go_sort([d for d in diffs if d], _object_less)
+    diffs = [generic_diff(a, b, name, contextual) for a, b in pairs]
+    return go_sort([d for d in diffs if d], object_less)
