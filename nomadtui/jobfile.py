@@ -128,6 +128,17 @@ def is_json(path: Path, source: str) -> bool:
     return path.suffix == ".json" or source.lstrip().startswith("{")
 
 
+def as_typed(path: Path) -> str:
+    """The path as an operator would type it here: relative to the working directory when the
+    file is under it (so a command shown on screen is short and can be pasted as it is), else
+    absolute."""
+    absolute = path.absolute()
+    try:
+        return str(absolute.relative_to(Path.cwd()))
+    except ValueError:
+        return str(absolute)
+
+
 def listing(folder: Path) -> list[Path]:
     """The job files of a folder, by name; none if it cannot be listed."""
     try:

@@ -51,6 +51,13 @@ JobWatch = Literal["job", "allocations", "job_deployments", "versions", "summary
 JOB_WATCHES: tuple[JobWatch, ...] = ("job", "allocations", "job_deployments", "versions", "summary", "evaluations")
 
 
+# Blocking queries wait up to Nomad's longest wait (structs.MaxBlockingRPCQueryTime, 5 minutes):
+# an idle cluster costs one request per watch per 5 minutes. Nomad adds up to wait/16 of jitter,
+# so a watch that has not answered for longer than CONFIRM_WITHIN is news.
+BLOCKING_WAIT = 300.0
+CONFIRM_WITHIN = BLOCKING_WAIT * 17 / 16 + 15
+
+
 # --- failures -----------------------------------------------------------------------------------
 
 UNREACHABLE = "unreachable"
@@ -65,6 +72,20 @@ TOO_LARGE = "too_large"  # an answer over the size limit: refused unread
 PROXY = "proxy"  # an error from the HTTP layer in front of Nomad, not from Nomad
 STOPPED = "stopped"  # a watch ended unexpectedly and is being restarted
 
+_SHORT = {
+    UNREACHABLE: "unreachable",
+    TIMEOUT: "no answer in time",
+    DENIED: "permission denied",
+    NOT_FOUND: "not found",
+    INVALID: "request rejected",
+    STALE: "job changed meanwhile",
+    REFUSED: "refused",
+    BAD_RESPONSE: "unreadable answer",
+    TOO_LARGE: "answer too large",
+    PROXY: "from a proxy, not Nomad",
+    STOPPED: "watch restarted",
+}
+
 
 class ClusterError(Exception):
     def __init__(
@@ -76,6 +97,7 @@ class ClusterError(Exception):
         detail: str = "",
         line: int | None = None,
         column: int | None = None,
+        reason: str = "",
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -84,6 +106,16 @@ class ClusterError(Exception):
         self.detail = detail
         self.line = line  # where in a job file, for parse errors
         self.column = column
+        self.reason = reason  # the cause in a few words, where the sentence is too long to show
+
+    @property
+    def short(self) -> str:
+        """The cause in a few words, for a status line that must stay whole at 80 columns
+        ("connection refused", "403 permission denied"); `message` has the whole sentence."""
+        if self.reason:
+            return self.reason
+        status = f"{self.status} " if self.status else ""
+        return f"{status}{_SHORT.get(self.kind, 'error')}"
 
     def __repr__(self) -> str:
         return f"ClusterError({self.kind!r}, {self.message!r})"

@@ -358,7 +358,7 @@ def command_run(settings: Settings, job_file: JobFile, check_index: int) -> str:
         "run",
         *_global_flags(settings, job_file.target_namespace(settings.namespace)),
         f"-check-index={check_index}",
-        str(job_file.path),
+        jobfile.as_typed(job_file.path),
     )
 
 

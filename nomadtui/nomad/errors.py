@@ -146,10 +146,16 @@ def from_transport(e: Exception, address: str, timeout: float | None = None, *, 
     connection closed without an answer and a timeout each have their own words."""
     limit = f" within {timeout:g}s" if timeout else ""
     if isinstance(e, (httpx.ConnectTimeout, requests.ConnectTimeout)):
-        return ClusterError(TIMEOUT, f"{service} at {address} did not accept a connection{limit}.")
+        return ClusterError(
+            TIMEOUT, f"{service} at {address} did not accept a connection{limit}.", reason=f"no connection{limit}"
+        )
     if isinstance(e, (httpx.TimeoutException, requests.Timeout)):
-        return ClusterError(TIMEOUT, f"{service} at {address} did not answer{limit}.")
-    return ClusterError(UNREACHABLE, f"Cannot reach {service} at {address}: {_reason(e)}.")
+        return ClusterError(TIMEOUT, f"{service} at {address} did not answer{limit}.", reason=f"no answer{limit}")
+    reason = _reason(e)
+    short = reason.split(" (", 1)[0]
+    if short.startswith("the "):
+        short = short[4:]
+    return ClusterError(UNREACHABLE, f"Cannot reach {service} at {address}: {reason}.", reason=short)
 
 
 _REASONS = (

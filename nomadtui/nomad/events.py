@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from ..aio import wait_event
 from ..model import Allocation, Deployment, Evaluation
 from ..state import BAD_RESPONSE, UNREACHABLE, Change, ClusterError, StreamStatus
 from .errors import from_http_layer, from_status, from_transport, too_large
@@ -67,6 +68,7 @@ class EventStream:
         self.extensions = extensions or {}
         self.clock = clock
         self.max_line = max_answer
+        self._wake = asyncio.Event()
 
     def url(self) -> str:
         # No `index`: Nomad replays what its buffer holds (100 writes by default), which is
@@ -113,8 +115,13 @@ class EventStream:
             failures += 1
             delay = backoff_delay(failures)
             self.on_status(StreamStatus(False, error=error, retry_at=self.clock() + delay))
-            await asyncio.sleep(delay)
+            self._wake.clear()
+            await wait_event(self._wake, delay)
             self.on_status(StreamStatus(False, error=error))
+
+    def poke(self) -> None:
+        """Retry now rather than at the end of the backoff (Nomad is known to answer again)."""
+        self._wake.set()
 
     async def _lines(self, resp: httpx.Response) -> AsyncIterator[bytes]:
         """The stream's lines; one longer than the answer limit is refused, not buffered."""

@@ -1,7 +1,8 @@
 """Fabio's admin API: the route table (`GET /api/routes`) and `/health`.
 
-Fabio has no blocking queries, so the table is polled: quickly while a Nomad deployment is
-moving (weights change as allocations come and go), slowly when nothing happens. Rows are
+Fabio has no blocking queries, so the table is polled only as often as it matters: quickly while
+a Nomad deployment is moving (weights change as allocations come and go), every few seconds
+while a route panel is on screen (an operator may change weights by hand), and rarely otherwise. Rows are
 grouped by source (host + path) into `model.Route`s; `state.annotate()` ties each target to the
 allocation behind its address, which tells its job version and whether it is a canary.
 """
@@ -20,8 +21,9 @@ from .errors import from_transport, status_phrase
 from .http import MAX_ANSWER, read_body, read_error_text
 from .watch import Expect, ShapeError, Source
 
-FAST_SECONDS = 0.5
-SLOW_SECONDS = 5.0
+FAST_SECONDS = 0.5  # a deployment is moving
+SHOWN_SECONDS = 2.0  # a route panel is on screen
+SLOW_SECONDS = 60.0  # nobody is looking
 
 
 ROUTES = Expect("a list of routes", null_is_empty=True)
@@ -68,7 +70,8 @@ class FabioClient:
 
 
 class FabioWatch(Source[list[Route]]):
-    """Polls the route table: every FAST_SECONDS while `busy()`, else every SLOW_SECONDS."""
+    """Polls the route table: every FAST_SECONDS while `busy()`, SHOWN_SECONDS while `shown()`,
+    else every SLOW_SECONDS (`poke()` asks at once, as when a route panel appears)."""
 
     def __init__(
         self,
@@ -77,17 +80,18 @@ class FabioWatch(Source[list[Route]]):
         publish: Callable[[Change, list[Route], int], None],
         on_status: Callable[[WatchStatus], None],
         busy: Callable[[], bool] = lambda: False,
+        shown: Callable[[], bool] = lambda: True,
         fast: float = FAST_SECONDS,
         slow: float = SLOW_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__("fabio", publish=publish, on_status=on_status, clock=clock)
         self.client = client
-        self.busy = busy
+        self.busy, self.shown = busy, shown
         self.fast, self.slow = fast, slow
 
     async def fetch(self) -> tuple[list[Route], int]:
         return await self.client.routes(), 0
 
     async def rest(self) -> None:
-        await self._sleep(self.fast if self.busy() else self.slow)
+        await self._sleep(self.fast if self.busy() else SHOWN_SECONDS if self.shown() else self.slow)

@@ -34,8 +34,12 @@ from ..model import (
 )
 from ..settings import Settings
 from ..state import (
+    BLOCKING_WAIT,
     JOB_WATCHES,
+    PROXY,
     STOPPED,
+    TIMEOUT,
+    UNREACHABLE,
     Change,
     ClusterError,
     ClusterState,
@@ -56,6 +60,10 @@ log = logging.getLogger(__name__)
 # Namespace-wide lists change with every allocation anywhere and cost a fifth of a second to
 # decode at 10,000 jobs: at most one refresh a second keeps keys answered during busy rollouts.
 LIST_GAP = 1.0
+HEAL_EVERY = 0.5  # seconds between checks that an unreachable Nomad answers again
+HEAL_SPACING = 2.0  # at most one wake-up of the waiting sources per this many seconds
+HEAL_TIMEOUT = 2.0
+CONNECTION_KINDS = frozenset({UNREACHABLE, TIMEOUT, PROXY})
 ALLOCATION = Expect("an allocation", is_list=False)
 MAX_DETAILS = 200  # full allocation reads kept for the job in focus
 MAX_DETAIL_READS = 16  # full allocation reads in flight at once
@@ -89,7 +97,7 @@ class LiveCluster:
         *,
         http: httpx.AsyncClient | None = None,
         fabio: FabioClient | None = None,
-        wait: float = 30.0,
+        wait: float = BLOCKING_WAIT,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
@@ -157,9 +165,15 @@ class LiveCluster:
             query(self.settings),
             capability="node:read",
         )
+        self._global["heal"] = asyncio.get_running_loop().create_task(self._heal(), name="heal")
         if self.fabio is not None:
             fabio = self._fabio_watch = FabioWatch(
-                self.fabio, publish=self._publish, on_status=self._on_status, busy=self._busy, clock=self.clock
+                self.fabio,
+                publish=self._publish,
+                on_status=self._on_status,
+                busy=self._busy,
+                shown=lambda: self.state.focus is not None,
+                clock=self.clock,
             )
             self.watches["fabio"] = fabio
             self._supervise(self._global, "fabio", fabio.run)
@@ -216,6 +230,8 @@ class LiveCluster:
         )
         if key is None:
             return
+        if self._fabio_watch is not None:
+            self._fabio_watch.poke()  # a route panel appears: its routes now, not in a minute
         ns, jid = key
         self._stream = EventStream(
             self.http,
@@ -290,6 +306,48 @@ class LiveCluster:
         self.start()
         if focus:
             self.focus(*focus)
+
+    async def _heal(self) -> None:
+        """While sources wait out a backoff because Nomad (or Fabio) could not be reached, a cheap
+        request every HEAL_EVERY seconds (`/v1/status/leader`, Fabio's `/health`): the moment it
+        answers, every such source retries at once, so a server that comes back is live again
+        within a second or two however long the backoff had grown. Errors that Nomad itself
+        answered (a 500, a denied token) keep their backoff."""
+        poked_at = 0.0
+        while True:
+            await asyncio.sleep(HEAL_EVERY)
+            loop_now = asyncio.get_running_loop().time()
+            if loop_now - poked_at < HEAL_SPACING:
+                continue
+            waiting = [
+                s for s in self.state.status.values() if s.error is not None and s.error.kind in CONNECTION_KINDS
+            ]
+            stream = self.state.events
+            stream_waiting = stream.error is not None and stream.error.kind in CONNECTION_KINDS
+            nomad = [s.name for s in waiting if s.name != "fabio"]
+            if (nomad or stream_waiting) and await self._nomad_answers():
+                poked_at = loop_now
+                for name in nomad:
+                    if (watch := self.watches.get(name)) is not None:
+                        watch.poke()
+                if stream_waiting and self._stream is not None:
+                    self._stream.poke()
+            if any(s.name == "fabio" for s in waiting) and self.fabio is not None and await self.fabio.healthy():
+                poked_at = loop_now
+                if self._fabio_watch is not None:
+                    self._fabio_watch.poke()
+
+    async def _nomad_answers(self) -> bool:
+        try:
+            resp = await self.http.get(
+                "/v1/status/leader",
+                params=query(self.settings),
+                timeout=HEAL_TIMEOUT,
+                extensions=request_extensions(self.settings),
+            )
+        except httpx.HTTPError:
+            return False
+        return resp.status_code == 200
 
     def hurry(self) -> None:
         """Ask every watch for fresh data now instead of after its gap (Fabio included)."""

@@ -192,6 +192,7 @@ class Watch(Source[T]):
         self.max_answer = max_answer
         self.index = 0
         self._large = False
+        self._asked_at = 0.0
 
     def failed(self) -> None:
         # The server may be a new one with a lower index: ask for the current state at once
@@ -199,9 +200,15 @@ class Watch(Source[T]):
         self.index = 0
 
     async def rest(self) -> None:
-        await self._sleep(self.min_gap)
+        """Leading edge: the next request goes out at once after a quiet spell (the change that
+        ended it is shown, and the next one is waited for immediately); only under churn are
+        requests spaced `min_gap` apart, counted from the previous request's start."""
+        delay = self._asked_at + self.min_gap - asyncio.get_running_loop().time()
+        if delay > 0:
+            await self._sleep(delay)
 
     async def fetch(self) -> tuple[T, int]:
+        self._asked_at = asyncio.get_running_loop().time()
         data, index = await self._fetch()
         self.index = 0 if index < self.index else index  # an index that went backwards: start over
         return data, index

@@ -294,3 +294,66 @@ def register_as(demo, filename: str, job_id: str) -> None:
     job["ID"] = job["Name"] = job_id
     httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
     demo.advance(0)
+
+
+async def test_after_a_quiet_spell_a_list_asks_again_at_once(demo):
+    """Leading edge: the change that ends a quiet spell is shown and the next one is waited for
+    at once; only under churn are a list's requests spaced a second apart."""
+    cluster = LiveCluster(Settings(address=demo.nomad_url), wait=30)
+    cluster.start()
+    await until(lambda: cluster.state.connected and cluster.state.jobs)
+    jobs = cluster.watches["jobs"]
+    await asyncio.sleep(2.5)  # quiet for longer than the list's gap (counted from its last request)
+    asked = jobs.requests
+    modified = cluster.state.jobs[0].job_modify_index
+    await asyncio.to_thread(register, demo, "httpsbackend-tcp-sni-1-rolling-update.nomad")
+    await until(lambda: cluster.state.jobs[0].job_modify_index > modified)
+    # The next request goes out straight after the answer, not after the list's one-second gap.
+    await until(lambda: jobs.requests >= asked + 1, timeout=0.5)
+    await cluster.close()
+
+
+async def test_a_server_back_after_a_long_outage_is_used_before_the_backoff_ends(demo, scripted):
+    """However long the backoff has grown, a cheap probe notices the server answering again and
+    every waiting source retries at once."""
+    port = int(demo.nomad_url.rsplit(":", 1)[1])
+    cluster = LiveCluster(Settings(address=demo.nomad_url), wait=30)
+    cluster.start()
+    await until(lambda: cluster.state.connected and cluster.state.jobs)
+    demo.stop()
+    # Wait until the backoff has grown past several seconds.
+    await until(
+        lambda: (
+            (s := cluster.state.status.get("jobs")) is not None
+            and s.retry_at is not None
+            and s.retry_at - cluster.clock() > 3
+        ),
+        timeout=30,
+    )
+    retry_at = cluster.state.status["jobs"].retry_at
+    with DemoServer(Cluster(ManualClock(), seed=9), port=port):
+        await until(lambda: cluster.state.connected, timeout=10)
+        assert cluster.clock() < retry_at  # not at the end of the backoff
+    await cluster.close()
+
+
+async def test_fabio_is_polled_only_as_often_as_it_matters(demo):
+    busy, shown = False, False
+    watch = FabioWatch(
+        FabioClient(demo.fabio_url),
+        publish=lambda *a: None,
+        on_status=lambda s: None,
+        busy=lambda: busy,
+        shown=lambda: shown,
+        fast=0.05,
+    )
+    task = asyncio.get_running_loop().create_task(watch.run())
+    await asyncio.sleep(0.6)
+    nobody_looking = watch.requests
+    busy = True
+    watch.poke()
+    await asyncio.sleep(0.6)
+    task.cancel()
+    await watch.client.aclose()
+    assert nobody_looking == 1  # then a minute's rest
+    assert watch.requests - nobody_looking >= 5

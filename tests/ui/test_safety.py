@@ -205,12 +205,13 @@ async def test_an_unreachable_cluster_is_a_status_line_not_a_crash():
     app = NomadApp(Settings(address="http://127.0.0.1:9", cluster="nowhere"))
     async with app.run_test(size=(120, 40)) as pilot:
         w = Walkthrough(app, pilot, None)
-        await w.until(lambda: "Cannot reach Nomad at http://127.0.0.1:9: connection refused" in screen_text(app))
+        await w.until(lambda: "Nomad: connection refused" in screen_text(app))
         status = screen_text(app).splitlines()[-2]
         assert status.lstrip().startswith("○ offline ·") and ("retry in" in status or "retrying now" in status)
         assert "live" not in status
-        await pilot.press("question_mark")
+        await pilot.press("question_mark")  # the whole sentence is in the help
         await w.until(lambda: isinstance(app.screen, HelpScreen))
+        assert "Cannot reach Nomad at http://127.0.0.1:9: connection refused." in screen_text(app)
 
 
 async def test_a_denied_token_is_explained_and_never_shown():
@@ -249,3 +250,17 @@ async def test_filter_and_palette(demo, make_app):
         await pilot.press("enter")
         await w.until(lambda: isinstance(app.screen, FilePickerScreen))
         await pilot.press("escape")
+
+
+async def test_an_outage_is_whole_at_80_columns_and_the_panels_look_stale(demo, make_app):
+    app = make_app()
+    async with driven(app, demo, size=(80, 24)) as (w, pilot):
+        assert "stale" not in screen_text(app)
+        demo.stop()
+        await w.until(lambda: "Nomad: connection refused" in screen_text(app), timeout=15)
+        text = screen_text(app)
+        status = text.splitlines()[-2].strip()
+        assert status.startswith("○ offline ") and " · Nomad: connection refused" in status
+        assert "Jobs · stale " in text and "Allocations · stale " in text
+        assert "live" not in status
+        assert all(app.main_screen.query_one(panel).has_class("-stale") for panel in ("#jobs", "#allocs", "#summary"))

@@ -9,6 +9,7 @@ Review changes with the HTML report, then accept them with `pytest --snapshot-up
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,12 @@ from nomadtui.ui.screens.revert import RevertScreen
 pytestmark = pytest.mark.xdist_group("snapshots")
 
 PORTS = (24646, 29998, 29999)
+
+
+@pytest.fixture(autouse=True)
+def _in_the_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands name job files relative to the working directory: the same in every clone."""
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
 
 
 @pytest.fixture

@@ -58,6 +58,9 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(classes="dialog"):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):
+                failing = connection_problems(cast("NomadApp", self.app))
+                if failing is not None:
+                    yield Static(failing, classes="help-problems")
                 yield Static(table)
             if cast("NomadApp", self.app).settings.read_only:
                 yield Static(Text("Read-only: keys that change the cluster are switched off.", style="yellow"))
@@ -66,3 +69,16 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def connection_problems(app: NomadApp) -> Text | None:
+    """The whole sentence of every failing source (the status line has room for a few words)."""
+    failing = app.live.state.failing()
+    if not failing:
+        return None
+    text = Text("What is failing now\n", style="bold red")
+    for status in failing:
+        if status.error is not None:
+            text.append_text(literal(f"• {status.name}: {status.error.message}", multiline=True))
+            text.append("\n")
+    return text

@@ -20,7 +20,7 @@ from textual.widgets import Footer, Input, Label
 from ...model import Deployment, format_age
 from ...probe import ProbeSnapshot, expectation_from, findings
 from ...safetext import file_name_part
-from ...state import Change, ClusterState
+from ...state import JOB_WATCHES, Change, ClusterState
 from ...timeline import with_durations
 from .. import flows, render
 from ..keys import CLUSTER_CHANGING_ACTIONS, MAIN_KEYS, TOUR_ACTIONS, bindings
@@ -37,6 +37,12 @@ Refresh = Union[Change, Literal["all", "tick"]]  # noqa: UP007 - a runtime alias
 
 NARROW = 100  # below this width the jobs list goes on top
 FOCUS_DELAY = 0.15  # seconds the cursor rests on a job before its watches start
+# (title, its text, the sources its data comes from, the panels it heads): dimmed while stale.
+STALE_PANES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("#jobs-title", "Jobs", ("jobs", "deployments"), ("#jobs",)),
+    ("#allocs-title", "Allocations", JOB_WATCHES, ("#job-header", "#summary", "#deployment", "#allocs", "#timeline")),
+    ("#routes-title", "Fabio routes", ("fabio",), ("#routes",)),
+)
 
 
 class MainScreen(Screen):
@@ -51,17 +57,17 @@ class MainScreen(Screen):
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
             with Vertical(id="jobs-pane"):
-                yield Label("Jobs", classes="pane-title")
+                yield Label("Jobs", classes="pane-title", id="jobs-title")
                 yield VirtualTable(render.JOB_COLUMNS, empty="No jobs", id="jobs")
                 yield Input(placeholder="filter jobs…", id="jobs-filter", classes="filter")
             with VerticalScroll(id="detail"):
                 yield LivePanel(id="job-header")
                 yield LivePanel(id="summary")
                 yield LivePanel(id="deployment")
-                yield Label("Allocations", classes="pane-title")
+                yield Label("Allocations", classes="pane-title", id="allocs-title")
                 yield VirtualTable(render.ALLOC_COLUMNS, empty="No allocations placed", id="allocs")
                 yield Input(placeholder="filter allocations…", id="allocs-filter", classes="filter")
-                yield Label("Fabio routes", classes="pane-title")
+                yield Label("Fabio routes", classes="pane-title", id="routes-title")
                 yield LivePanel(id="routes")
                 if self.nomad.probe_config is not None:
                     yield LivePanel(id="probe")
@@ -74,6 +80,7 @@ class MainScreen(Screen):
         self._focus_timer: Timer | None = None
         self._wanted: str | None = None  # a job to show once the list has it (after a run)
         self._job_rows = render.JobRows()
+        self._titles: dict[str, str] = {}
         self._probe_snapshot: ProbeSnapshot | None = None
         self._configured: dict | None = None  # the probed route's weights, to notice changes
         self.tour = Tour(self, self.nomad.tour_jobs) if self.nomad.tour_jobs is not None else None
@@ -122,6 +129,8 @@ class MainScreen(Screen):
             "namespace",
         ):
             self._refresh_detail(state, now)
+        if what in ("all", "status", "tick", "focus", "namespace"):
+            self._refresh_stale(state, now)
         self._refresh_status(state, now)
 
     def _refresh_detail(self, state: ClusterState, now: float) -> None:
@@ -180,6 +189,22 @@ class MainScreen(Screen):
             (snapshot, expectation, tuple(problems), narrow),
             lambda: render.probe_panel(snapshot, expectation, problems, target, compact=narrow),
         )
+
+    def _refresh_stale(self, state: ClusterState, now: float) -> None:
+        """Panels whose sources are failing are dimmed, and their title says for how long."""
+        for title_id, title, sources, panels in STALE_PANES:
+            failing = [s for name in sources if (s := state.status.get(name)) is not None and s.error is not None]
+            text = title
+            if failing:
+                ages = [s.as_of for s in failing if s.as_of is not None]
+                text += f" · stale {format_age(min(ages), now).removesuffix(' ago')}" if ages else " · no answer yet"
+            label = self.query_one(title_id, Label)
+            if self._titles.get(title_id) != text:
+                self._titles[title_id] = text
+                label.update(text)
+                label.set_class(bool(failing), "-stale")
+                for panel in panels:
+                    self.query_one(panel).set_class(bool(failing), "-stale")
 
     def _refresh_status(self, state: ClusterState, now: float) -> None:
         settings = self.nomad.settings

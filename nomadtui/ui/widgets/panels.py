@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ...model import format_age
-from ...state import ClusterState, WatchStatus
+from ...state import CONFIRM_WITHIN, ClusterState, WatchStatus
 from ..text import short
 
 
@@ -31,10 +31,10 @@ class LivePanel(Static):
 
 
 def status_line(state: ClusterState, where: str, now: float, *, read_only: bool, demo: bool) -> Text:
-    """The state of the data first (live, or offline and how old, and when the next try is),
-    so it is whole at any width; then where (address and namespace, never the token); then, when
-    a source fails, what went wrong. Never "live" while any source (a Nomad watch, the event
-    stream, Fabio) is failing."""
+    """The state of the data first (live, or offline and how old, when the next try is and why
+    in a few words), so it is whole at 80 columns; then where (address and namespace, never the
+    token). The whole sentence of a failure is in the help screen (`?`). Never "live" while any
+    source (a Nomad watch, the event stream, Fabio) is failing."""
     text = Text(" ", no_wrap=True, overflow="ellipsis", end="")
     failing = state.failing()
     nomad = [s for s in failing if s.name not in ("events", "fabio")]
@@ -43,18 +43,22 @@ def status_line(state: ClusterState, where: str, now: float, *, read_only: bool,
         age = f" {_age(state.as_of, now)}" if state.as_of is not None else ""
         text.append(f"○ offline{age}", style="bold red")
         text.append(f" · {_retry(worst, now)}", style="yellow")
+        text.append_text(_cause("Nomad", worst))
     elif failing:
         worst = failing[0]
         source = "Fabio" if worst.name == "fabio" else "event stream"
         age = f" {_age(worst.as_of, now)}" if worst.as_of is not None else ""
         text.append(f"◐ {source} failing{age}", style="bold yellow")
         text.append(f" · {_retry(worst, now)}", style="yellow")
+        text.append_text(_cause("Fabio" if worst.name == "fabio" else "Nomad", worst))
     elif not state.connected:
         text.append("○ connecting…", style="yellow")
     else:
         text.append("● live", style="green")
-        # Blocking queries answer at least every wait period: only a long silence is news.
-        if state.as_of is not None and now - state.as_of > 60:
+        if state.events.off:
+            text.append(" · polling", style="dim")  # blocking queries: the stream is refused
+        # Blocking queries answer at least every wait period: only a longer silence is news.
+        if state.as_of is not None and now - state.as_of > CONFIRM_WITHIN:
             text.append(f" · confirmed {format_age(state.as_of, now)}", style="dim")
     text.append("  ")
     if demo:
@@ -64,10 +68,11 @@ def status_line(state: ClusterState, where: str, now: float, *, read_only: bool,
         text.append(" READ-ONLY ", style="bold reverse yellow")
         text.append(" ")
     text.append_text(short(where, "bold"))
-    if failing:
-        text.append("  ")
-        text.append_text(short(failing[0].error.message if failing[0].error else "", "red"))
     return text
+
+
+def _cause(service: str, status: WatchStatus) -> Text:
+    return Text.assemble(" · ", short(f"{service}: {status.error.short}" if status.error else service, "red"))
 
 
 def _age(then: float | None, now: float) -> str:
