@@ -99,6 +99,21 @@ class Terminal:
             time.sleep(0.01)
         raise TimeoutError(f"{needle!r} never appeared")
 
+    def wait_for_after(self, needle: bytes, after: float, timeout: float = 60.0) -> float:
+        """When `needle` first appeared in what was written after the moment `after`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                seen = b""
+                for t, c in self.chunks:
+                    if t < after:
+                        continue
+                    seen += c
+                    if needle in seen:
+                        return t
+            time.sleep(0.01)
+        raise TimeoutError(f"{needle!r} never appeared")
+
     def quiet(self, seconds: float = 1.0, timeout: float = 30.0) -> None:
         """Wait until nothing was written for `seconds`."""
         deadline = time.monotonic() + timeout
@@ -110,32 +125,11 @@ class Terminal:
             time.sleep(0.05)
 
 
-def add_jobs(server: DemoServer, count: int) -> None:
-    """Register `count` small jobs straight into the demo cluster (no HTTP, to set up fast)."""
-    template = {
-        "ID": "",
-        "Name": "",
-        "Type": "service",
-        "Datacenters": ["dc1"],
-        "TaskGroups": [
-            {
-                "Name": "app",
-                "Count": 0,
-                "Tasks": [{"Name": "app", "Driver": "docker", "Config": {"image": "example/app:1.0"}}],
-            }
-        ],
-    }
-
-    cluster = server.cluster
-    assert cluster is not None
-
-    def register_all() -> None:
-        for i in range(count):
-            job = dict(template, ID=f"service-{i:05d}", Name=f"service-{i:05d}")
-            cluster.register(job)
-        cluster.run_due()
-
-    server.call(register_all)
+def rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status").read().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -158,11 +152,10 @@ def report_keystrokes(term: Terminal, label: str) -> None:
 
 
 def main(jobs: int, idle_seconds: float, rollout_seconds: float) -> None:
-    server = DemoServer(speed=10, seed=1).start()
+    started = time.monotonic()
+    server = DemoServer(speed=10, seed=1, extra_jobs=jobs).start()
     if jobs:
-        started = time.monotonic()
-        add_jobs(server, jobs)
-        print(f"set-up: {jobs} extra jobs registered in the demo cluster in {time.monotonic() - started:.1f}s")
+        print(f"set-up: the demo cluster with {jobs} extra jobs (--extra-jobs) in {time.monotonic() - started:.1f}s")
     term = Terminal(
         [
             sys.executable,
@@ -218,6 +211,8 @@ def main(jobs: int, idle_seconds: float, rollout_seconds: float) -> None:
     job = api.post("/v1/jobs/parse", json={"JobHCL": hcl}).json()
     api.post("/v1/jobs", json={"Job": job}).raise_for_status()
     report_keystrokes(term, f"keystroke (j/k) -> redraw with {jobs + 1} jobs, during a rolling update")
+
+    print(f"resident memory of the TUI: {rss_mb(term.proc.pid):.0f} MB")
 
     # Quit while every watch is parked in a long poll.
     term.quiet(1.0)

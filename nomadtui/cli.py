@@ -39,6 +39,13 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--speed", type=float, default=None, help="with --demo: how many times faster rollouts run")
     p.add_argument("--tour", action="store_true", help="with --demo: play the article's walkthrough step by step")
+    p.add_argument(
+        "--extra-jobs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --demo: also run N small service jobs, to try a big cluster",
+    )
     probe = p.add_argument_group("traffic probe", "measure where requests really go (on by default with --demo)")
     probe.add_argument("--probe-url", help="send requests to this URL (e.g. a Fabio listener)")
     probe.add_argument("--probe-host", help="Host header to send (the route to probe)")
@@ -87,6 +94,9 @@ def run_tui(args: argparse.Namespace) -> int:
     if args.tour and not args.demo:
         print("nomadtui: --tour plays on the demo cluster: add --demo", file=sys.stderr)
         return 2
+    if args.extra_jobs and not args.demo or args.extra_jobs < 0:
+        print("nomadtui: --extra-jobs N adds N >= 0 jobs to the demo cluster: use it with --demo", file=sys.stderr)
+        return 2
     if args.tour and args.read_only:
         print("nomadtui: the tour changes the demo cluster: it cannot run --read-only", file=sys.stderr)
         return 2
@@ -104,7 +114,7 @@ def run_tui(args: argparse.Namespace) -> int:
         from .demo.cluster import DEFAULT_SPEED, JOBS_DIR
         from .demo.server import DemoServer
 
-        demo = DemoServer(speed=args.speed or DEFAULT_SPEED).start()
+        demo = DemoServer(speed=args.speed or DEFAULT_SPEED, extra_jobs=args.extra_jobs).start()
         flags.update(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=args.jobs_dir or JOBS_DIR)
         article_jobs = JOBS_DIR
     try:

@@ -494,6 +494,7 @@ class Evaluation:
     create_time: float | None = None
     modify_time: float | None = None
     modify_index: int = 0
+    namespace: str = "default"
 
     @classmethod
     def from_api(cls, d: Mapping) -> Evaluation:
@@ -511,6 +512,7 @@ class Evaluation:
             unix_nanos(d.get("CreateTime")),
             unix_nanos(d.get("ModifyTime")),
             _i(d, "ModifyIndex"),
+            _s(d, "Namespace") or "default",
         )
 
 

@@ -141,6 +141,7 @@ class StreamStatus:
     off: str = ""  # why the stream is not used ("" while it is, or is being retried)
     error: ClusterError | None = None  # why it is failing while it is retried
     retry_at: float | None = None  # when the next attempt starts (None: it is under way)
+    as_of: float | None = None  # its last frame (events or a heartbeat): the lists it keeps current
 
 
 # --- the picture ----------------------------------------------------------------------------------
@@ -227,7 +228,12 @@ class ClusterState:
     def as_of(self) -> float | None:
         """When the oldest of the Nomad views was last confirmed current."""
         times = [s.as_of for name, s in self.status.items() if name != "fabio"]
-        return None if not times or any(t is None for t in times) else min(times)  # type: ignore[type-var]
+        if not times or any(t is None for t in times):
+            return None
+        oldest = min(t for t in times if t is not None)
+        # While the stream is live, its heartbeats confirm the lists it keeps current.
+        streamed = self.events.as_of if self.events.live else None
+        return max(oldest, streamed) if streamed is not None else oldest
 
     def errors(self) -> list[ClusterError]:
         seen: dict[str, ClusterError] = {}

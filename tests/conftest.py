@@ -92,6 +92,7 @@ class ScriptedServer:
         self._server.should_exit = True
         self._server.force_exit = True
         self._thread.join(5)
+        self._sock.close()  # gone: new connections are refused, as from a stopped server
 
 
 @pytest.fixture

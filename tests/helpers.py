@@ -7,7 +7,9 @@ import asyncio
 import time
 
 import httpx
+from starlette.responses import PlainTextResponse
 
+from bench.storm import StormProxy
 from nomadtui.demo.cluster import JOBS_DIR
 from nomadtui.demo.server import DemoServer
 
@@ -63,3 +65,14 @@ def fingerprint(demo: DemoServer) -> tuple:
         len(store.deployments),
         {k: v["Version"] for k, v in store.jobs.items()},
     )
+
+
+class NoStreamProxy(StormProxy):
+    """A proxy in front of the demo that refuses the event stream as a token without the
+    capability would (403), and passes everything else through."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/v1/event/stream":
+            await PlainTextResponse("Permission denied", 403)(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)

@@ -21,6 +21,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"how many times faster than real time rollout durations elapse (default {DEFAULT_SPEED:g})",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed ids and placement for a reproducible cluster")
+    parser.add_argument(
+        "--extra-jobs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N small service jobs (service-00001...) on nodes of their own, to try a big cluster",
+    )
     parser.add_argument("--print-jobs-dir", action="store_true", help="print the folder of the demo job files and exit")
 
 
@@ -31,11 +38,19 @@ def run(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print("nomadtui demo-server: --speed must be positive", file=sys.stderr)
         return 2
+    if args.extra_jobs < 0:
+        print("nomadtui demo-server: --extra-jobs must be 0 or more", file=sys.stderr)
+        return 2
     from .server import DemoServer
 
     try:
         server = DemoServer(
-            port=args.port, fabio_port=args.fabio_port, lb_port=args.lb_port, speed=args.speed, seed=args.seed
+            port=args.port,
+            fabio_port=args.fabio_port,
+            lb_port=args.lb_port,
+            speed=args.speed,
+            seed=args.seed,
+            extra_jobs=args.extra_jobs,
         )
         server.start()
     except OSError as e:

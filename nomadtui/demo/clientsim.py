@@ -11,6 +11,7 @@ from typing import Protocol
 
 from ..wire import format_rfc3339, nanos
 from .reconciler import Placement
+from .scheduler import ready_nodes_in_dcs_and_pool
 from .store import Store
 from .structs import group_resources, lookup_task_group, update_strategy
 from .timers import Timers
@@ -133,6 +134,12 @@ def _new_alloc(store: Store, job: dict, p: Placement, group: dict, node: dict, e
     """The allocation the plan creates for a placement, before anything links it."""
     txn = store.txn
     cpu, mem = group_resources(group)
+    # readyNodesInDCsAndPool (scheduler/util.go): the ready nodes of the job's datacenters, by
+    # datacenter, as AllocMetric.NodesAvailable counts them.
+    in_pool, _, feasible = ready_nodes_in_dcs_and_pool(store, job)
+    available: dict[str, int] = {}
+    for n in feasible:
+        available[n["Datacenter"]] = available.get(n["Datacenter"], 0) + 1
     alloc = {
         "ID": store.new_id(),
         "Namespace": job["Namespace"],
@@ -146,10 +153,10 @@ def _new_alloc(store: Store, job: dict, p: Placement, group: dict, node: dict, e
         "TaskGroup": p.group,
         "AllocatedResources": _allocated_resources(job, group, node, ports),
         "Metrics": {
-            "NodesEvaluated": len(store.nodes),
+            "NodesEvaluated": len(feasible),
             "NodesFiltered": 0,
-            "NodesInPool": len(store.nodes),
-            "NodesAvailable": {"dc1": len(store.nodes)},
+            "NodesInPool": len(in_pool),
+            "NodesAvailable": available,
             "ClassFiltered": None,
             "ConstraintFiltered": None,
             "NodesExhausted": 0,

@@ -1,5 +1,6 @@
 """The demo cluster's Nomad HTTP API (nomad-api.md §1-§3) over a Cluster: routes, blocking
-queries that park on a future every write resolves, plain-text errors, the event stream.
+queries that park on a future every write resolves, plain-text errors, pages of the lists
+(per_page, next_token, X-Nomad-NextToken, as nomad/state/paginator/ makes them), the event stream.
 
 Bodies are decoded as Nomad's agent decodes them (gojson, api_types) and query parameters
 parsed as it parses them (query), so a malformed request gets Nomad's own answer."""
@@ -7,17 +8,20 @@ parsed as it parses them (query), so a malformed request gets Nomad's own answer
 from __future__ import annotations
 
 import asyncio
+import bisect
+import functools
 import json
+import operator
 import random
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from ..aio import wait_future
-from . import api_types, gojson, gostrconv, query
+from . import api_types, gojson, gostrconv, query, stream
 from .asgi import RequestApp
 from .cluster import Cluster
 from .jobdiff import job_diff
@@ -159,11 +163,19 @@ class NomadAPI(RequestApp):
     # --- plumbing ---------------------------------------------------------------------------
 
     def _json(
-        self, request: Request, data, index: int | None = None, status: int = 200, encoded: bytes | None = None
+        self,
+        request: Request,
+        data,
+        index: int | None = None,
+        status: int = 200,
+        encoded: bytes | None = None,
+        next_token: str = "",
     ) -> Response:
         headers = {"X-Nomad-KnownLeader": "true", "X-Nomad-LastContact": "0"}
         if index is not None:
             headers["X-Nomad-Index"] = str(index)
+        if next_token:  # setNextToken: only when more remain
+            headers["X-Nomad-NextToken"] = next_token
         body = encoded if encoded is not None else dumps(data, _pretty(request))
         return Response(body, status, headers=headers, media_type="application/json")
 
@@ -187,10 +199,6 @@ class NomadAPI(RequestApp):
     def _namespace(self, request: Request, body: dict | None = None) -> str:
         """parseNamespace: the query's, else the request body's (WriteRequest), else default."""
         return get(request.query_params, "namespace") or (body or {}).get("Namespace") or "default"
-
-    def _in_namespace(self, request: Request, obj: dict) -> bool:
-        ns = self._namespace(request)
-        return ns == "*" or obj["Namespace"] == ns
 
     def _job_or_404(self, request: Request, job_id: str) -> dict:
         job = self.store.job(self._namespace(request), job_id)
@@ -223,7 +231,8 @@ class NomadAPI(RequestApp):
     # --- jobs -------------------------------------------------------------------------------
 
     def job_stub(self, job: dict, with_meta: bool) -> dict:
-        summary = public(self.store.summaries.get((job["Namespace"], job["ID"]), {}))
+        """Job.Stub: it shares the job's and the summary's values (it is encoded at once)."""
+        summary = self.store.summaries.get((job["Namespace"], job["ID"]), {})
         stub = {k: job.get(k) for k in JOB_STUB_KEYS}
         stub["Periodic"] = job.get("Periodic") is not None
         stub["ParameterizedJob"] = job.get("ParameterizedJob") is not None
@@ -233,15 +242,60 @@ class NomadAPI(RequestApp):
         return stub
 
     async def jobs(self, request: Request) -> Response:
-        query.query_options(request.query_params)
-        with_meta = query.parse_bool(request.query_params, "meta")
+        """jobListRequest (command/agent/job_endpoint.go) and Job.List (nomad/job_endpoint.go): the
+        jobs in memdb's order, a page of them with per_page, from next_token on (tokens are
+        `<namespace>.<id>`, NamespaceIDTokenizer); the index is the jobs or summaries table's."""
+        q = request.query_params
+        opts = query.query_options(q)
+        with_meta = bool(query.parse_bool(q, "meta"))
         index = await self._blocking(request, lambda: max(self.store.table("jobs"), self.store.table("job_summary")))
-        prefix = get(request.query_params, "prefix")
-        jobs = sorted(
-            (j for j in self.store.jobs.values() if self._in_namespace(request, j) and j["ID"].startswith(prefix)),
-            key=lambda j: (j["Namespace"], j["ID"]),
-        )
-        return self._json(request, [self.job_stub(j, bool(with_meta)) for j in jobs], index)
+        jobs = self._jobs_in_order(self._namespace(request), get(q, "prefix"), opts)
+        tokenizer = query.NamespaceIDTokenizer(opts.next_token)
+        stubs, token = query.page(jobs, opts, tokenizer, lambda j: self.job_stub(j, with_meta))
+        return self._json(request, stubs, index, next_token=token)
+
+    def _jobs_in_order(self, ns: str, prefix: str, opts: query.QueryOptions) -> Iterator[dict]:
+        """The jobs as Job.List walks them: JobsByIDPrefix, JobsByNamespace or Jobs (the `id`
+        index: by namespace, then by ID), backwards with `reverse`, except that a prefix over
+        all namespaces walks the whole table forwards (jobsByIDPrefixAllNamespaces,
+        nomad/state/state_store.go)."""
+        store = self.store
+        if prefix and ns == "*":
+            return (
+                store.jobs[(n, job_id)]
+                for n in sorted(store.job_ids)
+                for job_id in list(store.job_ids[n])
+                if job_id.startswith(prefix)
+            )
+        namespaces = sorted(store.job_ids) if ns == "*" else [ns]
+        if opts.reverse:
+            namespaces.reverse()
+        return self._seek_jobs(namespaces, prefix, opts)
+
+    def _seek_jobs(self, namespaces: list[str], prefix: str, opts: query.QueryOptions) -> Iterator[dict]:
+        """From the first job the paginator keeps: within a namespace the tokens follow the
+        order of the IDs, so that job is found by bisection, and a page costs what it holds."""
+        store, target = self.store, opts.next_token
+        found = not target
+        for n in namespaces:
+            ids = store.job_ids.get(n, [])
+            lo, hi = 0, len(ids)
+            if prefix:
+                lo = bisect.bisect_left(ids, prefix)
+                hi = bisect.bisect_left(ids, True, lo, key=lambda job_id: not job_id.startswith(prefix))
+            if found:
+                order = range(hi - 1, lo - 1, -1) if opts.reverse else range(lo, hi)
+            else:
+                token_of = functools.partial(operator.add, n + ".")
+                if opts.reverse:
+                    first = bisect.bisect_right(ids, target, lo, hi, key=token_of) - 1
+                    order = range(first, lo - 1, -1)
+                else:
+                    first = bisect.bisect_left(ids, target, lo, hi, key=token_of)
+                    order = range(first, hi)
+                found = bool(order)
+            for i in order:
+                yield store.jobs[(n, ids[i])]
 
     async def job(self, request: Request, job_id: str) -> Response:
         def index() -> int:
@@ -479,21 +533,36 @@ class NomadAPI(RequestApp):
     # --- deployments ---------------------------------------------------------------------------
 
     async def _read_list(
-        self,
-        request: Request,
-        objects: dict[str, dict],
-        table: str,
-        render: Callable[[dict], dict] = public,
-        newest_first: bool = True,
+        self, request: Request, objects: dict[str, dict], table: str, render: Callable[[dict], dict] = public
     ) -> Response:
+        """Deployment.List, Alloc.List and Eval.List (nomad/{deployment,alloc,eval}_endpoint.go):
+        oldest first (the `create` and `namespace_create_prefix` indexes: CreateIndex, then ID,
+        CreateIndexAndIDTokenizer), or by ID with a prefix (IDTokenizer); backwards with
+        `reverse`; a page with per_page, from next_token on."""
+        opts = query.query_options(request.query_params)
         idx = await self._blocking(request, lambda: self.store.table(table))
+        ns = self._namespace(request)
         prefix = get(request.query_params, "prefix")
-        chosen = sorted(
-            (o for o in objects.values() if self._in_namespace(request, o) and o["ID"].startswith(prefix)),
-            key=lambda o: o["CreateIndex"],
-            reverse=newest_first,
-        )
-        return self._json(request, [render(o) for o in chosen], idx)
+        tokenizer: query.Tokenizer
+        if prefix:
+            tokenizer = query.IDTokenizer(opts.next_token)
+            items: Iterator[dict] = iter(
+                sorted(
+                    (o for o in objects.values() if o["ID"].startswith(prefix) and ns in ("*", o["Namespace"])),
+                    key=lambda o: o["ID"],
+                    reverse=opts.reverse,
+                )
+            )
+        else:
+            tokenizer = query.CreateIndexAndIDTokenizer(opts.next_token)
+            keys = self.store.created[table].get("" if ns == "*" else ns, [])
+            if opts.next_token and tokenizer.seek is not None:
+                ordered = query.seek_sorted(keys, tokenizer.seek, opts.reverse)
+            else:
+                ordered = reversed(keys) if opts.reverse else iter(keys)
+            items = (objects[key[1]] for key in ordered)
+        out, token = query.page(items, opts, tokenizer, render)
+        return self._json(request, out, idx, next_token=token)
 
     async def _read_one(
         self,
@@ -515,21 +584,14 @@ class NomadAPI(RequestApp):
         return self._json(request, render(obj), idx)
 
     async def deployments(self, request: Request) -> Response:
-        # Oldest first, unlike the other lists; parseReverse takes only `reverse=true`.
-        return await self._read_list(
-            request, self.store.deployments, "deployment", newest_first=get(request.query_params, "reverse") == "true"
-        )
+        return await self._read_list(request, self.store.deployments, "deployment")
 
     async def deployment(self, request: Request, dep_id: str) -> Response:
         return await self._read_one(request, self.store.deployments, dep_id, "deployment", "deployment not found")
 
     async def deployment_allocs(self, request: Request, dep_id: str) -> Response:
         idx = await self._blocking(request, lambda: self.store.table("allocs"))
-        allocs = sorted(
-            (a for a in self.store.allocs.values() if a.get("DeploymentID") == dep_id),
-            key=lambda a: a["CreateIndex"],
-            reverse=True,
-        )
+        allocs = sorted(self.store.deployment_allocs(dep_id), key=lambda a: a["CreateIndex"], reverse=True)
         return self._json(request, [alloc_stub(a) for a in allocs], idx)
 
     async def deployment_action(self, request: Request, action: str, dep_id: str) -> Response:
@@ -578,7 +640,7 @@ class NomadAPI(RequestApp):
 
     async def eval_allocs(self, request: Request, eval_id: str) -> Response:
         idx = await self._blocking(request, lambda: self.store.table("allocs"))
-        allocs = [alloc_stub(a) for a in self.store.allocs.values() if a["EvalID"] == eval_id]
+        allocs = [alloc_stub(a) for a in self.store.eval_allocs(eval_id)]
         return self._json(request, allocs, idx)
 
     async def nodes(self, request: Request) -> Response:
@@ -665,65 +727,55 @@ class NomadAPI(RequestApp):
         )
 
     async def event_stream(self, request: Request) -> Response:
-        """EventStream (command/agent/event_endpoint.go). Its HTTPServer.parse errors come after
-        the response has begun in Nomad (a garbled 400); the demo answers them as a plain 400."""
+        """EventStream (command/agent/event_endpoint.go) and Event.stream (nomad/event_endpoint.go):
+        a subscription to the event buffer (stream.py) from `index` (the write at that index or
+        the first after it; the newest write for an index past them all; the whole buffer for
+        0), `{}` first and every 30 s, one line per write with events for it.
+
+        A reader that falls behind the buffer gets Nomad's "event dropped from buffer": the
+        server sends that error to the agent, which returns it from the handler, but it has
+        hijacked the connection by then (HTTP/1.1, `Connection: close`, no length), so the error
+        is never written: the client sees the body end. The demo ends it the same way.
+
+        Nomad parses the index and topics before answering (their errors are clean 400s); its
+        HTTPServer.parse errors come after the response has begun (a garbled 400), which the
+        demo answers as a plain 400."""
         q = request.query_params
         start = query.event_index(q)
         topics = query.event_topics(q)
         query.query_options(q)
         ns = self._namespace(request)
+        # validateACL: `*` is every namespace there is when the stream starts.
+        namespaces = sorted(self.store.namespaces) if ns == "*" else [ns]
+        sub = stream.subscribe(self.store.events, stream.SubscribeRequest(topics, namespaces, start))
 
         async def lines():
-            yield b"{}\n"
-            last = start
+            yield b"{}\n"  # NewJsonStream's first heartbeat
             loop = asyncio.get_running_loop()
             heartbeat_at = loop.time() + HEARTBEAT_SECONDS
             while True:
-                batch = [entry for entry in list(self.store.event_log) if entry[0] > last]
-                for index, type_, events in batch:
-                    last = index
-                    chosen = [
-                        _event_json(e, index, type_)
-                        for e in events
-                        if _topic_match(topics, e) and (ns == "*" or not e.namespace or e.namespace == ns)
-                    ]
-                    if chosen:
-                        yield dumps({"Index": index, "Events": chosen}, False) + b"\n"
-                if not batch:
-                    timeout = heartbeat_at - loop.time()
-                    if timeout <= 0:
-                        yield b"{}\n"
-                        heartbeat_at = loop.time() + HEARTBEAT_SECONDS
-                        continue
-                    await self.changes.wait(timeout)
+                if loop.time() >= heartbeat_at:  # the heartbeat ticker, events or not
+                    yield b"{}\n"
+                    heartbeat_at = max(heartbeat_at + HEARTBEAT_SECONDS, loop.time())
+                try:
+                    batch = sub.next_no_block()
+                except stream.EventDropped:
+                    return
+                if batch is None:
+                    await self.changes.wait(max(0.0, heartbeat_at - loop.time()))
+                    continue
+                item, events = batch
+                body = {"Index": item.index, "Events": [stream.event_json(e, item.index, item.type) for e in events]}
+                yield dumps(body, False) + b"\n"
 
-        return StreamingResponse(lines(), media_type="application/json", headers={"Cache-Control": "no-cache"})
+        headers = {"Cache-Control": "no-cache", "Connection": "close"}
+        return StreamingResponse(lines(), media_type="application/json", headers=headers)
 
 
 def _agent_panic(what: str) -> NomadError:
     """A request Nomad's agent panics on (net/http then drops the connection without an answer):
     the demo refuses it with a 400 that says so."""
     return NomadError(400, f"{what} makes Nomad's HTTP agent panic; the demo refuses it")
-
-
-def _topic_match(topics: dict[str, set[str]], event) -> bool:
-    for topic in (event.topic, "*"):
-        keys = topics.get(topic)
-        if keys and ("*" in keys or event.key in keys or any(k in keys for k in event.filter_keys or [])):
-            return True
-    return False
-
-
-def _event_json(event, index: int, type_: str) -> dict:
-    return {
-        "Topic": event.topic,
-        "Type": type_,
-        "Key": event.key,
-        "Namespace": event.namespace,
-        "FilterKeys": event.filter_keys,
-        "Index": index,
-        "Payload": event.payload,
-    }
 
 
 def alloc_stub(alloc: dict, *, task_states: bool = True, resources: bool = False) -> dict:

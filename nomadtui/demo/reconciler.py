@@ -365,9 +365,7 @@ class _GroupReconciler:
         if self.d is None or self.frozen:
             return 0
         d_id = self.d["ID"]
-        in_deployment = [
-            a for a in self.store.allocs.values() if a.get("DeploymentID") == d_id and a["TaskGroup"] == self.name
-        ]
+        in_deployment = [a for a in self.store.deployment_allocs(d_id) if a["TaskGroup"] == self.name]
         if any((a.get("DeploymentStatus") or {}).get("Healthy") is False for a in in_deployment):
             return 0
         not_healthy = sum(

@@ -186,5 +186,5 @@ def pick(route: Route, rng: random.Random) -> Target:
 
 
 def cluster_instances(cluster) -> list[dict]:
-    allocs = sorted(cluster.store.allocs.values(), key=lambda a: a["CreateIndex"])
+    allocs = sorted(cluster.store.serving.values(), key=lambda a: a["CreateIndex"])  # running, with services
     return [inst for a in allocs for inst in service_instances(a)]

@@ -20,7 +20,7 @@ def alloc_resources(job: dict, group_name: str) -> tuple[int, int]:
 # computePlacements (scheduler/generic_sched.go)
 def assign_nodes(store: Store, job: dict, decision: Decision) -> tuple[dict[int, str], dict[str, dict]]:
     """Choose a node for every placement: ({id(placement): node id}, {group: AllocMetric})."""
-    stopping = {a["ID"] for g in decision.groups.values() for a, _ in g.stop}
+    stopping = [a for g in decision.groups.values() for a, _ in g.stop]
     used, per_node_group = proposed_allocs(store, job, stopping)
     in_pool, candidates, feasible = ready_nodes_in_dcs_and_pool(store, job)
     chosen: dict[int, str] = {}
@@ -28,7 +28,7 @@ def assign_nodes(store: Store, job: dict, decision: Decision) -> tuple[dict[int,
     for group_name, g in decision.groups.items():
         cpu, mem = alloc_resources(job, group_name)
         for p in g.place:
-            fits = [n for n in feasible if used[n["ID"]][0] + cpu <= NODE_CPU and used[n["ID"]][1] + mem <= NODE_MEMORY]
+            fits = [n for n in feasible if used[n["ID"]][0] + cpu <= _cpu(n) and used[n["ID"]][1] + mem <= _memory(n)]
             if not fits:
                 failures[group_name] = _failure_metric(
                     failures.get(group_name), in_pool, candidates, feasible, used, cpu, mem
@@ -42,23 +42,36 @@ def assign_nodes(store: Store, job: dict, decision: Decision) -> tuple[dict[int,
     return chosen, failures
 
 
+def _cpu(node: dict) -> int:
+    return node.get("_cpu", NODE_CPU)
+
+
+def _memory(node: dict) -> int:
+    return node.get("_memory", NODE_MEMORY)
+
+
 # EvalContext.ProposedAllocs (scheduler/feasible/context.go)
 def proposed_allocs(
-    store: Store, job: dict, stopping: set[str]
+    store: Store, job: dict, stopping: list[dict]
 ) -> tuple[dict[str, list[int]], dict[tuple[str, str], int]]:
     """What the nodes run once the plan's stops are done: ({node: [cpu, memory]}, {(node, group):
-    allocations of this job})."""
-    used: dict[str, list[int]] = {n: [0, 0] for n in store.nodes}
+    allocations of this job}). The nodes' usage is kept by the store as allocations change."""
+    used: dict[str, list[int]] = {n: list(store.node_usage.get(n, (0, 0))) for n in store.nodes}
+    stopped = set()
+    for a in stopping:
+        stopped.add(a["ID"])
+        if (counted := a.get("_counted")) is not None:
+            used[counted[0]][0] -= counted[1]
+            used[counted[0]][1] -= counted[2]
     per_node_group: dict[tuple[str, str], int] = {}
-    for a in store.allocs.values():
-        if a["ID"] in stopping or a["DesiredStatus"] != "run" or a["ClientStatus"] not in ("pending", "running"):
+    # The JobAntiAffinityIterator (scheduler/feasible/rank.go) counts allocations by job ID alone,
+    # whatever their namespace.
+    same_id = (a for ns in store.namespaces for a in store.allocs_by_job.get((ns, job["ID"]), {}).values())
+    for a in same_id:
+        if a["ID"] in stopped or a["DesiredStatus"] != "run" or a["ClientStatus"] not in ("pending", "running"):
             continue
-        cpu, mem = alloc_resources(a["_job"], a["TaskGroup"])
-        used[a["NodeID"]][0] += cpu
-        used[a["NodeID"]][1] += mem
-        if a["JobID"] == job["ID"]:
-            key = (a["NodeID"], a["TaskGroup"])
-            per_node_group[key] = per_node_group.get(key, 0) + 1
+        key = (a["NodeID"], a["TaskGroup"])
+        per_node_group[key] = per_node_group.get(key, 0) + 1
     return used, per_node_group
 
 
@@ -99,7 +112,7 @@ def _failure_metric(
         available[n["Datacenter"]] = available.get(n["Datacenter"], 0) + 1
     dims: dict[str, int] = {}
     for n in feasible:
-        dim = "cpu" if used[n["ID"]][0] + cpu > NODE_CPU else "memory"
+        dim = "cpu" if used[n["ID"]][0] + cpu > _cpu(n) else "memory"
         dims[dim] = dims.get(dim, 0) + 1
     return {
         "NodesEvaluated": len(feasible),

@@ -8,6 +8,7 @@ locks.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 import threading
@@ -36,6 +37,21 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _gzip_but_the_event_stream(app: ASGIApp) -> ASGIApp:
+    """Nomad's agent compresses its answers for clients that ask (handlers.CompressHandler),
+    except the event stream: EventStream hijacks the connection and drops the Content-Encoding
+    (command/agent/event_endpoint.go)."""
+    gzip = GZipMiddleware(app, minimum_size=1024)
+
+    async def serve(scope, receive, send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/v1/event/stream":
+            await app(scope, receive, send)
+        else:
+            await gzip(scope, receive, send)
+
+    return serve
+
+
 class DemoServer:
     """The demo cluster and its three listeners, on one event loop in a background thread."""
 
@@ -50,9 +66,13 @@ class DemoServer:
         acl_tokens: dict[str, str] | None = None,
         speed: float = DEFAULT_SPEED,
         seed: int | None = None,
+        extra_jobs: int = 0,
     ) -> None:
+        """`extra_jobs`: small service jobs beside the article's (Cluster's `extra_jobs`), for a
+        cluster of a realistic size; ignored with a `cluster` of one's own."""
         self._cluster = cluster
         self.speed = speed
+        self.extra_jobs = extra_jobs
         self.host = host
         self._ports = (port, fabio_port, lb_port)
         self.acl_tokens = acl_tokens
@@ -73,7 +93,7 @@ class DemoServer:
         ready: Future = Future()
         self._thread = threading.Thread(target=self._run, args=(sockets, ready), name="nomadtui-demo", daemon=True)
         self._thread.start()
-        ready.result(timeout=30)
+        ready.result(timeout=30 + self.extra_jobs / 1000)  # 50,000 extra jobs take a few seconds
         return self
 
     def _run(self, sockets: list[socket.socket], ready: Future) -> None:
@@ -97,7 +117,11 @@ class DemoServer:
 
     async def _serve(self, sockets: list[socket.socket], ready: Future) -> None:
         loop = asyncio.get_running_loop()
-        cluster = self.cluster = self._cluster or Cluster(Clock(self.speed), seed=self.seed)
+        cluster = self.cluster = self._cluster or Cluster(Clock(self.speed), seed=self.seed, extra_jobs=self.extra_jobs)
+        if self._cluster is None and self.extra_jobs:
+            # The cluster's rows live as long as the server: keep the cyclic collector from
+            # walking them all again and again (a pause per full pass at 50,000 jobs).
+            gc.freeze()
         changes = Changes(loop)
         cluster.store.listeners.append(changes.notify)
         wake = asyncio.Event()
@@ -106,7 +130,7 @@ class DemoServer:
         nomad.on_write = wake.set
         fabio = FabioAdmin(cluster)
         lb = TrafficListener(fabio, self.seed)
-        apps: list[ASGIApp] = [GZipMiddleware(nomad, minimum_size=1024), fabio, lb]
+        apps: list[ASGIApp] = [_gzip_but_the_event_stream(nomad), fabio, lb]
         for app, sock in zip(apps, sockets):
             config = uvicorn.Config(
                 app, lifespan="off", log_level="warning", access_log=False, log_config=None, timeout_graceful_shutdown=1

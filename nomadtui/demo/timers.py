@@ -20,6 +20,7 @@ class Timers:
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self.on_timer: Callable[[], None] = lambda: None  # the server's driver wakes up
+        self.on_fire: Callable[[], None] | None = None  # told before each timer runs
 
     def after(self, seconds: float, fn: Callable[[], None]) -> None:
         """Run `fn` once a rollout duration of `seconds` has elapsed (scaled by the clock)."""
@@ -35,6 +36,8 @@ class Timers:
     def run_due(self) -> None:
         while self._heap and self._heap[0][0] <= self.clock.now():
             _, _, fn = heapq.heappop(self._heap)
+            if self.on_fire is not None:
+                self.on_fire()
             fn()
 
     def advance_to(self, target: float) -> None:

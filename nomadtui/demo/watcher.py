@@ -48,7 +48,9 @@ class DeploymentWatcher:
         self.store = store
         self.timers = timers
         self.raft = raft
-        self._batched: set[str] = set()  # deployments whose batched evaluation is on its way
+        # Deployments whose batched evaluation is on its way, with the failed allocations it will
+        # let the scheduler replace (outstandingAllowReplacements).
+        self._batched: dict[str, list[dict]] = {}
 
     def _active_deployment_of(self, alloc: dict) -> dict | None:
         d = self.store.deployments.get(alloc.get("DeploymentID") or "")
@@ -58,10 +60,6 @@ class DeploymentWatcher:
         # None once the job is purged, until the purge's evaluation cancels the deployment; an
         # operator action in between fails on it (as it always has in the demo).
         return cast(dict, self.store.job(d["Namespace"], d["JobID"]))
-
-    def _new_eval(self, job: dict, deployment_id: str) -> dict:
-        with self.store.write("EvalUpdated"):
-            return self.raft.create_eval(job, "deployment-watcher", deployment_id=deployment_id)
 
     # --- allocation health ---------------------------------------------------------------------
 
@@ -109,27 +107,35 @@ class DeploymentWatcher:
                 self.fail_deployment(d, "Failed due to unhealthy allocations", rollback=state["AutoRevert"])
                 return
             if alloc["ClientStatus"] == "failed":
-                with self.store.write("AllocationUpdateDesiredStatus"):
-                    alloc["DesiredTransition"]["Reschedule"] = True
-                    self.store.put_alloc(alloc)
-                self.create_batched_update(d)
+                self.create_batched_update(d, allow_replacement=alloc)
             return
         if healthy:
             if not self.auto_promote_deployment(d):
                 self.create_batched_update(d)
 
-    def create_batched_update(self, d: dict) -> None:
-        """One deployment-watcher evaluation per second at most (createBatchedUpdate and the
-        AllocUpdateBatcher, nomad/deploymentwatcher/batcher.go)."""
-        if d["ID"] in self._batched:
+    def create_batched_update(self, d: dict, allow_replacement: dict | None = None) -> None:
+        """One deployment-watcher evaluation per second at most, written with the failed
+        allocations it lets the scheduler replace (createBatchedUpdate, and the AllocUpdateBatcher
+        of nomad/deploymentwatcher/batcher.go, which commits both in one
+        AllocUpdateDesiredTransitionRequestType write: events of type
+        AllocationUpdateDesiredStatus)."""
+        replacements = self._batched.get(d["ID"])
+        if allow_replacement is not None:
+            self._batched.setdefault(d["ID"], []).append(allow_replacement)
+        if replacements is not None:
             return
-        self._batched.add(d["ID"])
+        self._batched.setdefault(d["ID"], [])
 
         def create() -> None:
-            self._batched.discard(d["ID"])
+            allocs = self._batched.pop(d["ID"], [])
             job = self.store.job(d["Namespace"], d["JobID"])
-            if job is not None and d["Status"] in ACTIVE_DEPLOYMENT:
-                self._new_eval(job, d["ID"])
+            if job is None or d["Status"] not in ACTIVE_DEPLOYMENT:
+                return
+            with self.store.write("AllocationUpdateDesiredStatus"):
+                for alloc in allocs:
+                    alloc["DesiredTransition"]["Reschedule"] = True
+                    self.store.put_alloc(alloc)
+                self.raft.create_eval(job, "deployment-watcher", deployment_id=d["ID"])
 
         self.timers.after(EVAL_BATCH_SECONDS, create)
 
@@ -139,12 +145,8 @@ class DeploymentWatcher:
         """doneGroups: the groups that have all their healthy allocations (and no canaries
         waiting for a promotion)."""
         healthy: dict[str, int] = {}
-        for a in self.store.allocs.values():
-            if (
-                a.get("DeploymentID") != d["ID"]
-                or a["DesiredStatus"] != "run"
-                or a["ClientStatus"] not in ("pending", "running")
-            ):
+        for a in self.store.deployment_allocs(d["ID"]):
+            if a["DesiredStatus"] != "run" or a["ClientStatus"] not in ("pending", "running"):
                 continue
             if (a.get("DeploymentStatus") or {}).get("Healthy"):
                 healthy[a["TaskGroup"]] = healthy.get(a["TaskGroup"], 0) + 1
@@ -322,7 +324,9 @@ class DeploymentWatcher:
         return _response(txn.index, ev["ID"] if ev else "", eval_index=txn.index if ev else 0)
 
     def set_alloc_health(self, d: dict, healthy: list[str], unhealthy: list[str]) -> dict:
-        """SetAllocHealth: an operator's verdict on allocations of the deployment."""
+        """SetAllocHealth: an operator's verdict on allocations of the deployment, one
+        ApplyDeploymentAllocHealthRequest write with the deployment's failure (and auto-revert)
+        when some are unhealthy, and an evaluation (deploymentWatcher.setAllocHealth)."""
         store = self.store
         for aid in healthy + unhealthy:
             a = store.allocs.get(aid)
@@ -335,11 +339,11 @@ class DeploymentWatcher:
                 alloc = store.allocs[aid]
                 self.record_health(alloc, ok, txn.index, txn.now)
                 store.put_alloc(alloc)
-        if unhealthy:
-            rollback = any(d["TaskGroups"][store.allocs[a]["TaskGroup"]]["AutoRevert"] for a in unhealthy)
-            return self.fail_deployment(d, "Failed due to unhealthy allocations", rollback=rollback)
-        ev = self._new_eval(self._job_of(d), d["ID"])
-        return _response(ev["CreateIndex"], ev["ID"])
+            if unhealthy:
+                rollback = any(d["TaskGroups"][store.allocs[a]["TaskGroup"]]["AutoRevert"] for a in unhealthy)
+                return self.fail_deployment(d, "Failed due to unhealthy allocations", rollback=rollback)
+            ev = self.raft.create_eval(self._job_of(d), "deployment-watcher", deployment_id=d["ID"])
+        return _response(txn.index, ev["ID"])
 
 
 def _reschedule_left(alloc: dict) -> bool:

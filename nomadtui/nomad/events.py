@@ -1,11 +1,14 @@
-"""Nomad's event stream for the job in focus: every write's records, none folded together.
+"""Nomad's event stream for the namespace (or `*`): the first source of live data.
 
-A blocking query answers with the state as of its answer, so writes that land between two
-answers arrive as one change (a placement, its start and its health can look like a single
-step). `GET /v1/event/stream` sends the records of each write in Raft order, so the live
-picture, and the rollout timeline built from it, sees every step with the cluster's own
-timestamps. It is optional: a cluster that refuses it (an ACL token without the capability, an
-old Nomad, a proxy) leaves the watches as they are, and the stream says why it is off.
+One subscription to `GET /v1/event/stream` with the topics the screen needs (Job, Deployment,
+Allocation, Evaluation) tells what changed, write by write, in Raft order, with the cluster's own
+timestamps: nothing is folded together, and an idle cluster costs a heartbeat every 30 s. The
+records of each write arrive as an `EventBatch`; the live picture applies them, reading what an
+event lacks (a job's summary counts) with one targeted request. A cluster that refuses the
+stream (an ACL token without the capability, an old Nomad, a buffering proxy) leaves the
+blocking-query watches to carry on alone, and the stream says why it is off. When Nomad closes a
+subscriber that fell behind ("subscription closed by server, client should resubscribe"), the
+stream subscribes again and the lists are read once to resynchronise.
 """
 
 from __future__ import annotations
@@ -31,17 +34,23 @@ SILENCE = 75.0
 REFUSALS = (403, 404, 405, 501)  # a token without the capability, a Nomad without the endpoint
 KINDS: dict[str, tuple[Change, Callable[[Mapping], Allocation | Deployment | Evaluation]]] = {
     "Allocation": ("allocations", Allocation.from_api),
-    "Deployment": ("job_deployments", Deployment.from_api),
+    "Deployment": ("deployments", Deployment.from_api),
     "Evaluation": ("evaluations", Evaluation.from_api),
 }
+TOPICS = ("Job", *KINDS)
+CLOSED_BY_SERVER = "subscription closed by server"  # nomad/stream/subscription.go
 
 
 @dataclass(frozen=True)
 class EventBatch:
-    """The records of one Raft write, by the name of the watch that lists them."""
+    """The records of one Raft write, by the name of the list that holds them, and the jobs
+    (namespace, id) whose record it changed or whose allocations it moved: their list rows, and
+    for the job in focus its record, versions or summary, need a fresh read."""
 
     index: int
     records: dict[Change, tuple] = field(default_factory=dict)
+    jobs: frozenset[tuple[str, str]] = frozenset()
+    allocated: frozenset[tuple[str, str]] = frozenset()
 
 
 class EventStream:
@@ -49,7 +58,6 @@ class EventStream:
         self,
         http: httpx.AsyncClient,
         namespace: str,
-        job_id: str,
         *,
         params: dict,
         on_batch: Callable[[EventBatch], None],
@@ -60,7 +68,6 @@ class EventStream:
     ) -> None:
         self.http = http
         self.namespace = namespace
-        self.job_id = job_id
         self.params = params
         self.on_batch = on_batch
         self.on_status = on_status
@@ -69,12 +76,13 @@ class EventStream:
         self.clock = clock
         self.max_line = max_answer
         self._wake = asyncio.Event()
+        self.on_heartbeat: Callable[[], None] = lambda: None
 
     def url(self) -> str:
         # No `index`: Nomad replays what its buffer holds (100 writes by default), which is
         # harmless (records no newer than what the lists show are dropped) and, unlike an index
         # from before a server restart, never waits for a write that will not come.
-        topics = [("topic", f"{topic}:{self.job_id}") for topic in KINDS]
+        topics = [("topic", f"{topic}:*") for topic in TOPICS]
         return "/v1/event/stream?" + urlencode(topics + list(self.params.items()))
 
     async def run(self) -> None:
@@ -143,33 +151,52 @@ class EventStream:
             action="stream events",
             capability="read-job",
             namespace=self.namespace,
-            subject=f"job '{self.job_id}'",
         ).message
 
     def _receive(self, line: bytes) -> None:
         if not line.strip():
             return
+        if CLOSED_BY_SERVER.encode() in line and not line.lstrip().startswith(b"{"):
+            # The error Nomad's agent writes after the events when it closes a subscription (a
+            # subscriber that fell behind): subscribe again, and the lists resynchronise.
+            raise ClusterError(UNREACHABLE, "Nomad closed the event stream; subscribing again.", reason="stream closed")
         frame = json.loads(line)
         if not isinstance(frame, dict):
             raise ValueError(f"a frame is {json_kind(frame)}, not an object")
+        error = frame.get("Error")
+        if isinstance(error, str) and error:
+            raise ClusterError(UNREACHABLE, f"Nomad closed the event stream: {error[:300]}.", reason="stream closed")
         index = frame.get("Index") or 0
         events = frame.get("Events") or []
         if not isinstance(index, int) or not isinstance(events, list):
             raise ValueError("a frame's Index or Events has the wrong type")
         if not events or index <= self.index:
-            return  # a heartbeat
+            self.on_heartbeat()
+            return
         self.index = index
-        records: dict[Change, list] = {}
-        for event in events:
-            if not isinstance(event, dict):
-                continue
-            topic = event.get("Topic")
-            kind = KINDS.get(topic) if isinstance(topic, str) else None
-            payload = event.get("Payload")
-            payload = payload.get(topic) if kind is not None and isinstance(payload, dict) else None
-            if kind is None or not isinstance(payload, dict) or payload.get("JobID") != self.job_id:
-                continue
-            name, parse = kind
+        batch = _batch(index, events)
+        if batch.records or batch.jobs or batch.allocated:
+            self.on_batch(batch)
+
+
+def _batch(index: int, events: list) -> EventBatch:
+    """One write's events as records by list, and the jobs they touched."""
+    records: dict[Change, list] = {}
+    jobs: set[tuple[str, str]] = set()
+    allocated: set[tuple[str, str]] = set()
+    for event in events:
+        topic = event.get("Topic") if isinstance(event, dict) else None
+        payload = event.get("Payload") if isinstance(event, dict) else None
+        payload = payload.get(topic) if isinstance(topic, str) and isinstance(payload, dict) else None
+        if not isinstance(payload, dict):
+            continue
+        namespace, job_id = payload.get("Namespace"), payload.get("ID" if topic == "Job" else "JobID")
+        if isinstance(namespace, str) and isinstance(job_id, str):
+            if topic == "Job":
+                jobs.add((namespace, job_id))
+            elif topic == "Allocation":
+                allocated.add((namespace, job_id))  # the job's summary counts moved
+        if topic in KINDS:
+            name, parse = KINDS[topic]
             records.setdefault(name, []).append(parse(payload))
-        if records:
-            self.on_batch(EventBatch(index, {name: tuple(rs) for name, rs in records.items()}))
+    return EventBatch(index, {name: tuple(rs) for name, rs in records.items()}, frozenset(jobs), frozenset(allocated))

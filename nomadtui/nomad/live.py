@@ -1,17 +1,23 @@
-"""The live picture of a cluster: blocking-query watches feeding one immutable `ClusterState`.
+"""The live picture of a cluster: one immutable `ClusterState`, fed events first.
 
-Always watched: the jobs list, the namespace's deployments (they give each job's version and
-rollout mark) and the nodes. Watched for the job in focus: the job itself, its allocations,
-deployments, versions (with diffs) and summary, plus full reads of its live allocations (their
-ports tie Fabio's targets to allocations). Fabio's route table is polled alongside.
+The namespace's event stream (`events.py`) is the first source: its records update the lists
+(deployments, and the job in focus's allocations, deployments and evaluations) as they come,
+and what an event lacks is read with one targeted request per object, coalesced: a job's list
+row (`/v1/jobs?prefix=`, with its summary counts), and for the job in focus its full record,
+versions and summary. The lists themselves are read once at every (re)subscription, to
+resynchronise; records absent from those answers are dropped. While the stream is live an idle
+cluster costs its heartbeats and the nodes list's one blocking query per 5 minutes.
 
-Data flows one way: a watch publishes, the state is replaced, subscribers are told what
-changed. Changing the focus cancels the old job's long polls at once.
+Where the stream is refused or failing, every list is a blocking query (Nomad's 5-minute wait,
+leading edge: see `watch.py`), as it was before the stream existed. Fabio's route table is
+polled alongside, as often as it matters. Changing the focus cancels the old job's reads at
+once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import logging
 import time
@@ -65,6 +71,7 @@ HEAL_SPACING = 2.0  # at most one wake-up of the waiting sources per this many s
 HEAL_TIMEOUT = 2.0
 CONNECTION_KINDS = frozenset({UNREACHABLE, TIMEOUT, PROXY})
 ALLOCATION = Expect("an allocation", is_list=False)
+JOB_LIST = Expect("a list of jobs")
 MAX_DETAILS = 200  # full allocation reads kept for the job in focus
 MAX_DETAIL_READS = 16  # full allocation reads in flight at once
 
@@ -82,12 +89,19 @@ def _newest(records: tuple) -> int:
 
 # How long a list answer may wait for the event stream to deliver the writes it shows.
 STREAM_LAG = 0.5
-# The job's lists that its event stream also updates, and how each is ordered.
+# The lists the event stream also updates, and how each is ordered.
 STREAMED: dict[Change, Callable[[Any], tuple]] = {
+    "deployments": _newest_first,
     "allocations": lambda rs: tuple(sort_allocations(rs)),
     "job_deployments": _newest_first,
     "evaluations": _newest_first,
 }
+# The watches of the job in focus that events cannot fill in (their records are not in any
+# event): read again when an event says they moved.
+ON_JOB_EVENT: tuple[Change, ...] = ("job", "versions", "summary")
+ON_ALLOCATION_EVENT: tuple[Change, ...] = ("summary",)
+STUB_READS = 4  # targeted reads of job list rows in flight at once
+FIRST_PAGE = 100  # jobs read first, to paint a screenful before the whole list arrives
 
 
 class LiveCluster:
@@ -111,6 +125,7 @@ class LiveCluster:
         self.state = ClusterState()
         self._listeners: list[Listener] = []
         self._global: dict[str, asyncio.Task] = {}
+        self._lists: dict[str, asyncio.Task] = {}  # the namespace's jobs and deployments
         self._job: dict[str, asyncio.Task] = {}
         self.watches: dict[str, Watch | FabioWatch] = {}
         self._detail_tasks: dict[str, asyncio.Task] = {}
@@ -120,6 +135,15 @@ class LiveCluster:
         self._stream: EventStream | None = None
         self._held: dict[Change, tuple[tuple, int]] = {}  # list answers waiting for the stream
         self._hold_timers: dict[Change, asyncio.TimerHandle] = {}
+        self._following = False  # the stream is live: lists are read at resync and on events only
+        self._specs: dict[str, tuple[dict[str, asyncio.Task], tuple, dict]] = {}  # to respawn a watch
+        self._stubs_wanted: dict[tuple[str, str], None] = {}  # job rows to read again, in order
+        self._stubs_wake = asyncio.Event()
+
+    @property
+    def stream_index(self) -> int:
+        """The index of the last write the event stream delivered (0: none, or no stream)."""
+        return self._stream.index if self._stream is not None else 0
 
     # --- subscription ------------------------------------------------------------------------
 
@@ -136,26 +160,7 @@ class LiveCluster:
 
     def start(self) -> None:
         ns = self.namespace
-        self._spawn(
-            self._global,
-            "jobs",
-            "/v1/jobs",
-            Reuse(Job.from_api, job_key),
-            Expect("a list of jobs"),
-            query(self.settings, ns),
-            capability="list-jobs",
-            min_gap=LIST_GAP,
-        )
-        self._spawn(
-            self._global,
-            "deployments",
-            "/v1/deployments",
-            Reuse(Deployment.from_api, indexed_key),
-            Expect("a list of deployments"),
-            query(self.settings, ns),
-            capability="read-job",
-            min_gap=LIST_GAP,
-        )
+        self._start_lists()
         self._spawn(
             self._global,
             "nodes",
@@ -164,8 +169,23 @@ class LiveCluster:
             Expect("a list of nodes"),
             query(self.settings),
             capability="node:read",
+            follows=False,  # no Node topic is subscribed: nodes stay a blocking query
         )
-        self._global["heal"] = asyncio.get_running_loop().create_task(self._heal(), name="heal")
+        self._stream = EventStream(
+            self.http,
+            ns,
+            params=query(self.settings, ns),
+            on_batch=self._on_events,
+            on_status=self._on_stream_status,
+            extensions=request_extensions(self.settings),
+            clock=self.clock,
+            max_answer=self.settings.max_answer_bytes,
+        )
+        self._stream.on_heartbeat = self._on_heartbeat
+        self._supervise(self._global, "events", self._stream.run)
+        loop = asyncio.get_running_loop()
+        self._global["heal"] = loop.create_task(self._heal(), name="heal")
+        self._global["stubs"] = loop.create_task(self._read_stubs(), name="job-rows")
         if self.fabio is not None:
             fabio = self._fabio_watch = FabioWatch(
                 self.fabio,
@@ -178,16 +198,42 @@ class LiveCluster:
             self.watches["fabio"] = fabio
             self._supervise(self._global, "fabio", fabio.run)
 
+    def _start_lists(self) -> None:
+        ns = self.namespace
+        self._spawn(
+            self._lists,
+            "jobs",
+            "/v1/jobs",
+            Reuse(Job.from_api, job_key),
+            Expect("a list of jobs"),
+            query(self.settings, ns),
+            capability="list-jobs",
+            min_gap=LIST_GAP,
+            first_page=FIRST_PAGE,
+        )
+        self._spawn(
+            self._lists,
+            "deployments",
+            "/v1/deployments",
+            Reuse(Deployment.from_api, indexed_key),
+            Expect("a list of deployments"),
+            query(self.settings, ns),
+            capability="read-job",
+            min_gap=LIST_GAP,
+        )
+
     def set_namespace(self, namespace: str) -> None:
         """Watch another namespace (`*` for all): the lists start over, the focus is dropped."""
         if namespace == self.namespace:
             return
         self.namespace = namespace
         self._cancel(self._global)
+        self._cancel(self._lists)
         self._cancel(self._job)
         self._cancel(self._detail_tasks)
         self._drop_held()
-        self._streamed, self._listed, self._stream = {}, {}, None
+        self._streamed, self._listed, self._stream, self._following = {}, {}, None, False
+        self._stubs_wanted.clear()
         self._set(
             "namespace",
             jobs=(),
@@ -213,7 +259,9 @@ class LiveCluster:
         self._cancel(self._job)
         self._cancel(self._detail_tasks)
         status = {k: v for k, v in self.state.status.items() if k not in JOB_WATCHES}
-        self._streamed, self._listed, self._stream = {}, {}, None
+        for name in JOB_WATCHES:
+            self._streamed.pop(name, None)
+            self._listed.pop(name, None)
         self._drop_held()
         self._set(
             "focus",
@@ -226,25 +274,12 @@ class LiveCluster:
             evaluations=(),
             alloc_details={},
             status=status,
-            events=StreamStatus(),
         )
         if key is None:
             return
         if self._fabio_watch is not None:
             self._fabio_watch.poke()  # a route panel appears: its routes now, not in a minute
         ns, jid = key
-        self._stream = EventStream(
-            self.http,
-            ns,
-            jid,
-            params=query(self.settings, ns),
-            on_batch=self._on_events,
-            on_status=self._on_stream_status,
-            extensions=request_extensions(self.settings),
-            clock=self.clock,
-            max_answer=self.settings.max_answer_bytes,
-        )
-        self._supervise(self._job, "events", self._stream.run)
         base = f"/v1/job/{quote(jid, safe='')}"
         subject = f"job '{jid}'"
         params = query(self.settings, ns)
@@ -301,7 +336,9 @@ class LiveCluster:
         """Start every watch over: fresh data now, not at the next change."""
         focus = self.state.focus
         self._cancel(self._global)
+        self._cancel(self._lists)
         self._cancel(self._job)
+        self._streamed, self._listed, self._following = {}, {}, False
         self._set("focus", focus=None)
         self.start()
         if focus:
@@ -350,13 +387,15 @@ class LiveCluster:
         return resp.status_code == 200
 
     def hurry(self) -> None:
-        """Ask every watch for fresh data now instead of after its gap (Fabio included)."""
+        """Ask every polling source for fresh data now instead of after its gap (Fabio included);
+        watches that follow the event stream are already current."""
         for watch in self.watches.values():
-            watch.poke()
+            if not getattr(watch, "following", False):
+                watch.poke()
 
     async def close(self) -> None:
         self._drop_held()
-        tasks = [*self._global.values(), *self._job.values(), *self._detail_tasks.values()]
+        tasks = [*self._global.values(), *self._lists.values(), *self._job.values(), *self._detail_tasks.values()]
         for t in tasks:
             t.cancel()
         for t in tasks:
@@ -383,7 +422,20 @@ class LiveCluster:
         capability: str = "read-job",
         subject: str = "",
         min_gap: float = MIN_GAP,
+        follows: bool = True,
+        first_page: int | None = None,
     ) -> None:
+        self._specs[name] = (
+            group,
+            (name, path, parse, expect, params),
+            {
+                "capability": capability,
+                "subject": subject,
+                "min_gap": min_gap,
+                "follows": follows,
+                "first_page": first_page,
+            },
+        )
         watch = Watch(
             self.http,
             name,
@@ -405,8 +457,22 @@ class LiveCluster:
             min_gap=min_gap,
             max_answer=self.settings.max_answer_bytes,
         )
+        watch.following = follows and self._following
+        watch.follows = follows
+        watch.first_page = first_page
         self.watches[name] = watch
         self._supervise(group, name, watch.run)
+
+    def _respawn(self, name: str) -> None:
+        """Start a watch over (its first request is a full read): a resync."""
+        group, args, kwargs = self._specs[name]
+        task = group.pop(name, None)
+        if task is not None:
+            task.cancel()
+        before = self.watches.get(name)
+        self._spawn(group, *args, **kwargs)
+        if before is not None:
+            self.watches[name].as_of = before.as_of  # the data it published is that old
 
     def _supervise(self, group: dict[str, asyncio.Task], name: str, run: Callable[[], Awaitable[None]]) -> None:
         """Run a watch or stream for as long as its group lives. Ending is for a cancel (quitting,
@@ -468,20 +534,49 @@ class LiveCluster:
     # --- the job's event stream ----------------------------------------------------------------
 
     def _on_events(self, batch: EventBatch) -> None:
+        focus = self.state.focus
+        deployed = False  # a deployment of the job in focus moved: its version may be stable now
         for name, records in batch.records.items():
-            listed = self._listed.get(name)
-            pending = self._streamed.setdefault(name, {})
-            for r in records:
-                if listed is None or r.modify_index > listed:
-                    pending[r.id] = r
-            if listed is None:
-                continue  # merged when the list first answers: a baseline is a whole list
-            data = self._with_streamed(name, getattr(self.state, name))
-            if data is not getattr(self.state, name):
-                self._show(name, data)
+            if name == "deployments":
+                self._merge("deployments", records)
+                name = "job_deployments"
+            if focus is not None:
+                mine = tuple(r for r in records if (r.namespace, r.job_id) == focus)
+                if mine:
+                    self._merge(name, mine)
+                    deployed = deployed or name == "job_deployments"
+        if self._following:
+            for key in batch.jobs | batch.allocated:
+                self._stubs_wanted[key] = None
+            if batch.jobs or batch.allocated:
+                self._stubs_wake.set()
+            # A stability update publishes no event of its own (JobStabilityRequestType): the job
+            # and its versions are read again when its deployment moves.
+            wanted = (
+                ON_JOB_EVENT
+                if focus in batch.jobs or deployed
+                else ON_ALLOCATION_EVENT
+                if focus in batch.allocated
+                else ()
+            )
+            for name in wanted:
+                if (watch := self.watches.get(name)) is not None:
+                    watch.poke()
         for name, (data, _) in list(self._held.items()):
             if _newest(data) <= batch.index:
                 self._release(name)
+
+    def _merge(self, name: Change, records: tuple) -> None:
+        listed = self._listed.get(name)
+        pending = self._streamed.setdefault(name, {})
+        for r in records:
+            if listed is None or r.modify_index > listed:
+                pending[r.id] = r
+        if listed is None:
+            return  # merged when the list first answers: a baseline is a whole list
+        data = self._with_streamed(name, getattr(self.state, name))
+        if data is not getattr(self.state, name):
+            self._show(name, data)
 
     def _behind_stream(self, name: Change, data: tuple, index: int) -> bool:
         """Hold back a list answer (for STREAM_LAG at most) while it shows a write the event
@@ -527,8 +622,89 @@ class LiveCluster:
         return STREAMED[name](by_id.values())
 
     def _on_stream_status(self, status: StreamStatus) -> None:
+        was_live = self.state.events.live
         if status != self.state.events:
-            self._set("events", events=status)
+            self._set("events", events=replace(status, as_of=self.clock() if status.live else self.state.events.as_of))
+        if status.live and not was_live:
+            self._follow()
+        elif was_live and not status.live:
+            self._poll()
+
+    def _on_heartbeat(self) -> None:
+        if self.state.events.live:
+            self._set("events", events=replace(self.state.events, as_of=self.clock()))
+
+    def _follow(self) -> None:
+        """The stream is (again) live: every list is read once more (a resync: what it no longer
+        holds is dropped) and from then on changes come as events."""
+        self._following = True
+        self._streamed, self._listed = {}, {}
+        self._drop_held()
+        for name, watch in list(self.watches.items()):
+            if not isinstance(watch, Watch) or not watch.follows:
+                continue
+            if watch.index == 0:
+                watch.following = True  # its first answer, still to come, is the resync
+            else:
+                self._respawn(name)
+
+    def _poll(self) -> None:
+        """The stream failed or was refused: every list becomes a blocking query again, starting
+        with a full read."""
+        self._following = False
+        for watch in self.watches.values():
+            if isinstance(watch, Watch) and watch.following:
+                watch.following = False
+                watch.poke()
+
+    async def _read_stubs(self) -> None:
+        """Targeted reads of the job list rows events said moved (coalesced per job, a few at
+        a time): a row's status and summary counts are in no event."""
+        while True:
+            await self._stubs_wake.wait()
+            self._stubs_wake.clear()
+            while self._stubs_wanted:
+                keys = list(self._stubs_wanted)[:STUB_READS]
+                for key in keys:
+                    del self._stubs_wanted[key]
+                answers = await asyncio.gather(*(self._read_stub(*key) for key in keys), return_exceptions=True)
+                for key, answer in zip(keys, answers):
+                    if isinstance(answer, asyncio.CancelledError):
+                        raise answer
+                    if isinstance(answer, BaseException):
+                        # The row keeps its last good data; the next event or resync reads it again.
+                        log.info("reading job %s/%s failed: %s", key[0], key[1], answer)
+                    else:
+                        self._upsert_job(key, answer)
+
+    async def _read_stub(self, namespace: str, job_id: str) -> Job | None:
+        content, _ = await get_answer(
+            self.http,
+            "/v1/jobs",
+            params=query(self.settings, namespace, prefix=job_id),
+            timeout=15,
+            extensions=request_extensions(self.settings),
+            limit=self.settings.max_answer_bytes,
+            describe={"action": "read a job", "capability": "list-jobs", "namespace": namespace},
+        )
+        stubs = await parse_body(content, lambda body: [Job.from_api(j) for j in JOB_LIST.check(body)])
+        return next((j for j in stubs if j.id == job_id and j.namespace == namespace), None)
+
+    def _upsert_job(self, key: tuple[str, str], stub: Job | None) -> None:
+        jobs = list(self.state.jobs)
+        at = next((i for i, j in enumerate(jobs) if (j.namespace, j.id) == key), None)
+        if stub is None:
+            if at is None:
+                return
+            del jobs[at]
+        elif at is not None:
+            if jobs[at] == stub:
+                return
+            jobs[at] = stub
+        else:
+            order = (lambda j: (j.namespace, j.id)) if self.namespace == "*" else (lambda j: j.id)
+            bisect.insort(jobs, stub, key=order)
+        self._set("jobs", jobs=tuple(jobs))
 
     def _busy(self) -> bool:
         return any(d.active for d in self.state.deployments) or any(d.active for d in self.state.job_deployments)

@@ -113,7 +113,7 @@ class Source(Generic[T]):
         self.requests = 0
         self._last: T | None = None
         self._have_data = False
-        self._as_of: float | None = None
+        self.as_of: float | None = None
         self._wake = asyncio.Event()
 
     async def fetch(self) -> tuple[T, int]:
@@ -130,31 +130,31 @@ class Source(Generic[T]):
         failures = 0
         while True:
             self.requests += 1
+            self._wake.clear()  # a poke from now on asks again after this answer
             try:
                 data, index = await self.fetch()
             except ClusterError as e:
                 self.failed()
                 failures += 1
                 delay = backoff_delay(failures)
-                self.on_status(WatchStatus(self.name, False, e, self._as_of, self.clock() + delay, failures))
+                self.on_status(WatchStatus(self.name, False, e, self.as_of, self.clock() + delay, failures))
                 await self._sleep(delay)
                 # The countdown is over but the answer may take a while: say so, not "in 0s".
-                self.on_status(WatchStatus(self.name, False, e, self._as_of, None, failures, retrying=True))
+                self.on_status(WatchStatus(self.name, False, e, self.as_of, None, failures, retrying=True))
                 continue
             failures = 0
-            self._as_of = self.clock()
+            self.as_of = self.clock()
             if not self._have_data or data != self._last:
                 self._have_data, self._last = True, data
                 self.publish(self.name, data, index)
-            self.on_status(WatchStatus(self.name, True, None, self._as_of, None, 0))
+            self.on_status(WatchStatus(self.name, True, None, self.as_of, None, 0))
             await self.rest()
 
     def poke(self) -> None:
         """Skip the rest of the wait (someone knows the data just changed)."""
         self._wake.set()
 
-    async def _sleep(self, seconds: float) -> None:
-        self._wake.clear()
+    async def _sleep(self, seconds: float | None) -> None:
         await wait_event(self._wake, seconds)
 
 
@@ -193,6 +193,12 @@ class Watch(Source[T]):
         self.index = 0
         self._large = False
         self._asked_at = 0.0
+        self.following = False  # kept current by the event stream: read only when poked
+        # Ask for a first page of this many records before the whole list (a screenful of jobs
+        # painted while tens of megabytes are still on their way; Nomad pages with `per_page`).
+        self.first_page: int | None = None
+        self._paged = False
+        self.follows = True  # may follow the stream (not the nodes list, whose topic is not asked)
 
     def failed(self) -> None:
         # The server may be a new one with a lower index: ask for the current state at once
@@ -202,19 +208,29 @@ class Watch(Source[T]):
     async def rest(self) -> None:
         """Leading edge: the next request goes out at once after a quiet spell (the change that
         ended it is shown, and the next one is waited for immediately); only under churn are
-        requests spaced `min_gap` apart, counted from the previous request's start."""
+        requests spaced `min_gap` apart, counted from the previous request's start. A watch that
+        follows the event stream asks again only when poked (an event said its data moved)."""
+        if self.following:
+            self.index = 0  # the next read is a whole answer, not a blocking query
+            await self._sleep(None)
+            return
         delay = self._asked_at + self.min_gap - asyncio.get_running_loop().time()
         if delay > 0:
             await self._sleep(delay)
 
     async def fetch(self) -> tuple[T, int]:
         self._asked_at = asyncio.get_running_loop().time()
+        if self.first_page and not self._paged and not self._have_data:
+            self._paged = True
+            data, _ = await self._fetch(per_page=self.first_page)
+            self._asked_at = 0.0  # the whole list follows at once
+            return data, 0
         data, index = await self._fetch()
         self.index = 0 if index < self.index else index  # an index that went backwards: start over
         return data, index
 
-    async def _fetch(self) -> tuple[T, int]:
-        params = dict(self.params)
+    async def _fetch(self, **extra: Any) -> tuple[T, int]:
+        params = dict(self.params, **extra)
         blocking = self.index > 0
         if blocking:
             params.update(index=self.index, wait=f"{int(self.wait * 1000)}ms")

@@ -17,7 +17,7 @@ from nomadtui.nomad import errors
 from nomadtui.nomad.fabio import FabioClient, FabioWatch
 from nomadtui.nomad.live import LiveCluster
 from nomadtui.settings import Settings
-from tests.helpers import register, until
+from tests.helpers import NoStreamProxy, register, until
 
 JOB = "httpsbackend-sni-1"
 
@@ -57,18 +57,35 @@ async def test_a_change_arrives_without_waiting_for_a_poll(live, demo):
     assert len(canary) == 1 and canary[0].job_version == 1 and canary[0].weight == 0.25
 
 
-async def test_idle_watches_send_one_request_per_wait(demo):
+async def test_idle_costs_nothing_but_heartbeats_while_the_stream_is_live(demo):
     cluster = LiveCluster(Settings(address=demo.nomad_url), wait=0.5)
     cluster.start()
     cluster.focus("default", JOB)
-    await until(lambda: cluster.state.connected and cluster.state.job is not None and cluster.state.versions)
+    await until(lambda: cluster.state.events.live and cluster.state.job is not None and cluster.state.versions)
+    await until(lambda: all(w.following for n, w in cluster.watches.items() if n != "nodes"))
+    await asyncio.sleep(0.3)
     before = {name: w.requests for name, w in cluster.watches.items()}
     await asyncio.sleep(2.0)
     sent = {name: w.requests - before[name] for name, w in cluster.watches.items()}
     await cluster.close()
-    # 2 s of an unchanged cluster with wait=0.5 s: about 4 requests per watch (Nomad adds up to
+    # The nodes list (no Node topic) is a blocking query: one request per wait period.
+    assert 1 <= sent.pop("nodes") <= 5
+    assert set(sent.values()) == {0}, sent
+
+
+async def test_without_the_stream_idle_watches_send_one_request_per_wait(demo, scripted):
+    with scripted(NoStreamProxy(demo.nomad_url)) as proxy:
+        cluster = LiveCluster(Settings(address=proxy.url), wait=0.5)
+        cluster.start()
+        cluster.focus("default", JOB)
+        await until(lambda: cluster.state.events.off and cluster.state.job is not None and cluster.state.versions)
+        before = {name: w.requests for name, w in cluster.watches.items()}
+        await asyncio.sleep(3.0)
+        sent = {name: w.requests - before[name] for name, w in cluster.watches.items()}
+        await cluster.close()
+    # 3 s of an unchanged cluster with wait=0.5 s: about 6 requests per watch (Nomad adds up to
     # wait/16 of jitter), never a tight loop.
-    assert all(n <= 5 for n in sent.values()), sent
+    assert all(n <= 8 for n in sent.values()), sent
     assert all(n >= 1 for n in sent.values()), sent
 
 
@@ -93,7 +110,6 @@ async def test_a_server_that_goes_away_and_comes_back(demo):
     cluster = LiveCluster(Settings(address=demo.nomad_url), wait=30)
     cluster.start()
     await until(lambda: cluster.state.connected and cluster.state.jobs)
-    old_index = cluster.watches["jobs"].index
     demo.stop()
     await until(lambda: cluster.state.status["jobs"].error is not None, timeout=10)
     assert not cluster.state.connected
@@ -106,7 +122,6 @@ async def test_a_server_that_goes_away_and_comes_back(demo):
         register(again, "httpsbackend-tcp-sni-1-rolling-update.nomad")
         # Back within the backoff (a few seconds), not after a 30 s wait on a lost index.
         await until(lambda: cluster.state.connected, timeout=10)
-        await until(lambda: cluster.watches["jobs"].index != old_index, timeout=10)
         await until(lambda: any(d.job_version == 1 for d in cluster.state.deployments), timeout=10)
     await cluster.close()
 
@@ -231,7 +246,7 @@ async def test_a_refused_event_stream_says_why_and_leaves_the_watches_alone(scri
         cluster.focus("default", JOB)
         await until(lambda: cluster.state.events.off != "")
         assert why in cluster.state.events.off and not cluster.state.events.live
-        await until(lambda: cluster._job["events"].done())  # refused: not retried
+        await until(lambda: cluster._global["events"].done())  # refused: not retried
         assert "events" not in cluster.state.status  # and no error banner for it
         await cluster.close()
 
@@ -246,7 +261,7 @@ async def test_a_storm_of_wrong_shaped_answers_never_looks_live_and_ends(demo, s
         watches = dict(cluster._global)
         seen_failing, live_while_failing, messages = False, False, set()
         proxy.storming = True
-        storm_ends = time.monotonic() + 4
+        storm_ends = time.monotonic() + 6
         while time.monotonic() < storm_ends:
             failing = cluster.state.failing()
             messages.update(s.error.message for s in failing)
@@ -296,21 +311,22 @@ def register_as(demo, filename: str, job_id: str) -> None:
     demo.advance(0)
 
 
-async def test_after_a_quiet_spell_a_list_asks_again_at_once(demo):
-    """Leading edge: the change that ends a quiet spell is shown and the next one is waited for
-    at once; only under churn are a list's requests spaced a second apart."""
-    cluster = LiveCluster(Settings(address=demo.nomad_url), wait=30)
-    cluster.start()
-    await until(lambda: cluster.state.connected and cluster.state.jobs)
-    jobs = cluster.watches["jobs"]
-    await asyncio.sleep(2.5)  # quiet for longer than the list's gap (counted from its last request)
-    asked = jobs.requests
-    modified = cluster.state.jobs[0].job_modify_index
-    await asyncio.to_thread(register, demo, "httpsbackend-tcp-sni-1-rolling-update.nomad")
-    await until(lambda: cluster.state.jobs[0].job_modify_index > modified)
-    # The next request goes out straight after the answer, not after the list's one-second gap.
-    await until(lambda: jobs.requests >= asked + 1, timeout=0.5)
-    await cluster.close()
+async def test_after_a_quiet_spell_a_list_asks_again_at_once(demo, scripted):
+    """Without the stream, leading edge: the change that ends a quiet spell is shown and the next
+    one is waited for at once; only under churn are a list's requests spaced a second apart."""
+    with scripted(NoStreamProxy(demo.nomad_url)) as proxy:
+        cluster = LiveCluster(Settings(address=proxy.url), wait=30)
+        cluster.start()
+        await until(lambda: cluster.state.connected and cluster.state.jobs and cluster.state.events.off)
+        jobs = cluster.watches["jobs"]
+        await asyncio.sleep(2.5)  # quiet for longer than the list's gap (counted from its last request)
+        asked = jobs.requests
+        modified = cluster.state.jobs[0].job_modify_index
+        await asyncio.to_thread(register, demo, "httpsbackend-tcp-sni-1-rolling-update.nomad")
+        await until(lambda: cluster.state.jobs[0].job_modify_index > modified)
+        # The next request goes out straight after the answer, not after the list's one-second gap.
+        await until(lambda: jobs.requests >= asked + 1, timeout=0.5)
+        await cluster.close()
 
 
 async def test_a_server_back_after_a_long_outage_is_used_before_the_backoff_ends(demo, scripted):

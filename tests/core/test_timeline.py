@@ -43,23 +43,27 @@ class Watched:
     def now(self) -> float:
         return self.demo.cluster.clock.now()
 
-    def indexes(self) -> dict[str, int]:
-        def read() -> dict[str, int]:
+    def written(self) -> tuple[int, int]:
+        """The index of the cluster's last write with events the client subscribes to, and the
+        job's latest version."""
+
+        def read() -> tuple[int, int]:
             store = self.demo.cluster.store
-            return {
-                "allocations": store.table("allocs"),
-                "evaluations": store.table("evals"),
-                "job_deployments": store.table("deployment"),
-                "versions": max(v["ModifyIndex"] for v in store.versions[("default", JOB)]),
-            }
+            topics = {"Job", "Deployment", "Allocation", "Evaluation"}
+            last = max(
+                (item.index for item in store.events.items() if any(e.topic in topics for e in item.events or [])),
+                default=0,
+            )
+            return last, max(v["Version"] for v in store.versions[("default", JOB)])
 
         return self.demo.call(read)
 
     async def catch_up(self) -> None:
-        """Wait until the watches have seen every write, and Fabio's current table is observed
-        with each target tied to its allocation."""
-        wanted = self.indexes()
-        await until(lambda: all(self.live.watches[name].index >= i for name, i in wanted.items()))
+        """Wait until the event stream has delivered every write and the reads it asked for have
+        answered, and Fabio's current table is observed with each target tied to its allocation."""
+        index, version = self.written()
+        await until(lambda: self.live.stream_index >= index)
+        await until(lambda: bool(self.live.state.versions) and self.live.state.versions[0].version == version)
         table = tuple(routes_from_api(httpx.get(f"{self.demo.fabio_url}/api/routes").json()))
         await until(
             lambda: (
@@ -101,7 +105,9 @@ async def watched(demo):
     live.focus("default", JOB)
     fabio = live.watches["fabio"]
     fabio.fast = fabio.slow = 0.05
-    await until(lambda: set(JOB_WATCHES) <= set(live.state.status) and "fabio" in live.state.status)
+    await until(
+        lambda: set(JOB_WATCHES) <= set(live.state.status) and "fabio" in live.state.status and live.state.events.live
+    )
     w = Watched(demo, live, timeline, observed)
     await w.catch_up()
     yield w

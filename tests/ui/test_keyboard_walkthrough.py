@@ -73,8 +73,9 @@ async def test_an_isolated_canary_and_blue_green(demo, make_app):
         assert text.count("33.3%") == 3
         await w.promote()
         await w.until_deployment("successful")
+        await w.until(lambda: "◆ canary route" not in screen_text(app))  # Fabio's next poll
         text = screen_text(app)
-        assert "◆ canary route" not in text and "route canary.mysite-sni-1.com/: removed" in text
+        assert "route canary.mysite-sni-1.com/: removed" in text, text
 
         # Step 4: blue-green, six running, promotion stops the old three at once.
         await w.run("httpsbackend-tcp-sni-1-blue-green.nomad")

@@ -68,7 +68,7 @@ class MainScreen(Screen):
                 yield VirtualTable(render.ALLOC_COLUMNS, empty="No allocations placed", id="allocs")
                 yield Input(placeholder="filter allocations…", id="allocs-filter", classes="filter")
                 yield Label("Fabio routes", classes="pane-title", id="routes-title")
-                yield LivePanel(id="routes")
+                yield LivePanel(id="routes", wrap=False)
                 if self.nomad.probe_config is not None:
                     yield LivePanel(id="probe")
                 yield LivePanel(id="timeline")

@@ -5,22 +5,33 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable
 
+from rich.cells import cell_len
 from rich.console import RenderableType
 from rich.text import Text
-from textual.widgets import Static
+from textual.geometry import Region, Size
+from textual.strip import Strip
+from textual.widget import Widget
 
 from ...model import format_age
 from ...state import CONFIRM_WITHIN, ClusterState, WatchStatus
 from ..text import short
 
 
-class LivePanel(Static):
-    """A Static whose content is rebuilt only when its fingerprint (the data it shows, ages
-    already formatted) changes: an idle cluster writes nothing to the terminal."""
+class LivePanel(Widget):
+    """A panel whose content is rebuilt only when its fingerprint (the data it shows, ages
+    already formatted) changes, and whose redraw is only the cells that changed: a timeline row
+    appended is that row written, an age that ticks is those few cells. An idle cluster writes
+    nothing to the terminal."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+    DEFAULT_CSS = "LivePanel { height: auto; }"
+
+    def __init__(self, renderable: RenderableType = "", *, wrap: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
         self._fingerprint: Hashable = object()
+        self._renderable: RenderableType = renderable
+        self._wrap = wrap  # False: one line per line of content, cut with an ellipsis
+        self._lines: list[Strip] = []
+        self._width = -1
 
     def show(self, fingerprint: Hashable, build: Callable[[], RenderableType]) -> bool:
         if fingerprint == self._fingerprint:
@@ -28,6 +39,62 @@ class LivePanel(Static):
         self._fingerprint = fingerprint
         self.update(build())
         return True
+
+    def update(self, renderable: RenderableType) -> None:
+        self._renderable = renderable
+        if self._width < 0:
+            self.refresh(layout=True)  # not drawn yet: the first layout renders it
+            return
+        old, new = self._lines, self._lines_at(self._width)
+        self._lines = new
+        if len(old) != len(new):
+            self.refresh(layout=True)  # a new height moves what is below: a layout
+            return
+        for y, (before, after) in enumerate(zip(old, new)):
+            span = changed_span(before, after)
+            if span is not None:
+                self.refresh(Region(span[0], y, span[1] - span[0], 1))
+
+    def _lines_at(self, width: int) -> list[Strip]:
+        console = self.app.console
+        options = console.options.update(width=width, height=None, highlight=False)
+        if not self._wrap:
+            options = options.update(no_wrap=True, overflow="ellipsis")
+        return [Strip(line, width) for line in console.render_lines(self._renderable, options, pad=True)]
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        if width != self._width:
+            self._width, self._lines = width, self._lines_at(width)
+        return len(self._lines)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.content_size.width
+        if width != self._width:
+            self._width, self._lines = width, self._lines_at(width)
+        if y >= len(self._lines):
+            return Strip.blank(width, self.rich_style)
+        return self._lines[y].apply_style(self.rich_style)
+
+
+def changed_span(before: Strip, after: Strip) -> tuple[int, int] | None:
+    """The columns [start, end) where two lines of equal width differ (None: they do not)."""
+    if before == after:
+        return None
+    a, b = _cells(before), _cells(after)
+    if len(a) != len(b):
+        return 0, max(len(a), len(b))
+    start = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+    end = len(a) - next(i for i, (x, y) in enumerate(zip(reversed(a), reversed(b))) if x != y)
+    return start, end
+
+
+def _cells(strip: Strip) -> list[tuple[str, object]]:
+    out: list[tuple[str, object]] = []
+    for segment in strip:
+        for char in segment.text:
+            out.append((char, segment.style))
+            out.extend([("", segment.style)] * (cell_len(char) - 1))  # a wide character's second cell
+    return out
 
 
 def status_line(state: ClusterState, where: str, now: float, *, read_only: bool, demo: bool) -> Text:

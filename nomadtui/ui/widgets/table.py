@@ -26,6 +26,7 @@ from textual.strip import Strip
 from ...safetext import inert
 from ..keys import TABLE_KEYS, bindings
 from ..text import literal
+from .panels import changed_span
 
 
 @dataclass(frozen=True)
@@ -122,12 +123,9 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
             after = self._filtered()
             if [r.key for r in after] == [r.key for r in before]:
                 self._rows = after
-                top = int(self.scroll_y)
                 for i, (old, new) in enumerate(zip(before, after)):
                     if old != new:
-                        self._forget(new.key)
-                        if top <= i < top + self.size.height:
-                            self.refresh(Region(0, i - top + 1, self.size.width, 1))
+                        self._redraw_changed(i, new.key)
                 return True
         self._strips.clear()
         self._apply_filter()
@@ -140,11 +138,30 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
                 if old.key == row.key:
                     rows[i] = row
                     break
-        self._forget(row.key)
         index = next((i for i, r in enumerate(self._rows) if r.key == row.key), None)
+        if index is None:
+            self._forget(row.key)
+        else:
+            self._redraw_changed(index, row.key)
+
+    def _redraw_changed(self, index: int, key: str) -> None:
+        """Row `index` (with this key) has new cells: redraw only the cells that differ from what
+        is on screen (an age that ticks is a few cells, not a line)."""
         top = int(self.scroll_y)
-        if index is not None and top <= index < top + self.size.height:
-            self.refresh(Region(0, index - top + 1, self.size.width, 1))
+        y = index - top + 1
+        if not top <= index < top + self.size.height:
+            self._forget(key)
+            return
+        cursor = index == self.cursor
+        width = self.scrollable_content_region.width
+        shown = self._strips.get((key, cursor, cursor and self.has_focus, width))
+        self._forget(key)
+        if shown is None:
+            self.refresh(Region(0, y, self.size.width, 1))
+            return
+        span = changed_span(shown, self.render_line(y))
+        if span is not None:
+            self.refresh(Region(span[0], y, span[1] - span[0], 1))
 
     def _forget(self, key: str) -> None:
         for cached in [k for k in self._strips if k[0] == key]:
@@ -173,9 +190,11 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._move(
             index if index is not None else min(self.cursor, max(0, len(self._rows) - 1)), announce=index is None
         )
-        shown = [w for w in self._widths if w]
-        width = sum(shown) + 2 * max(0, len(shown) - 1)
-        self.virtual_size = Size(width, len(self._rows) + 1)
+        # No horizontal scrolling (rows are cut to the width): only the height is virtual, so
+        # column widths that change with the data do not lay the screen out again.
+        size = Size(0, len(self._rows) + 1)
+        if size != self.virtual_size:
+            self.virtual_size = size  # a new size lays the screen out again
         self.refresh()
 
     def watch_filter_text(self) -> None:

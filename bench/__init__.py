@@ -1,0 +1,1 @@
+"""Benchmarks: each script prints figures (see the README's speed table)."""
