@@ -47,6 +47,7 @@ class StormProxy:
         self.answers = 0
         self.html = False
         self.delays: dict[str, float] = {}  # path -> seconds to hold a request before forwarding
+        self.cuts = 0  # bumped by cut(): streamed answers under way end at their next chunk
         self._shapes = itertools.cycle(self.SHAPES)
         self._large_body = b""
 
@@ -77,9 +78,17 @@ class StormProxy:
                 if k.lower() in ("x-nomad-index", "content-type")
             ]
             await send({"type": "http.response.start", "status": resp.status_code, "headers": headers})
+            cut_at = self.cuts  # a stream open when `cut()` is called ends there
             async for chunk in resp.aiter_bytes():
+                if self.cuts != cut_at:
+                    break
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b""})
+
+    def cut(self) -> None:
+        """End every streamed answer under way (the event stream) at its next chunk, as a
+        proxy that drops long connections does."""
+        self.cuts += 1
 
     def _storm_body(self) -> bytes:
         if not self.large:

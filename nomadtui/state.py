@@ -31,6 +31,7 @@ from .wire import image_tag
 # `status` (a source's health), `focus` (another job in focus) and `namespace` (another one shown).
 Change = Literal[
     "jobs",
+    "job_row",  # one job's list row changed in place (LiveCluster.changed_job says which)
     "deployments",
     "nodes",
     "focus",

@@ -139,6 +139,9 @@ class LiveCluster:
         self._specs: dict[str, tuple[dict[str, asyncio.Task], tuple, dict]] = {}  # to respawn a watch
         self._stubs_wanted: dict[tuple[str, str], None] = {}  # job rows to read again, in order
         self._stubs_wake = asyncio.Event()
+        # The one job whose list row the last "job_row" or streamed "deployments" change moved
+        # (None: any may have): the screen redraws that row alone.
+        self.changed_job: tuple[str, str] | None = None
 
     @property
     def stream_index(self) -> int:
@@ -508,6 +511,7 @@ class LiveCluster:
     # --- publishing ------------------------------------------------------------------------
 
     def _publish(self, name: Change, data: Any, index: int) -> None:
+        self.changed_job = None  # a whole list: any row may have moved
         if name == "fabio":
             self._set(name, routes=tuple(data))
         elif name not in STREAMED:
@@ -576,6 +580,8 @@ class LiveCluster:
             return  # merged when the list first answers: a baseline is a whole list
         data = self._with_streamed(name, getattr(self.state, name))
         if data is not getattr(self.state, name):
+            jobs = {(r.namespace, r.job_id) for r in records}
+            self.changed_job = next(iter(jobs)) if len(jobs) == 1 else None  # the rows it moves
             self._show(name, data)
 
     def _behind_stream(self, name: Change, data: tuple, index: int) -> bool:
@@ -701,6 +707,9 @@ class LiveCluster:
             if jobs[at] == stub:
                 return
             jobs[at] = stub
+            self.changed_job = key  # one row, in place: the screen redraws that row alone
+            self._set("job_row", jobs=tuple(jobs))
+            return
         else:
             order = (lambda j: (j.namespace, j.id)) if self.namespace == "*" else (lambda j: j.id)
             bisect.insort(jobs, stub, key=order)

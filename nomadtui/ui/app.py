@@ -82,7 +82,8 @@ class NomadApp(App):
             # which otherwise rescan it all (a 150-200 ms pause at 10,000 jobs) every few seconds.
             self._freeze_heap = False
             self.set_timer(1.0, gc.freeze)
-        self.main_screen.post_message(ClusterChanged(what))
+        row = self.live.changed_job if what in ("job_row", "deployments") else None
+        self.main_screen.post_message(ClusterChanged(what, row))
 
     def _on_probe(self, snapshot: ProbeSnapshot) -> None:
         self.main_screen.post_message(ProbeChanged(snapshot))

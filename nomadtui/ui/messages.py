@@ -8,11 +8,13 @@ from ..state import Change
 
 
 class ClusterChanged(Message):
-    """The LiveCluster's state changed; `what` names the view that changed."""
+    """The LiveCluster's state changed; `what` names the view that changed, and `row` the one
+    job (namespace, id) whose list row alone moved, when that is all."""
 
-    def __init__(self, what: Change) -> None:
+    def __init__(self, what: Change, row: tuple[str, str] | None = None) -> None:
         super().__init__()
         self.what = what
+        self.row = row
 
 
 class ProbeChanged(Message):

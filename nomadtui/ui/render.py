@@ -133,6 +133,18 @@ class JobRows:
         self._cache = cache
         return out
 
+    def row_for(self, state: ClusterState, key: tuple[str, str]) -> Row | None:
+        """The row of one job (namespace, id), rebuilt and remembered: a change to one job's
+        row costs that row."""
+        job = next((j for j in state.jobs if (j.namespace, j.id) == key), None)
+        if job is None:
+            return None
+        d = state.latest_by_job().get(key)
+        focused = state.job if state.job is not None and (state.job.namespace, state.job.id) == key else None
+        row = job_row(job, d, focused, self._all_namespaces)
+        self._cache[f"{key[0]}/{key[1]}"] = (job, d, focused, row)
+        return row
+
     def focused_row(self, state: ClusterState) -> Row | None:
         job = state.job
         if job is None:

@@ -93,7 +93,7 @@ class MainScreen(Screen):
     # --- data in ----------------------------------------------------------------------------
 
     def on_cluster_changed(self, message: ClusterChanged) -> None:
-        self.refresh_from(self.nomad.live.state, message.what)
+        self.refresh_from(self.nomad.live.state, message.what, message.row)
         if self.tour is not None:
             self.tour.check(self.nomad.live.state)
 
@@ -101,10 +101,13 @@ class MainScreen(Screen):
         self._probe_snapshot = message.snapshot
         self._refresh_probe(self.nomad.live.state)
 
-    def refresh_from(self, state: ClusterState, what: Refresh) -> None:
+    def refresh_from(self, state: ClusterState, what: Refresh, one_row: tuple[str, str] | None = None) -> None:
         now = self.nomad.now()
         jobs = self.query_one("#jobs", VirtualTable)
-        if what in ("all", "jobs", "deployments", "namespace"):
+        if one_row is not None:
+            if (row := self._job_rows.row_for(state, one_row)) is not None:
+                jobs.update_row(row)  # one job's row, not a rebuild of 10,000
+        elif what in ("all", "jobs", "job_row", "deployments", "namespace"):
             first = jobs.cursor_key is None
             jobs.set_rows(self._job_rows.rows(state, all_namespaces=self.nomad.live.namespace == "*"))
             if self._wanted is not None and jobs.move_to_key(self._wanted):
