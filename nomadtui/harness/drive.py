@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 from collections.abc import AsyncIterator, Callable
-
-from rich.console import Console
-from textual.pilot import Pilot
+from typing import Protocol
 
 from ..demo.cluster import JOBS_DIR
 from ..demo.server import DemoServer
@@ -22,14 +19,17 @@ from ..ui.screens.main import MainScreen
 from ..ui.screens.plan import PlanScreen
 
 
+class Pilot(Protocol):
+    """What the harness needs of Textual's Pilot (the UI's own business): keys and waiting."""
+
+    async def press(self, *keys: str) -> None: ...
+
+    async def pause(self, delay: float | None = None) -> None: ...
+
+
 def screen_text(app: NomadApp) -> str:
     """The screen as plain text, as a person reading the terminal sees it."""
-    width, height = app.size
-    console = Console(
-        width=width, height=height, file=io.StringIO(), record=True, legacy_windows=False, color_system=None
-    )
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return console.export_text()
+    return app.screen_text()
 
 
 class Walkthrough:

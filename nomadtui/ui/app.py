@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gc
+import io
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from rich.console import Console
 from textual.app import App
 from textual.notifications import SeverityLevel
 
@@ -70,6 +72,16 @@ class NomadApp(App):
             self.probe = Probe(self.probe_config, on_update=self._on_probe)
             self.run_worker(self.probe.run(), group="probe", exit_on_error=False, name="probe")
         self.push_screen(self.main_screen)
+
+    def screen_text(self) -> str:
+        """The screen as plain text (dialogs over their screens included), as a person reading
+        the terminal sees it: for tests and the headless harness."""
+        width, height = self.size
+        console = Console(
+            width=width, height=height, file=io.StringIO(), record=True, legacy_windows=False, color_system=None
+        )
+        console.print(self.screen._compositor.render_update(full=True, screen_stack=self._background_screens))
+        return console.export_text()
 
     def _on_state(self, state: ClusterState, what: Change) -> None:
         # Called inside a watch task on this loop: note what happened for the timeline, then hand
