@@ -92,6 +92,18 @@ class Actions:
                 BAD_RESPONSE, f"Nomad's answer when trying to {action} is not JSON ({str(e)[:200]})."
             ) from None
 
+    async def _read_job(self, job_id: str, namespace: str) -> Mapping:
+        """The job as Nomad holds it now (after a write: its new version)."""
+        return await self._request(
+            "get",
+            "job",
+            job_id,
+            action=f"read job '{job_id}'",
+            capability="read-job",
+            subject=f"job '{job_id}'",
+            namespace=namespace,
+        )
+
     async def _request(
         self,
         method: str,
@@ -184,15 +196,7 @@ class Actions:
         out = await self._request(
             "post", "jobs", body=body, action=f"register job '{job_id}'", subject=f"job '{job_id}'", namespace=ns
         )
-        job = await self._request(
-            "get",
-            "job",
-            job_id,
-            action=f"read job '{job_id}'",
-            capability="read-job",
-            subject=f"job '{job_id}'",
-            namespace=ns,
-        )
+        job = await self._read_job(job_id, ns)
         version = as_int(job.get("Version"), None)
         eval_id = str(out.get("EvalID") or "")
         where = f" in namespace {ns}" if ns != self.settings.namespace else ""
@@ -294,15 +298,7 @@ class Actions:
             action=f"revert job '{job_id}' to version {version}",
             subject=f"job '{job_id}'",
         )
-        job = await self._request(
-            "get",
-            "job",
-            job_id,
-            action=f"read job '{job_id}'",
-            capability="read-job",
-            subject=f"job '{job_id}'",
-            namespace=ns,
-        )
+        job = await self._read_job(job_id, ns)
         new_version = as_int(job.get("Version"), None)
         message = f"Reverted job {job_id} to version {version}"
         message += (

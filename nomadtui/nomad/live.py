@@ -102,6 +102,16 @@ ON_JOB_EVENT: tuple[Change, ...] = ("job", "versions", "summary")
 ON_ALLOCATION_EVENT: tuple[Change, ...] = ("summary",)
 STUB_READS = 4  # targeted reads of job list rows in flight at once
 FIRST_PAGE = 100  # jobs read first, to paint a screenful before the whole list arrives
+# The views of the job in focus, empty: what a new focus (or none) starts from.
+NO_FOCUS: dict[str, Any] = {
+    "job": None,
+    "allocations": (),
+    "job_deployments": (),
+    "versions": (),
+    "summary": None,
+    "evaluations": (),
+    "alloc_details": {},
+}
 
 
 class LiveCluster:
@@ -125,7 +135,6 @@ class LiveCluster:
         self.state = ClusterState()
         self._listeners: list[Listener] = []
         self._global: dict[str, asyncio.Task] = {}
-        self._lists: dict[str, asyncio.Task] = {}  # the namespace's jobs and deployments
         self._job: dict[str, asyncio.Task] = {}
         self.watches: dict[str, Watch | FabioWatch] = {}
         self._detail_tasks: dict[str, asyncio.Task] = {}
@@ -136,7 +145,6 @@ class LiveCluster:
         self._held: dict[Change, tuple[tuple, int]] = {}  # list answers waiting for the stream
         self._hold_timers: dict[Change, asyncio.TimerHandle] = {}
         self._following = False  # the stream is live: lists are read at resync and on events only
-        self._specs: dict[str, tuple[dict[str, asyncio.Task], tuple, dict]] = {}  # to respawn a watch
         self._stubs_wanted: dict[tuple[str, str], None] = {}  # job rows to read again, in order
         self._stubs_wake = asyncio.Event()
         # The one job whose list row the last "job_row" or streamed "deployments" change moved
@@ -204,7 +212,7 @@ class LiveCluster:
     def _start_lists(self) -> None:
         ns = self.namespace
         self._spawn(
-            self._lists,
+            self._global,
             "jobs",
             "/v1/jobs",
             Reuse(Job.from_api, job_key),
@@ -215,7 +223,7 @@ class LiveCluster:
             first_page=FIRST_PAGE,
         )
         self._spawn(
-            self._lists,
+            self._global,
             "deployments",
             "/v1/deployments",
             Reuse(Deployment.from_api, indexed_key),
@@ -231,7 +239,6 @@ class LiveCluster:
             return
         self.namespace = namespace
         self._cancel(self._global)
-        self._cancel(self._lists)
         self._cancel(self._job)
         self._cancel(self._detail_tasks)
         self._drop_held()
@@ -242,15 +249,9 @@ class LiveCluster:
             jobs=(),
             deployments=(),
             focus=None,
-            job=None,
-            allocations=(),
-            job_deployments=(),
-            versions=(),
-            summary=None,
-            evaluations=(),
-            alloc_details={},
             status={},
             events=StreamStatus(),
+            **NO_FOCUS,
         )
         self.start()
 
@@ -269,14 +270,8 @@ class LiveCluster:
         self._set(
             "focus",
             focus=key,
-            job=None,
-            allocations=(),
-            job_deployments=(),
-            versions=(),
-            summary=None,
-            evaluations=(),
-            alloc_details={},
             status=status,
+            **NO_FOCUS,
         )
         if key is None:
             return
@@ -339,7 +334,6 @@ class LiveCluster:
         """Start every watch over: fresh data now, not at the next change."""
         focus = self.state.focus
         self._cancel(self._global)
-        self._cancel(self._lists)
         self._cancel(self._job)
         self._streamed, self._listed, self._following = {}, {}, False
         self._set("focus", focus=None)
@@ -393,12 +387,12 @@ class LiveCluster:
         """Ask every polling source for fresh data now instead of after its gap (Fabio included);
         watches that follow the event stream are already current."""
         for watch in self.watches.values():
-            if not getattr(watch, "following", False):
+            if not (isinstance(watch, Watch) and watch.following):
                 watch.poke()
 
     async def close(self) -> None:
         self._drop_held()
-        tasks = [*self._global.values(), *self._lists.values(), *self._job.values(), *self._detail_tasks.values()]
+        tasks = [*self._global.values(), *self._job.values(), *self._detail_tasks.values()]
         for t in tasks:
             t.cancel()
         for t in tasks:
@@ -428,17 +422,6 @@ class LiveCluster:
         follows: bool = True,
         first_page: int | None = None,
     ) -> None:
-        self._specs[name] = (
-            group,
-            (name, path, parse, expect, params),
-            {
-                "capability": capability,
-                "subject": subject,
-                "min_gap": min_gap,
-                "follows": follows,
-                "first_page": first_page,
-            },
-        )
         watch = Watch(
             self.http,
             name,
@@ -459,23 +442,24 @@ class LiveCluster:
             clock=self.clock,
             min_gap=min_gap,
             max_answer=self.settings.max_answer_bytes,
+            follows=follows,
+            first_page=first_page,
         )
         watch.following = follows and self._following
-        watch.follows = follows
-        watch.first_page = first_page
         self.watches[name] = watch
         self._supervise(group, name, watch.run)
 
-    def _respawn(self, name: str) -> None:
-        """Start a watch over (its first request is a full read): a resync."""
-        group, args, kwargs = self._specs[name]
+    def _resync(self, name: str, watch: Watch) -> None:
+        """Cancel the watch's request (a blocking query parked on an index) and start it over
+        following the stream: its first request is a full read, a resync. The watch keeps its
+        last data and age."""
+        group = self._job if name in self._job else self._global
         task = group.pop(name, None)
         if task is not None:
             task.cancel()
-        before = self.watches.get(name)
-        self._spawn(group, *args, **kwargs)
-        if before is not None:
-            self.watches[name].as_of = before.as_of  # the data it published is that old
+        watch.resync()
+        watch.following = True
+        self._supervise(group, name, watch.run)
 
     def _supervise(self, group: dict[str, asyncio.Task], name: str, run: Callable[[], Awaitable[None]]) -> None:
         """Run a watch or stream for as long as its group lives. Ending is for a cancel (quitting,
@@ -652,7 +636,7 @@ class LiveCluster:
             if watch.index == 0:
                 watch.following = True  # its first answer, still to come, is the resync
             else:
-                self._respawn(name)
+                self._resync(name, watch)
 
     def _poll(self) -> None:
         """The stream failed or was refused: every list becomes a blocking query again, starting

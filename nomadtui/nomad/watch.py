@@ -150,6 +150,11 @@ class Source(Generic[T]):
             self.on_status(WatchStatus(self.name, True, None, self.as_of, None, 0))
             await self.rest()
 
+    def resync(self) -> None:
+        """Ask for everything again: the next request is a full read, published even if it
+        equals what was published last (whoever listens starts over from it)."""
+        self._have_data = False
+
     def poke(self) -> None:
         """Skip the rest of the wait (someone knows the data just changed)."""
         self._wake.set()
@@ -178,6 +183,8 @@ class Watch(Source[T]):
         clock: Callable[[], float] = time.time,
         min_gap: float = MIN_GAP,
         max_answer: int = MAX_ANSWER,
+        follows: bool = True,
+        first_page: int | None = None,
     ) -> None:
         super().__init__(name, publish=publish, on_status=on_status, clock=clock)
         self.http = http
@@ -196,9 +203,13 @@ class Watch(Source[T]):
         self.following = False  # kept current by the event stream: read only when poked
         # Ask for a first page of this many records before the whole list (a screenful of jobs
         # painted while tens of megabytes are still on their way; Nomad pages with `per_page`).
-        self.first_page: int | None = None
+        self.first_page = first_page
         self._paged = False
-        self.follows = True  # may follow the stream (not the nodes list, whose topic is not asked)
+        self.follows = follows  # may follow the stream (not the nodes list, whose topic is not asked)
+
+    def resync(self) -> None:
+        super().resync()
+        self.index = 0
 
     def failed(self) -> None:
         # The server may be a new one with a lower index: ask for the current state at once

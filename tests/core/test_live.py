@@ -399,10 +399,12 @@ async def test_a_dropped_stream_is_subscribed_again_and_the_lists_resynchronise(
         await until(lambda: cluster.state.events.live and cluster.state.allocations)
         await until(lambda: all(w.following for n, w in cluster.watches.items() if n not in ("nodes", "fabio")))
         jobs = cluster.watches["jobs"]
+        asked = jobs.requests
         proxy.cut()
         # A write the dropped stream may miss: the next write ends the old stream at its chunk.
         await asyncio.to_thread(register_as, demo, "httpsbackend-tcp-sni-1.nomad", "while-it-was-down")
         await until(lambda: "while-it-was-down" in {j.id for j in cluster.state.jobs}, timeout=10)
-        await until(lambda: cluster.state.events.live and cluster.watches["jobs"] is not jobs, timeout=10)
+        # Subscribed again, and the jobs list was read again in full (a resync), then followed.
+        await until(lambda: cluster.state.events.live and jobs.requests > asked and jobs.following, timeout=10)
         assert cluster.state.live
         await cluster.close()
