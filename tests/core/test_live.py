@@ -137,7 +137,7 @@ async def test_a_server_that_goes_away_and_comes_back(demo):
         await until(lambda: {a.id for a in cluster.state.allocations} == new_allocs, timeout=10)
         assert not old_allocs & new_allocs
         assert {d.id for d in cluster.state.deployments} == new_deployments
-        assert cluster.state.events.live
+        await until(lambda: cluster.state.events.live, timeout=10)
     await cluster.close()
 
 
@@ -162,7 +162,9 @@ async def test_errors_of_broken_servers_are_sentences(scripted):
             await until(lambda c=cluster: "jobs" in c.state.status and c.state.status["jobs"].error)
             error = cluster.state.status["jobs"].error
             assert error.kind == kind and words in error.message
-            assert cluster.state.status["jobs"].retry_at is not None
+            # A retry is due (with its countdown) or, the first one being quick, already under way.
+            status = cluster.state.status["jobs"]
+            assert status.retry_at is not None or status.retrying
             await cluster.close()
 
 
