@@ -258,6 +258,8 @@ async def test_an_outage_is_whole_at_80_columns_and_the_panels_look_stale(demo, 
         assert "stale" not in screen_text(app)
         demo.stop()
         await w.until(lambda: "Nomad: connection refused" in screen_text(app), timeout=15)
+        # The lists the stream kept current fail as soon as they are read again (at once).
+        await w.until(lambda: "Jobs · stale " in screen_text(app) and "Allocations · stale " in screen_text(app))
         text = screen_text(app)
         status = text.splitlines()[-2].strip()
         assert status.startswith("○ offline ") and " · Nomad: connection refused" in status
