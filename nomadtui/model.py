@@ -452,6 +452,11 @@ class Deployment:
         return self.status in ACTIVE_DEPLOYMENT_STATUSES
 
     @property
+    def to_place(self) -> int:
+        """Allocations the deployment has yet to place (canaries count toward the total)."""
+        return sum(max(0, g.desired_total - g.placed) for g in self.groups.values())
+
+    @property
     def needs_promotion(self) -> bool:
         """Nomad's RequiresPromotion: running with a canary group not yet promoted."""
         return self.status == "running" and any(g.awaiting_promotion for g in self.groups.values())

@@ -17,7 +17,7 @@ def test_the_two_commands():
 
 def test_every_key_is_documented():
     for key in APP_KEYS + MAIN_KEYS:
-        if key.action in ("focus_next", "focus_previous"):
+        if key.action in ("app.focus_next", "app.focus_previous"):
             continue
         shown = key.key_display or key.keys
         assert f"`{shown}`" in README, f"README does not document {shown} ({key.description})"

@@ -33,7 +33,7 @@ class NomadCommands(Provider):
         for key in MAIN_KEYS:
             if key.changes_cluster and app.settings.read_only:
                 continue
-            if key.action in ("focus_next", "focus_previous", "filter"):
+            if key.action in ("app.focus_next", "app.focus_previous", "filter"):
                 continue
             yield key.description, f"press {key.key_display or key.keys}", partial(main.run_action, key.action)
 

@@ -53,8 +53,8 @@ MAIN_KEYS = (
     Key("export", "ctrl+e", "export_timeline", "Export timeline", show=False),
     Key("tour_next", "space", "tour_next", "Next step", key_display="space"),
     Key("tour_replay", "b", "tour_replay", "Replay step"),
-    Key("next_pane", "tab", "focus_next", "Next pane", show=False),
-    Key("previous_pane", "shift+tab", "focus_previous", "Previous pane", show=False),
+    Key("next_pane", "tab", "app.focus_next", "Next pane", show=False),
+    Key("previous_pane", "shift+tab", "app.focus_previous", "Previous pane", show=False),
 )
 
 TABLE_KEYS = (

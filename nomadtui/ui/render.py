@@ -66,7 +66,7 @@ def bar(value: float, total: float, width: int = BAR_WIDTH, style: str = "green"
 JOB_COLUMNS = (
     Column("  ID", max_width=24),
     Column("Ver", justify="right"),
-    Column("Status", max_width=9),
+    Column("Status", max_width=9, min_width=7),
     Column("Run", justify="right"),
 )
 
@@ -321,12 +321,12 @@ ALLOC_COLUMNS = (
     Column("ID"),
     Column("Node ID"),
     Column("Task Group", max_width=20, optional=True),
-    Column("Ver", justify="right"),
+    Column("Ver", justify="right", min_width=3),
     Column("Desired"),
-    Column("Status"),
-    Column("Health"),
-    Column("Created"),
-    Column("Modified"),
+    Column("Status", min_width=8),
+    Column("Health", min_width=11),
+    Column("Created", min_width=9),
+    Column("Modified", min_width=9),
 )
 
 
@@ -547,8 +547,9 @@ def probe_panel(snapshot, expectation, problems, target: str, *, compact: bool =
     return Group(*parts)
 
 
-def timeline_panel(rows, title: str, *, limit: int = 14) -> RenderableType:
-    """The latest deployment's steps: time, elapsed since the start, how long the step took."""
+def timeline_panel(rows, title: str, *, limit: int = 200) -> RenderableType:
+    """The latest deployment's steps: time, elapsed since the start, how long the step took.
+    Its panel shows the newest steps that fit."""
     if not rows:
         return Text("No rollout observed yet", style="dim")
     table = Table(box=None, padding=(0, 2, 0, 0), pad_edge=False, show_edge=False, header_style="bold dim")
@@ -559,19 +560,18 @@ def timeline_panel(rows, title: str, *, limit: int = 14) -> RenderableType:
         ("Event", "left"),
     )
     for label, justify in columns:
-        table.add_column(label, justify=justify, no_wrap=label != "Event")
-    shown = rows[-limit:]
-    for event, since_previous, since_start in shown:
+        # The durations' columns keep their width as values grow (4ms, 143ms, 1m2s): a row
+        # appended is then that row drawn, not every row shifted.
+        table.add_column(label, justify=justify, no_wrap=label != "Event", min_width=6 if label != "Event" else None)
+    for event, since_previous, since_start in rows[-limit:]:
         table.add_row(
             format_time(event.at)[11:19],
             _short_duration(since_start),
             _short_duration(since_previous),
             literal(event.text, _EVENT_STYLE.get(event.kind, "")),
         )
-    more = len(rows) - len(shown)
-    head = Text.assemble(
-        literal(title, "bold"), (f"  (+{more} earlier)" if more else "", "dim"), ("  ctrl+e exports Markdown", "dim")
-    )
+    steps = f"{len(rows)} step{'s' if len(rows) != 1 else ''}"
+    head = Text.assemble(literal(title, "bold"), (f"  {steps} · ctrl+e exports Markdown", "dim"))
     return Group(head, table)
 
 

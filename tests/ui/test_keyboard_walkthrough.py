@@ -61,7 +61,8 @@ async def test_rolling_update_and_a_weighted_canary(demo, make_app):
         assert running_images(demo) == {"v1.0.2"}
 
 
-async def test_an_isolated_canary_and_blue_green(demo, make_app):
+async def test_an_isolated_canary_and_blue_green(demo, make_app, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     roll_out(demo, "httpsbackend-tcp-sni-1-rolling-update.nomad", "httpsbackend-tcp-sni-1-canary-1.nomad")
     app = make_app()
     async with driven(app, demo) as (w, pilot):
@@ -74,8 +75,16 @@ async def test_an_isolated_canary_and_blue_green(demo, make_app):
         await w.promote()
         await w.until_deployment("successful")
         await w.until(lambda: "◆ canary route" not in screen_text(app))  # Fabio's next poll
-        text = screen_text(app)
-        assert "route canary.mysite-sni-1.com/: removed" in text, text
+        # Four rollouts' allocations fill the pane: the timeline is below them, a scroll away;
+        # it shows the newest steps, and ctrl+e exports every one.
+        await pilot.press("tab")
+        assert app.focused is app.screen.query_one("#detail")
+        await pilot.press("end")
+        assert "deployment successful" in screen_text(app)
+        await pilot.press("shift+tab", "ctrl+e")
+        await w.until(lambda: list(tmp_path.glob("nomadtui-timeline-*.md")))
+        (exported,) = tmp_path.glob("nomadtui-timeline-*.md")
+        assert "route canary.mysite-sni-1.com/: removed" in exported.read_text()
 
         # Step 4: blue-green, six running, promotion stops the old three at once.
         await w.run("httpsbackend-tcp-sni-1-blue-green.nomad")

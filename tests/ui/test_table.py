@@ -136,3 +136,36 @@ async def test_wide_characters_keep_the_columns_aligned():
         await pilot.pause()
         first, second = (lines(app.table)[i].rstrip() for i in (1, 2))
         assert cell_len(first) == cell_len(second)
+
+
+async def test_reserved_rows_take_arrivals_without_a_new_height():
+    app = TableApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.table
+        table.styles.height = "auto"
+        table.set_rows(rows("a", "b"))
+        table.reserve(4)  # two more rows are on their way (a rollout's new allocations)
+        await pilot.pause()
+        assert table.size.height == 5  # header + 4 rows
+        table.set_rows(rows("a", "b", "c", "d"))
+        assert table.virtual_size.height == 5  # no new size: the screen is not laid out again
+        await pilot.pause()
+        assert [line.split()[0] for line in lines(table)[1:]] == ["a", "b", "c", "d"]
+        table.reserve(0)
+        table.set_rows(rows("a"))
+        await pilot.pause()
+        assert table.size.height == 2
+
+
+async def test_a_column_with_a_minimum_width_keeps_it_as_values_change():
+    app = TableApp()
+    async with app.run_test(size=(40, 8)) as pilot:
+        table = VirtualTable((Column("ID"), Column("Status", min_width=8), Column("Age")), id="other")
+        await app.mount(table)
+        table.set_rows([Row("a", ("a", "pending", "1s"))])
+        await pilot.pause()
+        before = table.render_line(1).text.index("1s")
+        table.set_rows([Row("a", ("a", "running", "1s"))])
+        table.set_rows([Row("a", ("a", "complete", "1s"))])
+        await pilot.pause()
+        assert table.render_line(1).text.index("1s") == before

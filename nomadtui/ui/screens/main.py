@@ -26,7 +26,7 @@ from .. import flows, render
 from ..keys import CLUSTER_CHANGING_ACTIONS, MAIN_KEYS, TOUR_ACTIONS, bindings
 from ..messages import ClusterChanged, ProbeChanged
 from ..tour import Tour
-from ..widgets.panels import LivePanel, status_line
+from ..widgets.panels import LivePanel, TailPanel, status_line
 from ..widgets.table import VirtualTable
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class MainScreen(Screen):
                 yield LivePanel(id="routes", wrap=False)
                 if self.nomad.probe_config is not None:
                     yield LivePanel(id="probe")
-                yield LivePanel(id="timeline")
+                yield TailPanel(id="timeline", head=2)
         yield LivePanel(id="tour")
         yield LivePanel(id="status")
         yield Footer()
@@ -83,6 +83,8 @@ class MainScreen(Screen):
         self._titles: dict[str, str] = {}
         self._probe_snapshot: ProbeSnapshot | None = None
         self._configured: dict | None = None  # the probed route's weights, to notice changes
+        self._allocs_of: object = None  # the focus whose allocations the table shows
+        self._routes_of: object = None  # the focus whose routes the panel shows
         self.tour = Tour(self, self.nomad.tour_jobs) if self.nomad.tour_jobs is not None else None
         self.query_one("#tour").display = self.tour is not None
         self.set_interval(1.0, self._tick)
@@ -148,13 +150,24 @@ class MainScreen(Screen):
             (latest, narrow, _deadline_ages(latest, now)), lambda: render.deployment_panel(latest, now, compact=narrow)
         )
         nodes = {n.id: n.name for n in state.nodes}
-        self.query_one("#allocs", VirtualTable).set_rows(render.alloc_rows(state.allocations, nodes, now))
+        allocs = self.query_one("#allocs", VirtualTable)
+        allocs.set_rows(render.alloc_rows(state.allocations, nodes, now))
+        if self._allocs_of != state.focus:
+            self._allocs_of = state.focus
+            allocs.reserve(0)
+        # Room for the allocations the rollout has yet to place, kept while the job is in focus.
+        expected = len(state.allocations) + (latest.to_place if latest is not None and latest.active else 0)
+        allocs.reserve(max(allocs.reserved, expected))
         routes = state.job_routes()
         images = state.version_images()
         fabio = state.status.get("fabio")
         configured = self.nomad.live.fabio is not None
+        # During a rollout the panel keeps its height as targets leave and join (no layout);
+        # once it is over, the panel fits its routes again.
+        keep = self._routes_of == state.focus and latest is not None and latest.active
+        self._routes_of = state.focus
         self.query_one("#routes", LivePanel).show(
-            (tuple(routes), tuple(sorted(images.items())), configured, fabio is None or fabio.connected, narrow),
+            (tuple(routes), tuple(sorted(images.items())), configured, fabio is None or fabio.connected, narrow, keep),
             lambda: render.routes_panel(
                 routes,
                 state.version_label,
@@ -162,6 +175,7 @@ class MainScreen(Screen):
                 connected=fabio is None or fabio.connected,
                 compact=narrow,
             ),
+            keep_height=keep,
         )
         self._refresh_probe(state)
         rows = with_durations(self.nomad.timeline.latest_deployment_events(state))
@@ -169,7 +183,7 @@ class MainScreen(Screen):
         title = f"Rollout timeline (deployment {d.id[:8]})" if d is not None else "Rollout timeline"
         if state.events.off:
             title += "  · no event stream: steps may be coarser"
-        self.query_one("#timeline", LivePanel).show(
+        self.query_one("#timeline", TailPanel).show(
             (tuple(e for e, _, _ in rows), title), lambda: render.timeline_panel(rows, title)
         )
 

@@ -19,9 +19,8 @@ from ..text import short
 
 class LivePanel(Widget):
     """A panel whose content is rebuilt only when its fingerprint (the data it shows, ages
-    already formatted) changes, and whose redraw is only the cells that changed: a timeline row
-    appended is that row written, an age that ticks is those few cells. An idle cluster writes
-    nothing to the terminal."""
+    already formatted) changes, and whose redraw is only the cells that changed: an age that
+    ticks is those few cells. An idle cluster writes nothing to the terminal."""
 
     DEFAULT_CSS = "LivePanel { height: auto; }"
 
@@ -33,27 +32,43 @@ class LivePanel(Widget):
         self._lines: list[Strip] = []
         self._width = -1
 
-    def show(self, fingerprint: Hashable, build: Callable[[], RenderableType]) -> bool:
+    def show(self, fingerprint: Hashable, build: Callable[[], RenderableType], *, keep_height: bool = False) -> bool:
         if fingerprint == self._fingerprint:
             return False
         self._fingerprint = fingerprint
-        self.update(build())
+        self.update(build(), keep_height=keep_height)
         return True
 
-    def update(self, renderable: RenderableType) -> None:
+    def update(self, renderable: RenderableType, *, keep_height: bool = False) -> None:
+        """`keep_height`: content that got shorter leaves blank lines rather than a new height
+        (a route's targets that leave and come back during a rollout lay nothing out)."""
         self._renderable = renderable
         if self._width < 0:
             self.refresh(layout=True)  # not drawn yet: the first layout renders it
             return
         old, new = self._lines, self._lines_at(self._width)
+        if keep_height and len(new) < len(old):
+            new += [Strip.blank(self._width)] * (len(old) - len(new))
         self._lines = new
+        self._redraw(old, new)
+
+    def _redraw(self, old: list[Strip], new: list[Strip]) -> None:
         if len(old) != len(new):
-            self.refresh(layout=True)  # a new height moves what is below: a layout
-            return
-        for y, (before, after) in enumerate(zip(old, new)):
+            self.refresh(layout=True)  # a new height moves what is below: the pane is redrawn
+        else:
+            self._refresh_changed(old, new)
+
+    def _refresh_changed(self, old: list[Strip], new: list[Strip]) -> None:
+        blank = Strip.blank(self._width)
+        for y in range(max(len(old), len(new))):
+            before = old[y] if y < len(old) else blank
+            after = new[y] if y < len(new) else blank
             span = changed_span(before, after)
             if span is not None:
                 self.refresh(Region(span[0], y, span[1] - span[0], 1))
+
+    def _visible(self, lines: list[Strip]) -> list[Strip]:
+        return lines
 
     def _lines_at(self, width: int) -> list[Strip]:
         console = self.app.console
@@ -71,9 +86,44 @@ class LivePanel(Widget):
         width = self.content_size.width
         if width != self._width:
             self._width, self._lines = width, self._lines_at(width)
-        if y >= len(self._lines):
+        lines = self._visible(self._lines)
+        if y >= len(lines):
             return Strip.blank(width, self.rich_style)
-        return self._lines[y].apply_style(self.rich_style)
+        # simplify(): one escape sequence per run of equal style, not one per Rich segment
+        return lines[y].apply_style(self.rich_style).simplify()
+
+
+class TailPanel(LivePanel):
+    """A panel sized by the layout, not by its content (a new line lays nothing out): its first
+    `head` lines (a title, a header), then as much of the rest as fits, the newest line always
+    in view. When the newest would fall off the bottom the view jumps by half a panel, as a
+    pager does, so that most new lines are one line drawn rather than every line moved up."""
+
+    def __init__(self, *, head: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._head = head
+        self._top = 0  # the first line of the body in view
+        self._top_height = -1  # the height `_top` was chosen for
+
+    def _redraw(self, old: list[Strip], new: list[Strip]) -> None:
+        before = self._visible(old)
+        self._top = self._top_for(new)
+        self._refresh_changed(before, self._visible(new))
+
+    def _top_for(self, lines: list[Strip]) -> int:
+        self._top_height = height = self.content_size.height
+        body, room = len(lines) - self._head, max(1, height - self._head)
+        if body <= room:
+            return 0
+        if self._top < body <= self._top + room:
+            return self._top  # the newest line is still in view
+        return body - max(1, room // 2)
+
+    def _visible(self, lines: list[Strip]) -> list[Strip]:
+        if self.content_size.height != self._top_height:
+            self._top = self._top_for(lines)
+        room = max(1, self.content_size.height - self._head)
+        return lines[: self._head] + lines[self._head + self._top : self._head + self._top + room]
 
 
 def changed_span(before: Strip, after: Strip) -> tuple[int, int] | None:

@@ -34,6 +34,8 @@ class Column:
     label: str
     width: int | None = None  # None: as wide as the widest cell (up to max_width)
     max_width: int = 40
+    min_width: int = 0  # for cells whose width moves with the data (a status, an age): a
+    # column that keeps its width keeps the table from being redrawn whole when one cell changes
     justify: str = "left"
     optional: bool = False  # hidden while every cell is empty
 
@@ -94,6 +96,7 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.cursor = 0
         self._cursor_key: str | None = None
         self._strips: dict[tuple[str, bool, bool, int], Strip] = {}
+        self._reserved = 0  # rows the table keeps room for (see reserve)
 
     # --- data ----------------------------------------------------------------------------------
 
@@ -130,6 +133,24 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._strips.clear()
         self._apply_filter()
         return True
+
+    @property
+    def reserved(self) -> int:
+        return self._reserved
+
+    def reserve(self, rows: int) -> None:
+        """Keep room for this many rows: rows that arrive into it (an allocation placed during a
+        rollout) are a line drawn each, where a taller table would lay out the pane again."""
+        if rows != self._reserved:
+            self._reserved = rows
+            self._resize()
+
+    def _resize(self) -> None:
+        # No horizontal scrolling (rows are cut to the width): only the height is virtual, so
+        # column widths that change with the data do not lay the screen out again.
+        size = Size(0, max(len(self._rows), self._reserved) + 1)
+        if size != self.virtual_size:
+            self.virtual_size = size  # a new size lays the screen out again
 
     def update_row(self, row: Row) -> None:
         """Replace the row with this key (if shown) and redraw only its line."""
@@ -181,7 +202,7 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
             if column.optional and not cells:
                 widths.append(0)
             else:
-                widths.append(column.width or min(column.max_width, max(cell_len(column.label), cells)))
+                widths.append(column.width or min(column.max_width, max(cell_len(column.label), column.min_width, cells)))
         return widths
 
     def _apply_filter(self) -> None:
@@ -190,11 +211,7 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
         self._move(
             index if index is not None else min(self.cursor, max(0, len(self._rows) - 1)), announce=index is None
         )
-        # No horizontal scrolling (rows are cut to the width): only the height is virtual, so
-        # column widths that change with the data do not lay the screen out again.
-        size = Size(0, len(self._rows) + 1)
-        if size != self.virtual_size:
-            self.virtual_size = size  # a new size lays the screen out again
+        self._resize()
         self.refresh()
 
     def watch_filter_text(self) -> None:
@@ -299,7 +316,7 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
         segments = [
             Segment(seg.text, style + seg.style if seg.style else style) for seg in line.render(self.app.console)
         ]
-        return Strip(segments, width)
+        return Strip(segments, width).simplify()  # one escape sequence per run of equal style
 
 
 def _plain(cell: Text | str) -> str:
