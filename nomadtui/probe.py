@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from .nomad.http import verify_for
+
 if TYPE_CHECKING:
     from .model import Route
     from .state import ClusterState
@@ -212,7 +214,9 @@ class Probe:
         # No keep-alive: Fabio picks a target per connection for tcp+sni routes, so a reused
         # connection would see one backend forever.
         self.http = http or httpx.AsyncClient(
-            verify=config.verify, timeout=config.timeout, limits=httpx.Limits(max_keepalive_connections=0)
+            verify=verify_for(config.url, config.verify),
+            timeout=config.timeout,
+            limits=httpx.Limits(max_keepalive_connections=0),
         )
         self._regex = re.compile(config.version_regex)
         self._answers: deque[Answer] = deque()

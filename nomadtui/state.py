@@ -148,6 +148,36 @@ class StreamStatus:
 # --- the picture ----------------------------------------------------------------------------------
 
 
+class _Derived:
+    """A value derived from one of the state's collections, computed once per collection: the
+    states that follow a change elsewhere share the collection, and so the value (at 10,000
+    jobs a scan on every keystroke or event is what makes the screen late)."""
+
+    def __init__(self, compute: Callable[[Any], Any]) -> None:
+        self._compute = compute
+        self._source: object = None
+        self._value: Any = None
+
+    def of(self, source: object) -> Any:
+        if source is not self._source:
+            self._value, self._source = self._compute(source), source
+        return self._value
+
+
+def _latest_by_job(deployments: tuple[Deployment, ...]) -> dict[tuple[str, str], Deployment]:
+    out: dict[tuple[str, str], Deployment] = {}
+    for d in deployments:
+        key = (d.namespace, d.job_id)
+        if key not in out or d.create_index > out[key].create_index:
+            out[key] = d
+    return out
+
+
+_LATEST_BY_JOB = _Derived(_latest_by_job)
+_ANY_ACTIVE = _Derived(lambda deployments: any(d.active for d in deployments))
+_JOB_INDEX = _Derived(lambda jobs: {(j.namespace, j.id): j for j in jobs})
+
+
 @dataclass(frozen=True)
 class ClusterState:
     jobs: tuple[Job, ...] = ()
@@ -169,13 +199,15 @@ class ClusterState:
     def latest_deployment(self) -> Deployment | None:
         return latest_deployment(self.job_deployments)
 
-    def latest_by_job(self) -> dict[tuple[str, str], Deployment]:
-        out: dict[tuple[str, str], Deployment] = {}
-        for d in self.deployments:
-            key = (d.namespace, d.job_id)
-            if key not in out or d.create_index > out[key].create_index:
-                out[key] = d
-        return out
+    def latest_by_job(self) -> Mapping[tuple[str, str], Deployment]:
+        return _LATEST_BY_JOB.of(self.deployments)
+
+    def any_active_deployment(self) -> bool:
+        return _ANY_ACTIVE.of(self.deployments) or any(d.active for d in self.job_deployments)
+
+    def job_stub(self, key: tuple[str, str]) -> Job | None:
+        """The jobs list's entry for (namespace, job id)."""
+        return _JOB_INDEX.of(self.jobs).get(key)
 
     def job_routes(self) -> list[Route]:
         """Fabio's routes for the services of the job in focus, targets tied to allocations."""

@@ -61,3 +61,34 @@ def test_version_and_help():
     help_text = nomadtui("--help").stdout
     for flag in ("--demo", "--addr", "--namespace", "--read-only", "--tls-skip-verify", "--jobs-dir"):
         assert flag in help_text
+
+
+@pytest.mark.skipif(os.name != "posix", reason="pseudo-terminals are POSIX")
+def test_the_app_ends_when_its_terminal_is_gone(demo):
+    """A terminal closed under the app (no SIGHUP reaches a process without a controlling
+    terminal) must not leave it reading end-of-file in a busy loop, a core at 100 % forever."""
+    import pty
+    import time
+
+    master, slave = pty.openpty()
+    env = dict(os.environ, TERM="xterm-256color")
+    env.pop("NOMAD_ADDR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nomadtui", "--addr", demo.nomad_url, "--fabio-addr", demo.fabio_url],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 30
+    while b"httpsbackend-sni-1" not in seen and time.monotonic() < deadline:
+        seen += os.read(master, 65536)
+    assert b"httpsbackend-sni-1" in seen
+    os.close(master)
+    try:
+        assert proc.wait(timeout=15) == 1
+    finally:
+        proc.kill()

@@ -8,26 +8,23 @@ job modify index its plan saw (`EnforceIndex`), a revert the version the user lo
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import nomad
-import requests
-from nomad.api import exceptions as nomad_exceptions
 
 from .. import jobfile
 from ..jobfile import JobFile
 from ..model import Deployment, JobVersion, Plan, as_int, short_id, versions_from_api
 from ..settings import DEFAULT_ADDRESS, Settings
-from .errors import BAD_RESPONSE, INVALID, TIMEOUT, ClusterError, from_status, from_transport
-from .http import ERROR_BODY, python_nomad
+from .errors import BAD_RESPONSE, INVALID, ClusterError
 from .threads import in_thread
+
+if TYPE_CHECKING:
+    import nomad
 
 
 @dataclass(frozen=True)
@@ -50,8 +47,16 @@ _HCL_POSITION = re.compile(r"input\.hcl:(\d+),(\d+)(?:-\d+(?:,\d+)?)?:\s*")
 class Actions:
     def __init__(self, settings: Settings, client: nomad.Nomad | None = None, *, timeout: float = 15.0) -> None:
         self.settings = settings
-        self.client = client or python_nomad(settings, timeout=timeout)
+        self._client = client
         self.timeout = timeout
+
+    @property
+    def client(self) -> nomad.Nomad:
+        if self._client is None:
+            from .pyclient import python_nomad  # python-nomad and requests: on the first command
+
+            self._client = python_nomad(self.settings, timeout=self.timeout)
+        return self._client
 
     async def _call(
         self,
@@ -63,34 +68,24 @@ class Actions:
         namespace: str | None = None,
         timeout: float | None = None,
     ) -> Any:
-        ns = namespace or self.settings.namespace
+        from .pyclient import as_cluster_error
+
         timeout = timeout or self.timeout
         try:
             return await in_thread(fn, timeout=timeout + 5)
-        except (asyncio.TimeoutError, TimeoutError, nomad_exceptions.TimeoutNomadException, requests.Timeout):
-            raise ClusterError(
-                TIMEOUT, f"Nomad at {self.settings.address} did not answer within {timeout:g}s (trying to {action})."
-            ) from None
-        except nomad_exceptions.BaseNomadException as e:
-            resp = e.nomad_resp
-            if isinstance(resp, requests.Response):
-                raise from_status(
-                    resp.status_code,
-                    resp.text[:ERROR_BODY],
-                    action=action,
-                    capability=capability,
-                    namespace=ns,
-                    subject=subject,
-                    content_type=resp.headers.get("Content-Type", ""),
-                    address=self.settings.address,
-                ) from None
-            raise from_transport(resp if isinstance(resp, Exception) else e, self.settings.address, timeout) from None
-        except requests.RequestException as e:
-            raise from_transport(e, self.settings.address, timeout) from None
-        except ValueError as e:  # an answer that is not JSON (a proxy's page)
-            raise ClusterError(
-                BAD_RESPONSE, f"Nomad's answer when trying to {action} is not JSON ({str(e)[:200]})."
-            ) from None
+        except Exception as e:
+            error = as_cluster_error(
+                e,
+                self.settings.address,
+                timeout,
+                action=action,
+                capability=capability,
+                namespace=namespace or self.settings.namespace,
+                subject=subject,
+            )
+            if error is e:
+                raise
+            raise error from None
 
     async def _read_job(self, job_id: str, namespace: str) -> Mapping:
         """The job as Nomad holds it now (after a write: its new version)."""

@@ -11,7 +11,6 @@ import re
 from http import HTTPStatus
 
 import httpx
-import requests
 
 from ..model import format_bytes
 
@@ -142,20 +141,25 @@ def too_large(service: str, path: str, size: int, limit: int, *, declared: bool)
 
 
 def from_transport(e: Exception, address: str, timeout: float | None = None, *, service: str = "Nomad") -> ClusterError:
-    """Connection-level failures of httpx or requests: a refused connection, a reset, a
-    connection closed without an answer and a timeout each have their own words."""
-    limit = f" within {timeout:g}s" if timeout else ""
-    if isinstance(e, (httpx.ConnectTimeout, requests.ConnectTimeout)):
-        return ClusterError(
-            TIMEOUT, f"{service} at {address} did not accept a connection{limit}.", reason=f"no connection{limit}"
-        )
-    if isinstance(e, (httpx.TimeoutException, requests.Timeout)):
-        return ClusterError(TIMEOUT, f"{service} at {address} did not answer{limit}.", reason=f"no answer{limit}")
+    """Connection-level failures of httpx: a refused connection, a reset, a connection closed
+    without an answer and a timeout each have their own words (requests' are mapped to the
+    same in `pyclient`)."""
+    if isinstance(e, httpx.TimeoutException):
+        return timed_out(address, timeout, connecting=isinstance(e, httpx.ConnectTimeout), service=service)
     reason = _reason(e)
     short = reason.split(" (", 1)[0]
     if short.startswith("the "):
         short = short[4:]
     return ClusterError(UNREACHABLE, f"Cannot reach {service} at {address}: {reason}.", reason=short)
+
+
+def timed_out(address: str, timeout: float | None, *, connecting: bool, service: str = "Nomad") -> ClusterError:
+    limit = f" within {timeout:g}s" if timeout else ""
+    if connecting:
+        return ClusterError(
+            TIMEOUT, f"{service} at {address} did not accept a connection{limit}.", reason=f"no connection{limit}"
+        )
+    return ClusterError(TIMEOUT, f"{service} at {address} did not answer{limit}.", reason=f"no answer{limit}")
 
 
 _REASONS = (

@@ -18,7 +18,7 @@ from ..model import Route, routes_from_api
 from ..state import BAD_RESPONSE, Change, ClusterError, WatchStatus
 from . import decode
 from .errors import from_transport, status_phrase
-from .http import MAX_ANSWER, read_body, read_error_text
+from .http import MAX_ANSWER, read_body, read_error_text, verify_for
 from .watch import Expect, ShapeError, Source
 
 FAST_SECONDS = 0.5  # a deployment is moving
@@ -32,7 +32,7 @@ ROUTES = Expect("a list of routes", null_is_empty=True)
 class FabioClient:
     def __init__(self, address: str, http: httpx.AsyncClient | None = None, *, max_answer: int = MAX_ANSWER) -> None:
         self.address = address.rstrip("/")
-        self.http = http or httpx.AsyncClient(timeout=5.0)
+        self.http = http or httpx.AsyncClient(timeout=5.0, verify=verify_for(self.address))
         self.max_answer = max_answer
 
     async def routes(self) -> list[Route]:

@@ -1,16 +1,15 @@
-"""HTTP clients built from the settings: httpx (async) for live views, python-nomad (requests)
-for commands. Both verify TLS unless the user said otherwise, send the token as
-`X-Nomad-Token`, and honour the namespace, region, basic auth, client certificate and SNI name."""
+"""The httpx (async) client for live views, built from the settings (commands use python-nomad:
+see `pyclient`). It verifies TLS unless the user said otherwise, sends the token as
+`X-Nomad-Token`, and honours the namespace, region, basic auth, client certificate and SNI name."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 import weakref
 
 import httpx
-import nomad
-import requests
-from requests.adapters import HTTPAdapter
 
 from .. import __version__
 from ..settings import DEFAULT_MAX_ANSWER_MB, Settings
@@ -19,11 +18,23 @@ from .errors import BAD_RESPONSE, ClusterError, from_status, from_transport, too
 USER_AGENT = f"nomadtui/{__version__}"
 
 
+@functools.cache
+def _trusting_nothing() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies certificates and host names
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def verify_for(url: str, tls: ssl.SSLContext | bool = True) -> ssl.SSLContext | bool:
+    """httpx's `verify=` for a client of `url`. An http:// address gets a context that verifies
+    but trusts no one: loading the CA bundle costs 50-100 ms of start-up per client, for
+    connections that never use TLS (a redirect to https:// fails closed)."""
+    return _trusting_nothing() if url.lower().startswith("http://") else tls
+
+
 def async_client(settings: Settings, *, timeout: float = 10.0) -> httpx.AsyncClient:
     headers = {"User-Agent": USER_AGENT, **settings.headers()}
-    kwargs: dict = {}
-    if settings.is_tls:
-        kwargs["verify"] = settings.tls.ssl_context()
+    kwargs: dict = {"verify": settings.tls.ssl_context() if settings.is_tls else verify_for(settings.address)}
     return httpx.AsyncClient(
         base_url=settings.address,
         headers=headers,
@@ -46,41 +57,6 @@ def query(settings: Settings, namespace: str | None = None, **params) -> dict:
         out["region"] = settings.region
     out.update({k: v for k, v in params.items() if v is not None})
     return out
-
-
-class _ServerNameAdapter(HTTPAdapter):
-    """Verify the certificate against NOMAD_TLS_SERVER_NAME instead of the address's host."""
-
-    def __init__(self, server_name: str) -> None:
-        self.server_name = server_name
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["server_hostname"] = self.server_name
-        kwargs["assert_hostname"] = self.server_name
-        return super().init_poolmanager(*args, **kwargs)
-
-
-def python_nomad(settings: Settings, *, timeout: float = 15.0) -> nomad.Nomad:
-    session = requests.Session()
-    session.headers["User-Agent"] = USER_AGENT
-    # Commands are rare: a fresh connection each time, never a kept-alive one the server has
-    # closed meanwhile (a POST on it fails with "Remote end closed connection").
-    session.headers["Connection"] = "close"
-    session.auth = settings.basic_auth()
-    if settings.is_tls and settings.tls.server_name:
-        session.mount("https://", _ServerNameAdapter(settings.tls.server_name))
-    return nomad.Nomad(
-        address=settings.address,
-        token=settings.token.reveal() if settings.token else None,
-        namespace=settings.namespace if settings.namespace != "*" else None,
-        region=settings.region,
-        timeout=timeout,
-        # python-nomad does not verify certificates unless told to; nomadtui always tells it.
-        verify=settings.tls.requests_verify(),
-        cert=settings.tls.requests_cert() or (),
-        session=session,
-    )
 
 
 MAX_ANSWER = DEFAULT_MAX_ANSWER_MB * 2**20

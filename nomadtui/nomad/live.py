@@ -700,7 +700,7 @@ class LiveCluster:
         self._set("jobs", jobs=tuple(jobs))
 
     def _busy(self) -> bool:
-        return any(d.active for d in self.state.deployments) or any(d.active for d in self.state.job_deployments)
+        return self.state.any_active_deployment()
 
     # --- full allocation reads (ports, image) ----------------------------------------------------
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import io
+import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,6 +74,25 @@ class NomadApp(App):
             self.probe = Probe(self.probe_config, on_update=self._on_probe)
             self.run_worker(self.probe.run(), group="probe", exit_on_error=False, name="probe")
         self.push_screen(self.main_screen)
+        if (
+            os.name == "posix"
+            and not self.is_headless
+            and not self.is_web
+            and sys.__stdout__
+            and sys.__stdout__.isatty()
+        ):
+            self.set_interval(2.0, self._exit_when_the_terminal_is_gone)
+
+    def _exit_when_the_terminal_is_gone(self) -> None:
+        # A terminal that hangs up without a SIGHUP (its pty closed under a process that has no
+        # controlling terminal) leaves Textual's input thread reading end-of-file in a busy loop:
+        # one core at 100 % for nothing anyone can see. There is no one left to show anything to.
+        import termios  # POSIX: the only terminals where this happens
+
+        try:
+            termios.tcgetattr(sys.__stdout__.fileno())  # type: ignore[union-attr]
+        except (termios.error, OSError, ValueError):
+            self.exit(return_code=1)
 
     def screen_text(self) -> str:
         """The screen as plain text (dialogs over their screens included), as a person reading

@@ -136,7 +136,7 @@ class JobRows:
     def row_for(self, state: ClusterState, key: tuple[str, str]) -> Row | None:
         """The row of one job (namespace, id), rebuilt and remembered: a change to one job's
         row costs that row."""
-        job = next((j for j in state.jobs if (j.namespace, j.id) == key), None)
+        job = state.job_stub(key)
         if job is None:
             return None
         d = state.latest_by_job().get(key)
@@ -150,7 +150,7 @@ class JobRows:
         if job is None:
             return None
         d = state.latest_by_job().get((job.namespace, job.id))
-        stub = next((j for j in state.jobs if j.id == job.id and j.namespace == job.namespace), None)
+        stub = state.job_stub((job.namespace, job.id))
         return job_row(stub, d, job, self._all_namespaces) if stub is not None else None
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nomadtui.nomad.http import python_nomad
+from nomadtui.nomad.pyclient import python_nomad
 from nomadtui.settings import Secret, Settings, SettingsError, load
 
 

@@ -110,3 +110,15 @@ async def test_keep_height_leaves_blank_lines_instead_of_a_layout():
         assert any(layouts)
         await pilot.pause()
         assert shown(live) == ["route", "  a"]
+
+
+def test_the_same_cells_in_other_segments_are_no_change():
+    from rich.segment import Segment
+    from textual.strip import Strip
+
+    from nomadtui.ui.widgets.panels import changed_span
+
+    before = Strip([Segment("ab"), Segment("  ")], 4)
+    after = Strip([Segment("ab  ")], 4)
+    assert changed_span(before, after) is None
+    assert changed_span(before, Strip([Segment("ax  ")], 4)) == (1, 2)

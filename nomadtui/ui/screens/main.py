@@ -37,6 +37,7 @@ Refresh = Union[Change, Literal["all", "tick"]]  # noqa: UP007 - a runtime alias
 
 NARROW = 100  # below this width the jobs list goes on top
 FOCUS_DELAY = 0.15  # seconds the cursor rests on a job before its watches start
+FOCUS_SETTLE = 0.1  # seconds the previous job stays while the new one's first answers arrive
 # (title, its text, the sources its data comes from, the panels it heads): dimmed while stale.
 STALE_PANES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("#jobs-title", "Jobs", ("jobs", "deployments"), ("#jobs",)),
@@ -78,6 +79,7 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self._focus_timer: Timer | None = None
+        self._settling: Timer | None = None  # a new job's answers are arriving: drawn together
         self._wanted: str | None = None  # a job to show once the list has it (after a run)
         self._job_rows = render.JobRows()
         self._titles: dict[str, str] = {}
@@ -133,7 +135,10 @@ class MainScreen(Screen):
             "events",
             "namespace",
         ):
-            self._refresh_detail(state, now)
+            if what == "focus":
+                self._settling = self.set_timer(FOCUS_SETTLE, self._settled)
+            if self._settling is None or self._first_answers(state):
+                self._refresh_detail(state, now)
         if what in ("all", "status", "tick", "focus", "namespace"):
             self._refresh_stale(state, now)
         self._refresh_status(state, now)
@@ -240,6 +245,21 @@ class MainScreen(Screen):
     def _job_highlighted(self, message: VirtualTable.Highlighted) -> None:
         if message.key is not None:
             self._schedule_focus(message.key)
+
+    def _first_answers(self, state: ClusterState) -> bool:
+        """The new job in focus has its first answers: drawn together, once (not a frame each)."""
+        if state.job is None or state.summary is None or not state.allocations or not state.versions:
+            return False
+        if self._settling is not None:
+            self._settling.stop()
+            self._settling = None
+        return True
+
+    def _settled(self) -> None:
+        if self._settling is not None:
+            self._settling.stop()
+            self._settling = None
+            self._refresh_detail(self.nomad.live.state, self.nomad.now())
 
     def _schedule_focus(self, key: str) -> None:
         if self._focus_timer is not None:

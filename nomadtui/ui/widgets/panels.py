@@ -133,7 +133,9 @@ def changed_span(before: Strip, after: Strip) -> tuple[int, int] | None:
     a, b = _cells(before), _cells(after)
     if len(a) != len(b):
         return 0, max(len(a), len(b))
-    start = next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+    start = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), None)
+    if start is None:
+        return None  # the same cells, cut into other segments
     end = len(a) - next(i for i, (x, y) in enumerate(zip(reversed(a), reversed(b))) if x != y)
     return start, end
 

@@ -202,7 +202,8 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
             if column.optional and not cells:
                 widths.append(0)
             else:
-                widths.append(column.width or min(column.max_width, max(cell_len(column.label), column.min_width, cells)))
+                natural = max(cell_len(column.label), column.min_width, cells)
+                widths.append(column.width or min(column.max_width, natural))
         return widths
 
     def _apply_filter(self) -> None:
