@@ -260,6 +260,32 @@ def versions_from_api(body: Mapping) -> list[JobVersion]:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """One line of `nomad alloc status`'s Recent Events: Received, Task Setup, Started,
+    Terminated, Restarting, Not Restarting, Killing, Killed, ..."""
+
+    time: float | None
+    type: str
+    message: str = ""  # DisplayMessage (what the CLI shows), else Message
+    exit_code: int | None = None  # Terminated: the task's exit code
+    fails_task: bool = False
+
+    @classmethod
+    def from_api(cls, e: Mapping) -> TaskEvent:
+        details = _m(e, "Details")
+        exit_code = None
+        if _s(e, "Type") == "Terminated":
+            exit_code = as_int(e["ExitCode"] if "ExitCode" in e else details.get("exit_code"), None)
+        return cls(
+            time=unix_nanos(e.get("Time")),
+            type=_s(e, "Type"),
+            message=_s(e, "DisplayMessage") or _s(e, "Message"),
+            exit_code=exit_code,
+            fails_task=_b(e, "FailsTask") or details.get("fails_task") == "true",
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class TaskState:
     name: str
     state: str
@@ -267,6 +293,9 @@ class TaskState:
     restarts: int
     last_event: str = ""
     last_message: str = ""
+    events: tuple[TaskEvent, ...] = ()  # oldest first, as Nomad keeps them (the last 10)
+    started_at: float | None = None
+    finished_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,16 +331,19 @@ class Allocation:
         ds = _m(d, "DeploymentStatus")
         tasks = []
         for name, t in sorted(_m(d, "TaskStates").items()):
-            events = _l(t, "Events")
-            last = events[-1] if events and isinstance(events[-1], Mapping) else {}
+            events = tuple(TaskEvent.from_api(e) for e in _l(t, "Events") if isinstance(e, Mapping))
+            last = events[-1] if events else None
             tasks.append(
                 TaskState(
                     name,
                     _s(t, "State"),
                     _b(t, "Failed"),
                     _i(t, "Restarts"),
-                    _s(last, "Type"),
-                    _s(last, "DisplayMessage") or _s(last, "Message"),
+                    last.type if last else "",
+                    last.message if last else "",
+                    events=events,
+                    started_at=parse_rfc3339(t.get("StartedAt")),
+                    finished_at=parse_rfc3339(t.get("FinishedAt")),
                 )
             )
         shared = _m(_m(d, "AllocatedResources"), "Shared")
