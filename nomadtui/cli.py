@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import __version__
 from .probe import ProbeConfig
-from .settings import SettingsError, load
+from .settings import SettingsError, check_address, load
 
 
 def parser() -> argparse.ArgumentParser:
@@ -90,20 +90,38 @@ def probe_config(args: argparse.Namespace, demo) -> ProbeConfig | None:
     return ProbeConfig(url=url, host=host, rate=args.probe_rate, **options)
 
 
-def run_tui(args: argparse.Namespace) -> int:
+def refusal(args: argparse.Namespace) -> str | None:
+    """Why these flags cannot be honoured, in one sentence; None when they can. Checked before
+    the demo cluster starts or any screen opens."""
     if args.tour and not args.demo:
-        print("nomadtui: --tour plays on the demo cluster: add --demo", file=sys.stderr)
-        return 2
+        return "--tour plays on the demo cluster: add --demo"
     if args.extra_jobs and not args.demo or args.extra_jobs < 0:
-        print("nomadtui: --extra-jobs N adds N >= 0 jobs to the demo cluster: use it with --demo", file=sys.stderr)
-        return 2
+        return "--extra-jobs N adds N >= 0 jobs to the demo cluster: use it with --demo"
     if args.tour and args.read_only:
-        print("nomadtui: the tour changes the demo cluster: it cannot run --read-only", file=sys.stderr)
-        return 2
-    try:
-        ProbeConfig(url="http://x/", rate=args.probe_rate)
-    except ValueError as e:
-        print(f"nomadtui: --probe-rate: {e}", file=sys.stderr)
+        return "the tour changes the demo cluster: it cannot run --read-only"
+    for flag, options in (
+        ("--probe-rate", {"rate": args.probe_rate}),
+        ("--probe-regex", {"version_regex": args.probe_regex} if args.probe_regex else {}),
+    ):
+        try:
+            ProbeConfig(url="http://x/", **options)
+        except ValueError as e:
+            return f"{flag}: {e}"
+    if args.probe_url is not None:
+        try:
+            args.probe_url = check_address(args.probe_url, "--probe-url", keep_path=True)
+            ProbeConfig(url=args.probe_url)
+        except SettingsError as e:
+            return str(e)
+        except ValueError as e:
+            return f"--probe-url: {e}"
+    return None
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    refused = refusal(args)
+    if refused:
+        print(f"nomadtui: {refused}", file=sys.stderr)
         return 2
     flags = {
         k: getattr(args, k)
@@ -122,6 +140,8 @@ def run_tui(args: argparse.Namespace) -> int:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NOMAD_", "FABIO_"))} if demo else None
         settings = load(flags, env=env, clusters=demo is None)
     except SettingsError as e:
+        if demo is not None:
+            demo.stop()
         print(f"nomadtui: {e}", file=sys.stderr)
         return 2
     from .ui.app import NomadApp

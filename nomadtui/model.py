@@ -117,6 +117,9 @@ class JobSummary:
         return sum(g.starting for g in self.groups.values())
 
 
+DEFAULT_MIN_HEALTHY_NANOS = 10 * 10**9  # Nomad's update block default (structs.DefaultUpdateStrategy)
+
+
 @dataclass(frozen=True, slots=True)
 class TaskGroupSpec:
     """The parts of a job's task group the UI shows."""
@@ -129,14 +132,20 @@ class TaskGroupSpec:
     auto_revert: bool = False
     auto_promote: bool = False
     services: tuple[str, ...] = ()
+    # Seconds after an allocation starts before Nomad can first call it healthy: the update
+    # block's min_healthy_time plus the longest check interval of the group's services.
+    settle: float = 0.0
 
     @classmethod
     def from_api(cls, d: Mapping) -> TaskGroupSpec:
         update = _m(d, "Update")
         images = tuple(str(_m(t, "Config").get("image")) for t in _l(d, "Tasks") if _m(t, "Config").get("image"))
-        services = tuple(_s(s, "Name") for s in _l(d, "Services")) + tuple(
-            _s(s, "Name") for t in _l(d, "Tasks") for s in _l(t, "Services")
-        )
+        service_specs = [s for s in _l(d, "Services") if isinstance(s, Mapping)] + [
+            s for t in _l(d, "Tasks") for s in _l(t, "Services") if isinstance(s, Mapping)
+        ]
+        services = tuple(_s(s, "Name") for s in service_specs)
+        intervals = [_i(c, "Interval") / 1e9 for s in service_specs for c in _l(s, "Checks") if isinstance(c, Mapping)]
+        min_healthy = _i(update, "MinHealthyTime", DEFAULT_MIN_HEALTHY_NANOS) / 1e9
         return cls(
             _s(d, "Name"),
             _i(d, "Count", 1),
@@ -146,6 +155,7 @@ class TaskGroupSpec:
             _b(update, "AutoRevert"),
             _b(update, "AutoPromote"),
             services,
+            max(0.0, min_healthy) + max(intervals, default=0.0),
         )
 
 
@@ -392,6 +402,33 @@ class Allocation:
     def running(self) -> bool:
         return self.desired_status == "run" and self.client_status == "running"
 
+    def trouble(self) -> str:
+        """Why the allocation is unhealthy or failed, in a line, from its tasks' events and its
+        deployment health ("" when nothing is wrong)."""
+        for task in self.tasks:
+            exits = [e for e in task.events if e.type == "Terminated" and e.exit_code not in (None, 0)]
+            gave_up = next((e for e in reversed(task.events) if e.type == "Not Restarting"), None)
+            if gave_up is not None or (task.failed and exits):
+                code = f"exited with code {exits[-1].exit_code}" if exits else "failed"
+                why = f"task {task.name} {code}"
+                if gave_up is not None:
+                    plural = "s" if task.restarts != 1 else ""
+                    why += f", restarts exhausted ({task.restarts} restart{plural})"
+                    why += f": {gave_up.message}" if gave_up.message else ""
+                return why
+            failing = next((e for e in reversed(task.events) if e.fails_task and e.message), None)
+            if task.failed and failing is not None:
+                return f"task {task.name}: {failing.type}: {failing.message}"
+        if self.client_status == "lost":
+            return "its node stopped answering: the allocation is lost"
+        if self.client_status == "failed":
+            return self.client_description or "the client reports it failed"
+        if self.healthy is False:
+            if all(t.state == "running" for t in self.tasks):
+                return "its tasks run, but its checks did not pass within the update block's healthy_deadline"
+            return "it did not turn healthy within the update block's healthy_deadline"
+        return ""
+
 
 def sort_allocations(allocs: Iterable[Allocation]) -> list[Allocation]:
     """Newest first, as `nomad job status` lists them (CreateIndex descending)."""
@@ -501,6 +538,12 @@ class Deployment:
     def canaries_healthy(self) -> bool:
         waiting = [g for g in self.groups.values() if g.awaiting_promotion]
         return bool(waiting) and all(g.canaries_healthy for g in waiting)
+
+    @property
+    def canaries_unhealthy(self) -> int:
+        """Unhealthy canaries of groups still waiting for promotion (a canary that failed its
+        checks, or whose task died): the rollout is stuck on them, whatever else it says."""
+        return sum(g.unhealthy for g in self.groups.values() if g.awaiting_promotion)
 
     @property
     def auto_promotes(self) -> bool:

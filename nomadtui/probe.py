@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from .model import TaskGroupSpec
 from .nomad.http import verify_for
 
 if TYPE_CHECKING:
-    from .model import Route
+    from .model import Allocation, Route
     from .state import ClusterState
 
 MAX_RATE = 50.0  # requests per second; a probe must never become a load test
@@ -391,10 +392,26 @@ class Expectation:
     healthy: Mapping[str, int]  # version label -> healthy running allocations
     canaries: frozenset[str]  # labels of unpromoted canary versions
     route: str  # the route's src, "" when none matches
+    # Labels with weight and no healthy allocation that are no outage (yet): running
+    # allocations Nomad has not judged, still inside min_healthy_time plus a check interval
+    # since they started, or kept by an in-place update (Nomad judges them again).
+    settling: frozenset[str] = frozenset()
 
 
-def expectation_from(state: ClusterState, host: str, path: str = "/") -> Expectation | None:
-    """What the focused job's routes promise for requests to host + path; None without a job."""
+def expectation_from(
+    state: ClusterState,
+    host: str,
+    path: str = "/",
+    *,
+    now: float | None = None,
+    settle: Mapping[int, float] | None = None,
+) -> Expectation | None:
+    """What the focused job's routes promise for requests to host + path; None without a job.
+
+    `settle`: per job version, how long after its allocations start Nomad can first call them
+    healthy (`settle_time` of the version's spec). A version without one has no bound: its
+    allocations settle until Nomad decides their health (healthy at min_healthy_time, unhealthy
+    at healthy_deadline). `now` is on the cluster's clock (default: its latest answer)."""
     if state.job is None:
         return None
     route = match_route(state.job_routes(), host, path)
@@ -410,7 +427,69 @@ def expectation_from(state: ClusterState, host: str, path: str = "/") -> Expecta
             label = state.version_label(a.job_version)
             healthy[label] = healthy.get(label, 0) + 1
     canaries = frozenset(state.version_label(a.job_version) for a in state.allocations if a.canary and not a.terminal)
-    return Expectation(configured, healthy, canaries, route.src if route else "")
+    at = _latest_answer(state) if now is None else now
+    settling = _settling(state, configured, healthy, at, settle)
+    return Expectation(configured, healthy, canaries, route.src if route else "", settling)
+
+
+def settle_time(job: Mapping) -> float:
+    """From a job version's spec (Nomad's wire shape): the longest, over its task groups, of the
+    update block's `min_healthy_time` plus the longest check interval of the group's services:
+    how long after an allocation starts Nomad can first call it healthy, in seconds."""
+    fallback = job.get("Update")  # a group without its own update block takes the job's
+    return max(
+        (
+            TaskGroupSpec.from_api({**g, "Update": g.get("Update") or fallback}).settle
+            for g in _mappings(job, "TaskGroups")
+        ),
+        default=0.0,
+    )
+
+
+def _mappings(d: Mapping, key: str) -> list[Mapping]:
+    value = d.get(key)
+    return [x for x in value if isinstance(x, Mapping)] if isinstance(value, list) else []
+
+
+def _latest_answer(state: ClusterState) -> float:
+    """The cluster's clock as of its latest answer (the wall clock when there is none)."""
+    times = [s.as_of for s in state.status.values() if s.as_of is not None]
+    if state.events.as_of is not None:
+        times.append(state.events.as_of)
+    return max(times, default=time.time())
+
+
+def _settling(
+    state: ClusterState,
+    configured: Mapping[str, float],
+    healthy: Mapping[str, int],
+    now: float,
+    settle: Mapping[int, float] | None,
+) -> frozenset[str]:
+    """The labels with weight and no healthy allocation whose running allocations Nomad is
+    still judging within their bound, or judging again after an in-place update."""
+    written = {v.version: v.job_modify_index for v in state.versions}
+    out = set()
+    for a in state.allocations:
+        label = state.version_label(a.job_version)
+        if not a.running or a.healthy is not None or configured.get(label, 0) <= 0 or healthy.get(label):
+            continue
+        # Created before its version was written: the allocation was kept, updated in place.
+        kept = a.job_version in written and a.create_index < written[a.job_version]
+        bound = settle.get(a.job_version) if settle is not None else None
+        since = _serving_since(a)
+        if kept or bound is None or since is None or now - since < bound:
+            out.add(label)
+    return frozenset(out)
+
+
+def _serving_since(a: Allocation) -> float | None:
+    """When the allocation's tasks were all running, the earliest it could take traffic (its
+    creation when the tasks do not say; None when nothing does)."""
+    started = [t.started_at for t in a.tasks]
+    if started and all(t is not None for t in started):
+        return max(t for t in started if t is not None)
+    return a.create_time
 
 
 def match_route(routes: Iterable[Route], host: str, path: str = "/") -> Route | None:
@@ -453,7 +532,7 @@ def _no_healthy(e: Expectation) -> list[Finding]:
     return [
         Finding("no-healthy", label, f"{label}: {_pct(share)} configured on {e.route} but no healthy allocation.")
         for label, share in sorted(e.configured.items(), key=lambda kv: version_key(kv[0]))
-        if share > 0 and label != UNKNOWN and not e.healthy.get(label)
+        if share > 0 and label != UNKNOWN and not e.healthy.get(label) and label not in e.settling
     ]
 
 

@@ -8,7 +8,9 @@ appears in a repr, a log line or an error text.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import ssl
 import sys
 from collections.abc import Mapping
@@ -124,8 +126,9 @@ class Settings:
         return (user, password)
 
     def describe(self, namespace: str | None = None) -> str:
-        """One line for the status bar: address and namespace, never the token."""
-        where = self.cluster or self.address
+        """One line for the status bar: address and namespace, never the token (nor a password
+        written into the address)."""
+        where = self.cluster or redacted(self.address)
         return f"{where} ns={namespace or self.namespace}" + (f" region={self.region}" if self.region else "")
 
 
@@ -176,6 +179,9 @@ _ENV = {
 }
 
 
+_FLAGS = {"address": "--addr", "fabio_address": "--fabio-addr", "jobs_dir": "--jobs-dir"}
+
+
 @dataclass(frozen=True)
 class _Sources:
     """Where each setting may come from, in order: flags, then the environment, then the chosen
@@ -184,6 +190,8 @@ class _Sources:
     flags: Mapping[str, object]
     env: Mapping[str, str]
     cluster: Mapping[str, object]
+    cluster_name: str | None = None
+    config: Path | None = None
 
     def pick(self, key: str) -> object:
         if key in self.flags:
@@ -196,6 +204,38 @@ class _Sources:
     def text(self, key: str) -> str | None:
         value = self.pick(key)
         return str(value) if value else None
+
+    def origin(self, key: str) -> str:
+        """Where `pick(key)` found its value, in the words the user wrote it with."""
+        if key in self.flags:
+            return _FLAGS.get(key, key)
+        env_name = _ENV.get(key)
+        if env_name and self.env.get(env_name):
+            return env_name
+        return f"{key} in [clusters.{self.cluster_name}] of {self.config}"
+
+    def address(self, key: str) -> str | None:
+        """An address setting, checked (`check_address`), or None when not set."""
+        value = self.pick(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise SettingsError(f"{self.origin(key)} is {value!r}, not a string")
+        return check_address(value, self.origin(key))
+
+    def folder(self, key: str) -> Path | None:
+        """A folder setting that must exist and be a folder, or None when not set."""
+        value = self.pick(key)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, (str, os.PathLike)):
+            raise SettingsError(f"{self.origin(key)} is {value!r}, not a string")
+        path = Path(value).expanduser()
+        if not path.exists():
+            raise SettingsError(f"{self.origin(key)} is {str(path)!r}, which does not exist")
+        if not path.is_dir():
+            raise SettingsError(f"{self.origin(key)} is {str(path)!r}, which is not a folder")
+        return path
 
 
 def load(
@@ -213,23 +253,22 @@ def load(
     if not clusters:
         file = {k: v for k, v in file.items() if k not in ("clusters", "default_cluster")}
     name, section = _cluster(given, env, file)
-    sources = _Sources(given, env, section)
+    sources = _Sources(given, env, section, name, config or config_path(env))
     token = sources.pick("token")
     if token is None and section.get("token_file"):
         token = _read_secret_file(Path(str(section["token_file"])).expanduser())
     http_auth = sources.pick("http_auth")
-    fabio = sources.text("fabio_address")
     return Settings(
-        address=_address(sources.text("address") or DEFAULT_ADDRESS),
+        address=sources.address("address") or DEFAULT_ADDRESS,
         token=Secret(str(token)) if token else None,
         namespace=sources.text("namespace") or "default",
         region=sources.text("region"),
         http_auth=Secret(str(http_auth)) if http_auth else None,
         tls=_tls(sources),
-        fabio_address=fabio.rstrip("/") if fabio else None,
+        fabio_address=sources.address("fabio_address"),
         cluster=name,
         read_only=bool(given.get("read_only") or section.get("read_only") or file.get("read_only")),
-        jobs_dir=_path(sources.pick("jobs_dir")),
+        jobs_dir=sources.folder("jobs_dir"),
         keymap=dict(file.get("keys") or {}),
         max_answer_bytes=_max_answer(section.get("max_answer_mb", file.get("max_answer_mb", DEFAULT_MAX_ANSWER_MB))),
     )
@@ -248,13 +287,83 @@ def _cluster(flags: Mapping[str, object], env: Mapping[str, str], file: Mapping)
     return name, dict(known[name] or {})
 
 
-def _address(value: str) -> str:
-    address = value.rstrip("/")
-    if address.startswith("unix://"):
-        raise SettingsError("unix:// addresses are not supported; use http:// or https://")
-    if not address.startswith(("http://", "https://")):
+# --- addresses ---------------------------------------------------------------------------------
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+_PASSWORD = re.compile(r"((?:^|//)[^/?#@:]*:)[^/?#]*@")
+_BAD_HOST = re.compile(r"[\s\x00-\x1f\x7f/?#@\[\]\\<>\"{}|^`]")
+
+
+def redacted(address: str) -> str:
+    """`address` with the password of a `user:password@` part replaced by `***`."""
+    return _PASSWORD.sub(r"\1***@", address)
+
+
+def check_address(value: str, origin: str, *, keep_path: bool = False) -> str:
+    """An http:// or https:// address as the nomad CLI takes it (a bare `host:port` gets
+    http://; the scheme is lower-cased; a trailing `/` goes unless `keep_path`), or a
+    SettingsError naming `value` and `origin` (the flag, variable or config-file key it came
+    from)."""
+    address = value.strip()
+    shown = repr(redacted(value))
+    scheme = _SCHEME.match(address)
+    if scheme is None:
+        if "://" in address:
+            raise SettingsError(f"{origin} is {shown}, not an address: it has no scheme before ://")
         address = "http://" + address
-    return address
+    else:
+        name = scheme.group(1).lower()
+        if name == "unix":
+            raise SettingsError(
+                f"{origin} is {shown}, a unix:// socket, which nomadtui does not support: "
+                "use an http:// or https:// address"
+            )
+        if name not in ("http", "https"):
+            raise SettingsError(f"{origin} is {shown}, not an http:// or https:// address (its scheme is {name})")
+        address = name + address[len(name) :]
+    problem = _authority_problem(address.split("://", 1)[1])
+    if problem:
+        raise SettingsError(f"{origin} is {shown}, not a valid address: {problem}")
+    return address if keep_path else address.rstrip("/")
+
+
+def _authority_problem(rest: str) -> str | None:
+    """What is wrong with the `[user@]host[:port]` at the start of `rest`, or None."""
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    hostport = authority.rpartition("@")[2]
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            return "the IPv6 address has no closing ]"
+        host, after = hostport[1:end], hostport[end + 1 :]
+        if after and not after.startswith(":"):
+            return f"{after!r} follows the IPv6 address ] where only :port may"
+        port = after[1:] if after else None
+        try:
+            ipaddress.IPv6Address(host.replace("%25", "%"))
+        except ValueError:
+            return f"{host!r} in brackets is not an IPv6 address"
+    else:
+        if hostport.count(":") > 1:
+            return "an IPv6 address must be written in brackets, as http://[::1]:4646"
+        host, colon, port_text = hostport.partition(":")
+        port = port_text if colon else None
+        if not host:
+            return "it has no host"
+        bad = _BAD_HOST.search(host)
+        if bad:
+            return f"the host {host!r} cannot contain {bad.group()!r}"
+    return _port_problem(port)
+
+
+def _port_problem(port: str | None) -> str | None:
+    if not port:  # none, or empty after the colon (the scheme's default port, as Go reads it)
+        return None
+    if not (port.isascii() and port.isdigit()):
+        return f"the port {port!r} is not a number"
+    if not 0 < int(port) < 65536:
+        return f"the port {port} is not between 1 and 65535"
+    return None
 
 
 def _tls(sources: _Sources) -> TLS:

@@ -48,6 +48,83 @@ def test_bad_arguments_are_refused_with_a_sentence(tmp_path, args, env, says):
     assert "s3cr3t" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (
+            [],
+            {"NOMAD_ADDR": "ftp://host:21"},
+            "NOMAD_ADDR is 'ftp://host:21', not an http:// or https:// address (its scheme is ftp)",
+        ),
+        (
+            ["--addr", "http://[bad"],
+            {},
+            "--addr is 'http://[bad', not a valid address: the IPv6 address has no closing ]",
+        ),
+        (["--addr", "http://nomad:99999"], {}, "the port 99999 is not between 1 and 65535"),
+        (["--addr", "https://:4646"], {}, "--addr is 'https://:4646', not a valid address: it has no host"),
+        ([], {"FABIO_ADDR": "gopher://fabio:9998"}, "FABIO_ADDR is 'gopher://fabio:9998', not an http:// or https://"),
+        (
+            ["--fabio-addr", "http://fabio:x"],
+            {},
+            "--fabio-addr is 'http://fabio:x', not a valid address: the port 'x' is not a number",
+        ),
+        (["--probe-url", "ftp://lb:9999/"], {}, "--probe-url is 'ftp://lb:9999/', not an http:// or https://"),
+        (["--probe-url", "http://[::1/"], {}, "--probe-url is 'http://[::1/', not a valid address"),
+        (["--probe-regex", "("], {}, "--probe-regex: version_regex is not a regular expression"),
+        (["--jobs-dir", "/nonexistent/jobs"], {}, "--jobs-dir is '/nonexistent/jobs', which does not exist"),
+        (["--demo", "--jobs-dir", "/nonexistent/jobs"], {}, "--jobs-dir is '/nonexistent/jobs', which does not exist"),
+        (
+            [],
+            {"NOMAD_ADDR": "http://ops:s3cr3t-password@[bad:4646"},
+            "NOMAD_ADDR is 'http://ops:***@[bad:4646', not a valid address",
+        ),
+    ],
+    ids=[
+        "ftp-env",
+        "bad-ipv6",
+        "bad-port",
+        "empty-host",
+        "fabio-env",
+        "fabio-port",
+        "probe-scheme",
+        "probe-ipv6",
+        "probe-regex",
+        "jobs-dir-missing",
+        "demo-jobs-dir-missing",
+        "password-hidden",
+    ],
+)
+def test_addresses_and_folders_are_checked_before_the_screen(tmp_path, args, env, says):
+    """One sentence naming the value and where it came from, exit status 2, nothing on stdout
+    (no screen was drawn)."""
+    result = nomadtui(*args, env=env, config=tmp_path)
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("nomadtui: ") and result.stderr.count("\n") == 1
+    assert says in result.stderr
+    assert result.stdout == "" and "s3cr3t" not in result.stderr
+
+
+def test_a_jobs_dir_that_is_a_file_is_refused(tmp_path):
+    job = tmp_path / "web.nomad"
+    job.write_text('job "web" {}\n')
+    result = nomadtui("--jobs-dir", str(job), config=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == f"nomadtui: --jobs-dir is {str(job)!r}, which is not a folder\n"
+
+
+def test_a_config_file_address_is_named_with_its_cluster(tmp_path):
+    (tmp_path / "nomadtui").mkdir()
+    config = tmp_path / "nomadtui" / "config.toml"
+    config.write_text('default_cluster = "prod"\n[clusters.prod]\naddress = "ftp://nomad.prod:4646"\n')
+    result = nomadtui(config=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"nomadtui: address in [clusters.prod] of {config} is 'ftp://nomad.prod:4646', "
+        "not an http:// or https:// address (its scheme is ftp)\n"
+    )
+
+
 def test_a_broken_config_file_is_named(tmp_path):
     (tmp_path / "nomadtui").mkdir()
     (tmp_path / "nomadtui" / "config.toml").write_text("[clusters.prod\naddress = 1\n")

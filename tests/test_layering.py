@@ -2,7 +2,7 @@
 
 - only the UI (`ui/`) and the harness that composes it with the demo (`harness/`) import Textual;
 - the UI never imports the demo cluster (it reaches it over HTTP like any cluster) nor the harness;
-- the core (model, settings, state, wire, safetext, jobfile, difftext, timeline, aio) imports
+- the core (model, settings, state, wire, safetext, jobfile, difftext, timeline, history, aio) imports
   neither the client (`nomad/`, the probe), the UI, the demo nor the harness, nor any HTTP library;
 - the demo imports neither the client, the UI nor the harness;
 - the client imports neither the UI, the demo nor the harness.
@@ -24,7 +24,7 @@ import pytest
 import nomadtui
 
 ROOT = Path(nomadtui.__file__).parent
-CORE = ("model", "settings", "state", "wire", "safetext", "jobfile", "difftext", "timeline", "aio")
+CORE = ("model", "settings", "state", "wire", "safetext", "jobfile", "difftext", "timeline", "history", "aio")
 CLIENT = ("nomadtui.nomad", "nomadtui.probe")
 CONTRACTS = {
     # module prefix -> what it must not import

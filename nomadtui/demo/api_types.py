@@ -370,3 +370,7 @@ DEPLOYMENT_REQUESTS = {
         UnhealthyAllocationIDs=STRINGS,
     ),
 }
+
+# allocRestart's own body (command/agent/alloc_endpoint.go): an unnamed struct, so its type errors
+# name no struct (`Go struct field .AllTasks of type bool`).
+ALLOC_RESTART_BODY = Struct("", {"TaskName": STRING, "AllTasks": BOOL})

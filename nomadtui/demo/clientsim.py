@@ -12,8 +12,9 @@ from typing import Protocol
 from ..wire import format_rfc3339, nanos
 from .reconciler import Placement
 from .scheduler import ready_nodes_in_dcs_and_pool
-from .store import Store
+from .store import ACTIVE_DEPLOYMENT, Store
 from .structs import group_resources, lookup_task_group, update_strategy
+from .tasklogs import TaskLogs
 from .timers import Timers
 from .watcher import DeploymentWatcher
 
@@ -315,6 +316,7 @@ class ClientSimulator:
         self.timers = timers
         self.watcher = watcher
         self.server = server
+        self.logs = TaskLogs(store, timers.clock.now)
 
     # --- what the scheduler's plan asks (inside its write) ---------------------------------------
 
@@ -332,7 +334,13 @@ class ClientSimulator:
             store.put_alloc(prev)
         if p.reschedule and prev is not None:
             alloc["RescheduleTracker"] = _reschedule_tracker(prev, txn.now)
-        if d is not None and update_strategy(job, group) and p.group in d["TaskGroups"]:
+        # computePlacements (scheduler/generic_sched.go): only an active deployment takes placements.
+        if (
+            d is not None
+            and d["Status"] in ACTIVE_DEPLOYMENT
+            and update_strategy(job, group)
+            and p.group in d["TaskGroups"]
+        ):
             alloc["DeploymentID"] = d["ID"]
             dstate = d["TaskGroups"][p.group]
             dstate["PlacedAllocs"] += 1
@@ -393,7 +401,9 @@ class ClientSimulator:
         with store.write("AllocationUpdated") as txn:
             now = txn.now
             alloc["TaskStates"] = {t["Name"]: _started_state(t, now) for t in group["Tasks"]}
-            self._set_client_status(alloc, "running", "Tasks are running")
+            for t in group["Tasks"]:
+                self.logs.started(alloc, t["Name"], now)
+            self.set_client_status(alloc, "running", "Tasks are running")
             store.put_alloc(alloc, client_update=True)
             self.server.refresh_job_status(alloc["_job"])
         self.begin_health(alloc)
@@ -448,10 +458,11 @@ class ClientSimulator:
             return
         with store.write("AllocationUpdated") as txn:
             now = txn.now
-            for state in (alloc["TaskStates"] or {}).values():
+            for name, state in (alloc["TaskStates"] or {}).items():
+                self.logs.crashed(alloc, name, now, f'{FAILURE_META_KEY} = "crash": exiting with status 1')
                 state.update(State="dead", Failed=True, FinishedAt=format_rfc3339(now))
                 state["Events"] = (state["Events"] + _crash_events(now))[-10:]
-            self._set_client_status(alloc, "failed", "Failed tasks")
+            self.set_client_status(alloc, "failed", "Failed tasks")
             alloc["_finished_at"] = now
             self._release_ports(alloc)
             if (
@@ -474,11 +485,14 @@ class ClientSimulator:
             return
         with store.write("AllocationUpdated") as txn:
             now = txn.now
-            was_running = alloc["ClientStatus"] == "running"
+            # A task killed between restarts had run: getClientStatus says complete, not pending.
+            was_running = alloc["ClientStatus"] == "running" or any(
+                state.get("StartedAt") for state in (alloc["TaskStates"] or {}).values()
+            )
             for state in (alloc["TaskStates"] or {}).values():
                 state.update(State="dead", FinishedAt=format_rfc3339(now))
                 state["Events"] = (state["Events"] + _kill_events(now))[-10:]
-            self._set_client_status(
+            self.set_client_status(
                 alloc, "complete", "All tasks have completed" if was_running else "No tasks have started"
             )
             alloc["_finished_at"] = now
@@ -491,7 +505,7 @@ class ClientSimulator:
 
     # --- bookkeeping -----------------------------------------------------------------------------
 
-    def _set_client_status(self, alloc: dict, status: str, description: str) -> None:
+    def set_client_status(self, alloc: dict, status: str, description: str) -> None:
         """Client status transition, with the job summary's counters (nomad-api.md §5.14)."""
         old = alloc["ClientStatus"]
         alloc["ClientStatus"], alloc["ClientDescription"] = status, description
@@ -545,12 +559,17 @@ def service_instances(alloc: dict) -> list[dict]:
     ports = {p["Label"]: p["Value"] for p in alloc["AllocatedResources"]["Shared"]["Ports"]}
     address = alloc["AllocatedResources"]["Shared"]["Networks"][0]["IP"]
     out = []
-    services = list(group.get("Services") or []) + [s for t in group["Tasks"] for s in t.get("Services") or []]
-    for s in services:
+    # A group's services are the first task's to the demo (whose logs take the access lines).
+    first = group["Tasks"][0]["Name"] if group["Tasks"] else ""
+    services = [(s, first) for s in group.get("Services") or []] + [
+        (s, t["Name"]) for t in group["Tasks"] for s in t.get("Services") or []
+    ]
+    for s, task in services:
         tags = s.get("CanaryTags") if canary and s.get("CanaryTags") else s.get("Tags")
         out.append(
             {
                 "ServiceName": s["Name"],
+                "Task": task,
                 "Tags": list(tags or []),
                 "Address": address,
                 "Port": ports.get(s.get("PortLabel", ""), 0),

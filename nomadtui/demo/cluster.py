@@ -138,6 +138,7 @@ class Cluster:
         self.timers = Timers(self.clock)
         self.watcher = DeploymentWatcher(self.store, self.timers, self)
         self.clients = ClientSimulator(self.store, self.timers, self.watcher, self)
+        self.logs = self.clients.logs  # the tasks' stdout and stderr (tasklogs.py)
         self.extra_jobs = extra_jobs
         if nodes is None:
             nodes = NODES + (extra_nodes(max(extra_jobs, capacity_for)) if extra_jobs or capacity_for else [])
@@ -643,7 +644,9 @@ class Cluster:
             for p in g.place:
                 node_id = nodes.get(id(p))
                 if node_id is not None:
-                    self.clients.place(job, p, store.nodes[node_id], ev, d)
+                    # A downgraded placement (a migration while canaries are out) runs its old job
+                    # version, outside the deployment of the new one.
+                    self.clients.place(p.job or job, p, store.nodes[node_id], ev, None if p.job else d)
             for alloc in g.inplace:
                 self.clients.update_in_place(job, alloc, d)
         if d is not None and decision.successful:
@@ -653,7 +656,7 @@ class Cluster:
         if d is not None and (
             decision.new_deployment
             or decision.successful
-            or any(g.place or g.inplace for g in decision.groups.values())
+            or (d["Status"] in ACTIVE_DEPLOYMENT and any(g.place or g.inplace for g in decision.groups.values()))
         ):
             store.put_deployment(d)
             self.watcher.schedule_deadline(d)

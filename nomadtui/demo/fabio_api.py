@@ -12,6 +12,7 @@ from . import routes as fabio_routes
 from .asgi import RequestApp
 from .cluster import Cluster
 from .nomad_api import dumps
+from .tasklogs import service_identity
 
 FABIO_VERSION = "1.7.3"
 
@@ -100,6 +101,13 @@ class TrafficListener(RequestApp):
         if route is None:
             return Response(b"", 404)  # Fabio's default noroute status, empty body
         target = fabio_routes.pick(route, self.rng)
-        version = target.image.rpartition(":")[2] if ":" in target.image else "latest"
-        name = target.image.rpartition(":")[0].rpartition("/")[2] or target.service
+        name, version = service_identity(target.image, target.service)
+        # The service's access line, in the log of the task that served it (tasklogs.py).
+        served = {
+            "client": request.client.host if request.client else "",
+            "method": request.method,
+            "host": request.headers.get("host", ""),
+            "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        }
+        self.fabio.cluster.logs.access(target.alloc_id, target.task, served, 200, version)
         return PlainTextResponse(f"this is {name}, version: {version}\n")

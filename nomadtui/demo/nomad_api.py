@@ -21,14 +21,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from ..aio import wait_future
-from . import api_types, gojson, gostrconv, query, stream
+from . import api_types, gojson, gostrconv, logstream, query, stream
 from .asgi import RequestApp
 from .cluster import Cluster
 from .jobdiff import job_diff
+from .lifecycle import AllocLifecycle
 from .query import get
 from .store import ALLOC_STUB_KEYS, JOB_STUB_KEYS, NomadError, public
 
 HEARTBEAT_SECONDS = 30.0
+# Handlers that check no method (FsRequest and Logs, ClientAllocRequest and allocRestart).
+ANY_METHOD = "GET HEAD POST PUT DELETE PATCH OPTIONS"
 
 
 def _pretty(request: Request) -> bool:
@@ -77,6 +80,9 @@ class NomadAPI(RequestApp):
         self.changes = changes
         self.acl_tokens = acl_tokens
         self.on_write: Callable[[], None] = lambda: None
+        self.lifecycle = AllocLifecycle(cluster)
+        self.log_waker = logstream.LogWaker()
+        cluster.logs.listeners.append(self.log_waker.notify)
         self.routes: list[_Route] = []
         r = self._route
         r("GET", r"/v1/jobs", self.jobs)
@@ -117,6 +123,9 @@ class NomadAPI(RequestApp):
         r("GET", r"/v1/status/peers", self.peers)
         r("GET", r"/v1/agent/self", self.agent_self)
         r("GET", r"/v1/event/stream", self.event_stream)
+        r("PUT POST", r"/v1/allocation/(?P<alloc_id>[^/]+)/stop", self.alloc_stop, write=True)
+        r(ANY_METHOD, r"/v1/client/allocation/(?P<alloc_id>[^/]+)/restart", self.alloc_restart, write=True)
+        r(ANY_METHOD, r"/v1/client/fs/logs/(?P<alloc_id>.*)", self.alloc_logs)
 
     def _route(self, methods: str, pattern: str, handler: Handler, write: bool = False) -> None:
         self.routes.append(_Route(frozenset(methods.split()), re.compile(f"^{pattern}$"), handler, write))
@@ -631,6 +640,35 @@ class NomadAPI(RequestApp):
 
     async def allocation(self, request: Request, alloc_id: str) -> Response:
         return await self._read_one(request, self.store.allocs, alloc_id, "allocs", "alloc not found", full_alloc)
+
+    async def alloc_stop(self, request: Request, alloc_id: str) -> Response:
+        """allocStop (command/agent/alloc_endpoint.go) and Alloc.Stop (lifecycle.py): the
+        answer carries X-Nomad-Index (setIndex) and no other meta."""
+        q = request.query_params
+        no_shutdown_delay = query.parse_bool(q, "no_shutdown_delay") or False
+        reschedule = query.parse_bool(q, "reschedule") or False
+        result = self.lifecycle.stop(alloc_id, no_shutdown_delay, reschedule)
+        headers = {"X-Nomad-Index": str(result["Index"])}
+        return Response(dumps(result, _pretty(request)), headers=headers, media_type="application/json")
+
+    async def alloc_restart(self, request: Request, alloc_id: str) -> Response:
+        """allocRestart (command/agent/alloc_endpoint.go): any method; its own body, read by
+        json.NewDecoder(...).Decode (a blank one is fine, a bad one a plain 500); the answer is
+        the client's empty GenericResponse. (Nomad's HTTPServer.parse errors there come out
+        garbled in front of it: the demo answers them as plain 400s.)"""
+        query.query_options(request.query_params)
+        try:
+            body = gojson.decode(await request.body(), api_types.ALLOC_RESTART_BODY) or {}
+        except NomadError as e:
+            if e.message not in ("EOF", "Request body is empty"):
+                raise NomadError(500, e.message) from None
+            body = {}
+        self.lifecycle.restart(alloc_id, body.get("TaskName") or "", bool(body.get("AllTasks")))
+        return Response(dumps({"Index": 0}, _pretty(request)), media_type="application/json")
+
+    async def alloc_logs(self, request: Request, alloc_id: str) -> Response:
+        """Logs (command/agent/fs_endpoint.go): see logstream.py."""
+        return logstream.logs_response(self.cluster, alloc_id, request.query_params, self.log_waker)
 
     async def evaluations(self, request: Request) -> Response:
         return await self._read_list(request, self.store.evals, "evals")

@@ -8,8 +8,9 @@ promotion, in-place updates all at once, rescheduling of failed allocations.
 
 The functions carry the names of their counterparts in Nomad's
 scheduler/reconciler/reconcile_cluster.go (and filters.go, allocs.go), each with a comment
-naming it, so that the two can be read side by side. The demo's reconciler is smaller: no
-migrations, lost or disconnected allocations, and its sets are lists in a fixed order.
+naming it, so that the two can be read side by side. The demo's reconciler is smaller: no lost or
+disconnected allocations, migrations only of the allocations `alloc stop` marks (no drains), and
+its sets are lists in a fixed order.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .structs import datacenter_matches, update_strategy
 NOT_NEEDED = "alloc not needed due to job update"
 UPDATING = "alloc is being updated due to job update"
 RESCHEDULED = "alloc was rescheduled because it failed"
+MIGRATING = "alloc is being migrated"
 
 # Deployment.StatusDescription of a cancelled deployment (nomad/structs/deployment.go).
 STOPPED_JOB = "Cancelled because job is stopped"
@@ -52,8 +54,11 @@ class Placement:
     group: str
     name: str
     canary: bool = False
-    previous: dict | None = None  # the alloc this one replaces (update or reschedule)
+    previous: dict | None = None  # the alloc this one replaces (update, reschedule or migration)
     reschedule: bool = False
+    migrate: bool = False
+    # downgradeNonCanary: while canaries are out, a migrated non-canary keeps its job version
+    job: dict | None = None
 
 
 @dataclass
@@ -69,6 +74,9 @@ class GroupDecision:
     reschedule_later: list[tuple[dict, float]] = field(default_factory=list)
     # Work that remains for later passes (throttled updates, unplaced canaries): not done yet.
     pending: int = 0
+    migrate: int = 0
+    # Stops DesiredUpdates does not count: migrating canaries (cancelUnneededCanaries).
+    uncounted_stops: int = 0
 
     def desired_updates(self) -> dict:
         fresh = sum(1 for p in self.place if p.previous is None and not p.canary)
@@ -76,8 +84,8 @@ class GroupDecision:
         return {
             "Ignore": self.ignore,
             "Place": fresh + resched,
-            "Migrate": 0,
-            "Stop": len(self.stop) - self.destructive - resched,
+            "Migrate": self.migrate,
+            "Stop": len(self.stop) - self.destructive - resched - self.migrate - self.uncounted_stops,
             "InPlaceUpdate": len(self.inplace),
             "DestructiveUpdate": self.destructive,
             "Canary": self.canary,
@@ -89,7 +97,8 @@ class GroupDecision:
         }
 
     def has_deployment_work(self) -> bool:
-        placing = any(not p.reschedule for p in self.place)
+        # createDeployment: a migration of what already runs is no reason for a deployment.
+        placing = any(not p.reschedule and not p.migrate for p in self.place)
         return bool(placing or self.inplace or self.destructive or self.canary or self.pending)
 
 
@@ -195,6 +204,7 @@ def compute_group(store: Store, job: dict, group: dict, allocs: list[dict], d: d
     failed = [
         a for a in mine if a["DesiredStatus"] == "run" and a["ClientStatus"] == "failed" and not a.get("NextAllocation")
     ]
+    live, migrate = r.classify_migrating(live)
     current, outdated = r.cancel_unneeded_canaries(live)
     destructive, inplace = r.compute_updates(outdated)
     canaries = [a for a in current if a["ID"] in r.placed_canaries]
@@ -203,13 +213,15 @@ def compute_group(store: Store, job: dict, group: dict, allocs: list[dict], d: d
         r.compute_canaries(destructive, canaries)
         r.out.ignore += len(current) + len(destructive)
         r.out.inplace.extend(inplace)
+        r.compute_migrations(migrate)
         return r.out
-    current, destructive, inplace = r.compute_stop(current, destructive, inplace, len(rescheduling))
+    current, destructive, inplace, migrate = r.compute_stop(current, destructive, inplace, len(rescheduling), migrate)
     limit = r.compute_under_provisioned_by(len(destructive))
     r.compute_destructive_updates(destructive, limit)
     r.out.ignore += len(current)
     r.place_in_place_updates(inplace)
-    r.compute_placements(current + destructive + inplace)
+    r.compute_placements(current + destructive + inplace + migrate)
+    r.compute_migrations(migrate)
     return r.out
 
 
@@ -233,6 +245,25 @@ class _GroupReconciler:
         self.promoted = bool(self.dstate and self.dstate["Promoted"])
         self.placed_canaries = set((self.dstate or {}).get("PlacedCanaries") or [])
         self.out = GroupDecision()
+
+    # classifyAllocs (filters.go), for what the demo has: live allocations an `alloc stop` marked
+    # for migration, and cancelUnneededCanaries' handling of those among the current canaries
+    def classify_migrating(self, live: list[dict]) -> tuple[list[dict], list[dict]]:
+        """(live allocations that stay, those to migrate). A migrating canary of the current
+        deployment (a successful one is none: cancelUnneededServiceDeployments) is only stopped,
+        uncounted in DesiredUpdates; computeCanaries, or computePlacements once promoted, places
+        a fresh allocation."""
+        current = self.d is not None and self.d["Status"] != "successful"
+        staying, migrate = [], []
+        for a in live:
+            if not (a.get("DesiredTransition") or {}).get("Migrate"):
+                staying.append(a)
+            elif current and a["ID"] in self.placed_canaries:
+                self.out.stop.append((a, MIGRATING))
+                self.out.uncounted_stops += 1
+            else:
+                migrate.append(a)
+        return staying, migrate
 
     # cancelUnneededCanaries (reconcile_cluster.go)
     def cancel_unneeded_canaries(self, live: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -335,25 +366,54 @@ class _GroupReconciler:
 
     # computeStop (reconcile_cluster.go)
     def compute_stop(
-        self, current: list[dict], destructive: list[dict], inplace: list[dict], rescheduling: int
-    ) -> tuple[list[dict], list[dict], list[dict]]:
+        self, current: list[dict], destructive: list[dict], inplace: list[dict], rescheduling: int, migrate: list[dict]
+    ) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
         """Surplus (after promotion, or a lower count): stop old allocations whose name a current
-        one already carries first, then the highest indexes. Returns the three sets without them."""
-        surplus = len(current) + len(destructive) + len(inplace) + rescheduling - self.count
+        one already carries first, then migrating ones, then the highest indexes. Returns the
+        four sets without them."""
+        surplus = len(current) + len(destructive) + len(inplace) + rescheduling + len(migrate) - self.count
         if surplus <= 0:
-            return current, destructive, inplace
+            return current, destructive, inplace, migrate
         current_names = {a["Name"] for a in current}
-        old_first = sorted(
-            destructive + inplace, key=lambda a: (a["Name"] not in current_names, -name_index(a["Name"]))
-        )
-        victims = (old_first + sorted(current, key=lambda a: -name_index(a["Name"])))[:surplus]
+
+        def highest(allocs) -> list[dict]:
+            return sorted(allocs, key=lambda a: -name_index(a["Name"]))
+
+        old = destructive + inplace
+        victims = (
+            highest(a for a in old if a["Name"] in current_names)
+            + highest(migrate)
+            + highest(a for a in old if a["Name"] not in current_names)
+            + highest(current)
+        )[:surplus]
         for a in victims:
             self.out.stop.append((a, NOT_NEEDED))
         return (
             [a for a in current if a not in victims],
             [a for a in destructive if a not in victims],
             [a for a in inplace if a not in victims],
+            [a for a in migrate if a not in victims],
         )
+
+    # computeMigrations (reconcile_cluster.go)
+    def compute_migrations(self, migrate: list[dict]) -> None:
+        """Each migrating allocation is stopped and replaced under its name (a batch allocation
+        stopped with `reschedule` is left to the rescheduler); while canaries are out, a
+        non-canary's replacement runs its job version (downgradeNonCanary)."""
+        self.out.migrate += len(migrate)
+        canarying = bool(self.dstate and self.dstate["DesiredCanaries"] and not self.promoted)
+        for a in sorted(migrate, key=lambda a: name_index(a["Name"])):
+            self.out.stop.append((a, MIGRATING))
+            transition = a.get("DesiredTransition") or {}
+            if a["_job"]["Type"] == "batch" and (
+                transition.get("Reschedule") or transition.get("MigrateDisablePlacement")
+            ):
+                continue
+            canary = bool((a.get("DeploymentStatus") or {}).get("Canary"))
+            downgrade = a["_job"] if canarying and not canary else None
+            self.out.place.append(
+                Placement(self.name, a["Name"], canary=canary, previous=a, migrate=True, job=downgrade)
+            )
 
     # computeUnderProvisionedBy (reconcile_cluster.go)
     def compute_under_provisioned_by(self, wanted: int) -> int:

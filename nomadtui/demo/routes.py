@@ -27,6 +27,7 @@ class Target:
     weight: float = 0.0
     alloc_id: str = ""
     image: str = ""
+    task: str = ""  # the task whose service this is (its logs take the access lines)
 
 
 @dataclass
@@ -68,7 +69,9 @@ def build_table(instances: list[dict], manual: str = "") -> list[Route]:
             )
             dst = f"{scheme}://{inst['Address']}:{inst['Port']}" + ("" if scheme == "tcp" else "/")
             route = routes.setdefault((host, path), Route(host, path, " ".join(f"{k}={v}" for k, v in opts.items())))
-            target = Target(inst["ServiceName"], dst, plain, fixed, alloc_id=inst["AllocID"], image=inst["Image"])
+            target = Target(
+                inst["ServiceName"], dst, plain, fixed, alloc_id=inst["AllocID"], image=inst["Image"], task=inst["Task"]
+            )
             if not any(t.dst == dst and t.service == target.service for t in route.targets):
                 route.targets.append(target)
     _apply_manual(routes, manual)

@@ -112,6 +112,23 @@ async def take_probe_and_timeline(out: Path) -> list[Path]:
             return [path]
 
 
+async def take_unhealthy_canary(out: Path) -> list[Path]:
+    """The canary that never turns healthy, opened with `enter`: why it is unwell."""
+    from ..ui.screens.alloc import AllocScreen
+
+    with _demo() as demo:
+        app = demo_app(demo)
+        async with driven(app, demo) as (w, pilot):
+            await w.run("httpsbackend-tcp-sni-1-canary-fail.nomad")
+            await w.advance(70)
+            await pilot.press("tab", "tab", "enter")
+            await w.until(lambda: isinstance(app.screen, AllocScreen))
+            await pilot.pause(0.3)
+            path = out / "alloc-unhealthy-canary.svg"
+            path.write_text(app.export_screenshot(title="nomadtui — an unhealthy canary, opened"))
+            return [path]
+
+
 async def take_tour(out: Path) -> list[Path]:
     with _demo() as demo:
         app = demo_app(demo, tour=JOBS_DIR)
@@ -146,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             await take(args.out)
             + await take_narrow(args.out)
             + await take_tour(args.out)
+            + await take_unhealthy_canary(args.out)
             + await take_probe_and_timeline(args.out)
         )
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from .. import jobfile
 from ..jobfile import JobFile
-from ..model import Deployment, JobVersion, Plan, as_int, short_id, versions_from_api
+from ..model import Allocation, Deployment, JobVersion, Plan, as_int, short_id, versions_from_api
 from ..settings import DEFAULT_ADDRESS, Settings
 from .errors import BAD_RESPONSE, INVALID, ClusterError
 from .threads import in_thread
@@ -114,7 +114,13 @@ class Actions:
     ) -> Mapping:
         """`method /v1/<resource>/<segments>` through python-nomad, in the given namespace (ids in
         the path are escaped: Nomad allows `/`, `?` and `#` in a job id); the answer must be an object."""
-        api = {"jobs": self.client.jobs, "job": self.client.job, "deployment": self.client.deployment}[resource]
+        api = {
+            "jobs": self.client.jobs,
+            "job": self.client.job,
+            "deployment": self.client.deployment,
+            "allocation": self.client.allocation,
+            "client/allocation": self.client.client.allocation,
+        }[resource]
         path = [quote(segment, safe="") for segment in segments]
         query = {"namespace": namespace, **(params or {})}
 
@@ -310,6 +316,43 @@ class Actions:
             warnings=str(out.get("Warnings") or ""),
         )
 
+    # --- allocations -----------------------------------------------------------------------
+
+    async def restart_allocation(self, alloc: Allocation, task: str | None = None) -> ActionResult:
+        """Restart the allocation's tasks (or one) in place: same allocation, `Restarts` + 1."""
+        await self._request(
+            "post",
+            "client/allocation",
+            alloc.id,
+            "restart",
+            namespace=alloc.namespace,
+            body={"TaskName": task or "", "AllTasks": False},
+            capability="alloc-lifecycle",
+            action=f"restart allocation {short_id(alloc.id)}",
+            subject=f"allocation {short_id(alloc.id)}",
+        )
+        what = f"Task {task} of allocation" if task else "Allocation"
+        return ActionResult(f"{what} {short_id(alloc.id)} restarting.", job_id=alloc.job_id)
+
+    async def stop_allocation(self, alloc: Allocation) -> ActionResult:
+        """Stop the allocation: Nomad places a replacement (an evaluation follows)."""
+        out = await self._request(
+            "post",
+            "allocation",
+            alloc.id,
+            "stop",
+            namespace=alloc.namespace,
+            capability="alloc-lifecycle",
+            action=f"stop allocation {short_id(alloc.id)}",
+            subject=f"allocation {short_id(alloc.id)}",
+        )
+        return ActionResult(
+            f"Allocation {short_id(alloc.id)} stopping; Nomad places a replacement.",
+            eval_id=str(out.get("EvalID") or ""),
+            job_id=alloc.job_id,
+            index=as_int(out.get("Index")),
+        )
+
 
 def _located(error: ClusterError, path: Path) -> ClusterError:
     """Point a parse error at the user's file: `web.nomad, line 4, column 15: ...`."""
@@ -376,3 +419,13 @@ def command_pause(settings: Settings, deployment: Deployment, pause: bool) -> st
 
 def command_revert(settings: Settings, job_id: str, version: int, namespace: str | None = None) -> str:
     return _line("nomad", "job", "revert", *_global_flags(settings, namespace), job_id, str(version))
+
+
+def command_restart_allocation(settings: Settings, alloc: Allocation, task: str | None = None) -> str:
+    return _line(
+        "nomad", "alloc", "restart", *_global_flags(settings, alloc.namespace), alloc.id, *([task] if task else [])
+    )
+
+
+def command_stop_allocation(settings: Settings, alloc: Allocation) -> str:
+    return _line("nomad", "alloc", "stop", *_global_flags(settings, alloc.namespace), alloc.id)

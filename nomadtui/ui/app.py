@@ -117,6 +117,8 @@ class NomadApp(App):
             self.set_timer(1.0, gc.freeze)
         row = self.live.changed_job if what in ("job_row", "deployments") else None
         self.main_screen.post_message(ClusterChanged(what, row))
+        if self.screen is not self.main_screen and hasattr(self.screen, "on_cluster_changed"):
+            self.screen.post_message(ClusterChanged(what, row))  # a detail screen over it
 
     def _on_probe(self, snapshot: ProbeSnapshot) -> None:
         self.main_screen.post_message(ProbeChanged(snapshot))

@@ -15,7 +15,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape
 
 from ..safetext import inert
-from .keys import MAIN_KEYS
+from .keys import MAIN_KEYS, TOUR_ACTIONS
 from .text import literal
 
 if TYPE_CHECKING:
@@ -35,7 +35,13 @@ class NomadCommands(Provider):
                 continue
             if key.action in ("app.focus_next", "app.focus_previous", "filter"):
                 continue
-            yield key.description, f"press {key.key_display or key.keys}", partial(main.run_action, key.action)
+            if key.action in TOUR_ACTIONS and main.tour is None:
+                continue  # the tour's steps, only in the tour
+            yield (
+                key.long or key.description,
+                f"press {key.key_display or key.keys}",
+                partial(main.run_action, key.action),
+            )
 
     def _jobs(self):
         main = self.nomad.main_screen

@@ -15,7 +15,16 @@ from rich.text import Text
 
 from ..aio import wait_future
 from ..model import Deployment, short_id
-from ..nomad.actions import ActionResult, command_fail, command_pause, command_promote, command_revert, command_run
+from ..nomad.actions import (
+    ActionResult,
+    command_fail,
+    command_pause,
+    command_promote,
+    command_restart_allocation,
+    command_revert,
+    command_run,
+    command_stop_allocation,
+)
 from ..nomad.errors import STALE, ClusterError
 from ..wire import format_duration
 from .screens.dialogs import BusyScreen, ChoiceScreen, ConfirmScreen, ErrorScreen, FilePickerScreen
@@ -24,6 +33,8 @@ from .screens.revert import RevertScreen
 from .text import literal
 
 if TYPE_CHECKING:
+    from .screens.alloc import AllocScreen
+    from .screens.base import NomadScreen
     from .screens.main import MainScreen
 
 
@@ -32,7 +43,7 @@ T = TypeVar("T")
 BUSY_AFTER = 1.0  # seconds before a slow answer gets a dialog that counts the wait
 
 
-def _start(screen: MainScreen, flow, name: str) -> None:
+def _start(screen: NomadScreen, flow, name: str) -> None:
     async def guarded() -> None:
         try:
             await flow(screen)
@@ -53,7 +64,7 @@ class StoppedWaiting(Exception):
     """The user stopped waiting for a slow answer."""
 
 
-async def _waiting(screen: MainScreen, doing: str, work: Awaitable[T]) -> T:
+async def _waiting(screen: NomadScreen, doing: str, work: Awaitable[T]) -> T:
     """`await work`, with a dialog that says Nomad is still `doing` it (and for how long) once it
     takes longer than BUSY_AFTER: a slow answer is not an unreachable Nomad."""
     task = asyncio.ensure_future(work)
@@ -69,12 +80,12 @@ async def _waiting(screen: MainScreen, doing: str, work: Awaitable[T]) -> T:
     return task.result()
 
 
-async def _failed(screen: MainScreen, title: str, error: ClusterError, source: str | None = None) -> None:
+async def _failed(screen: NomadScreen, title: str, error: ClusterError, source: str | None = None) -> None:
     await screen.nomad.push_screen_wait(ErrorScreen(title, error, source=source))
 
 
 async def _confirm_then(
-    screen: MainScreen, dialog: ConfirmScreen, act: Callable[[], Awaitable[ActionResult]], failure: str
+    screen: NomadScreen, dialog: ConfirmScreen, act: Callable[[], Awaitable[ActionResult]], failure: str
 ) -> None:
     """The common end of every deployment action: ask, act, then say what happened."""
     app = screen.nomad
@@ -88,7 +99,7 @@ async def _confirm_then(
     app.notify(result.message, timeout=4)
 
 
-def _nothing(screen: MainScreen, message: str) -> None:
+def _nothing(screen: NomadScreen, message: str) -> None:
     screen.nomad.notify(message, severity="warning", timeout=4)
 
 
@@ -295,11 +306,15 @@ async def _revert(screen: MainScreen) -> None:
         _nothing(screen, "Select a job first.")
         return
     try:
+        # Each version's diff from the running one says which are the same; the list the watch
+        # holds (each diff from the version before) says what each changed, unless it lags.
         against_current = await app.actions.versions(job.id, job.namespace, diff_version=job.version)
+        versions = state.versions
+        if not any(v.version == job.version for v in versions):
+            versions = tuple(await app.actions.versions(job.id, job.namespace))
     except ClusterError as e:
         await _failed(screen, f"Cannot list the versions of {job.id}", e)
         return
-    versions = state.versions or tuple(against_current)
     if len(versions) < 2:
         _nothing(screen, f"Job {job.id} has no earlier version to revert to.")
         return
@@ -323,3 +338,46 @@ async def _revert(screen: MainScreen) -> None:
         await _failed(screen, title, e)
         return
     app.notify(result.message, timeout=4)
+
+
+# --- an allocation ---------------------------------------------------------------------------------
+
+
+def restart_allocation(screen: AllocScreen) -> None:
+    _start(screen, _restart_allocation, "restart")
+
+
+async def _restart_allocation(screen: AllocScreen) -> None:
+    app, alloc = screen.nomad, screen.alloc
+    if alloc is None or alloc.terminal:
+        _nothing(screen, "This allocation is stopped: there is nothing to restart (stop it to get a new one).")
+        return
+    body = literal(
+        f"Allocation {short_id(alloc.id)} of job {alloc.job_id} (version {alloc.job_version}) restarts its tasks "
+        "in place, on the same node: the same allocation, its restart count goes up. Nomad does not "
+        "reschedule it, and a deployment does not count it as a new placement."
+    )
+    dialog = ConfirmScreen(
+        "Restart the allocation?", body, command_restart_allocation(app.settings, alloc), confirm_label="restart"
+    )
+    await _confirm_then(screen, dialog, lambda: app.actions.restart_allocation(alloc), "Cannot restart it")
+
+
+def stop_allocation(screen: AllocScreen) -> None:
+    _start(screen, _stop_allocation, "stop")
+
+
+async def _stop_allocation(screen: AllocScreen) -> None:
+    app, alloc = screen.nomad, screen.alloc
+    if alloc is None or alloc.terminal:
+        _nothing(screen, "This allocation is already stopped.")
+        return
+    body = literal(
+        f"Allocation {short_id(alloc.id)} of job {alloc.job_id} (version {alloc.job_version}) on node "
+        f"{short_id(alloc.node_id)} is stopped; Nomad then places a replacement (a new allocation, maybe on "
+        "another node), as it would after a node drain."
+    )
+    dialog = ConfirmScreen(
+        "Stop the allocation?", body, command_stop_allocation(app.settings, alloc), confirm_label="stop it"
+    )
+    await _confirm_then(screen, dialog, lambda: app.actions.stop_allocation(alloc), "Cannot stop it")

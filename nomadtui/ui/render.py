@@ -72,11 +72,14 @@ JOB_COLUMNS = (
 
 
 def rollout_mark(d: Deployment | None) -> Text:
-    """One cell: ▶ rolling out, ◆ canaries starting, ⚑ waiting for promotion, ‖ paused."""
+    """One cell: ▶ rolling out, ◆ canaries starting, ✗ a canary unhealthy, ⚑ waiting for
+    promotion, ‖ paused."""
     if d is None or not d.active:
         return Text("")
     if d.status == "paused":
         return Text("‖", style="bold yellow")
+    if d.needs_promotion and d.canaries_unhealthy:
+        return Text("✗", style="bold red")
     if d.needs_promotion:
         if d.canaries_healthy and not d.auto_promotes:
             return Text("⚑", style="bold magenta")
@@ -238,7 +241,10 @@ def deployment_panel(d: Deployment | None, now: float, *, compact: bool = False)
     title = Text.assemble(("Latest deployment ", "bold"), literal(short_id(d.id), "bold"), "  ")
     title.append_text(status_text(d.status))
     title.append(f"  job version {d.job_version}")
-    if d.needs_promotion:
+    if d.needs_promotion and d.canaries_unhealthy:
+        waiting = sum(g.desired_canaries for g in d.groups.values() if g.awaiting_promotion)
+        title.append(f"  ✗ canary unhealthy ({d.canaries_unhealthy} of {waiting})", style="bold red")
+    elif d.needs_promotion:
         if d.auto_promotes:
             title.append("  ◆ auto-promotes when healthy", style="cyan")
         elif d.canaries_healthy:
@@ -295,7 +301,10 @@ def group_bar(g: GroupState, width: int = BAR_WIDTH) -> Text:
         + Text("░" * (width - filled - bad), style="grey37")
     )
     label = "canaries healthy" if g.awaiting_promotion else "healthy"
-    return text + Text(f" {healthy}/{total} {label}")
+    text += Text(f" {healthy}/{total} {label}")
+    if g.unhealthy:
+        text += Text(f", {g.unhealthy} unhealthy", style="bold red")
+    return text
 
 
 def _deadline(g: GroupState, d: Deployment, now: float) -> Text:
@@ -306,8 +315,8 @@ def _deadline(g: GroupState, d: Deployment, now: float) -> Text:
         return Text(format_duration(g.progress_deadline), style="dim")
     if d.status == "paused":
         return Text("paused", style="yellow")
-    if not d.active:
-        return Text(format_time(g.require_progress_by), style="dim")
+    if not d.active:  # the time of day only: the line must not wrap under the bar
+        return Text(f"was {format_time(g.require_progress_by)[11:19]}", style="dim")
     left = g.require_progress_by - now
     when = (
         "in " + format_age(g.require_progress_by, now).removesuffix(" from now")
@@ -346,11 +355,12 @@ def health_text(a: Allocation) -> Text:
 
 
 def alloc_rows(allocs: Sequence[Allocation], nodes: Mapping[str, str], now: float) -> list[Row]:
-    """`nomad job status`'s Allocations, newest first, stopped ones dimmed; the Task Group column
+    """`nomad job status`'s Allocations: running and pending first, then stopped ones (dimmed),
+    each newest first; the Task Group column
     is left empty when the job has a single group (the header says which)."""
     single = len({a.task_group for a in allocs}) <= 1
     rows = []
-    for a in allocs:
+    for a in sorted(allocs, key=lambda a: (a.terminal, -a.create_index)):
         style = "dim" if a.terminal else ""
         rows.append(
             Row(
@@ -571,7 +581,10 @@ def timeline_panel(rows, title: str, *, limit: int = 200) -> RenderableType:
             literal(event.text, _EVENT_STYLE.get(event.kind, "")),
         )
     steps = f"{len(rows)} step{'s' if len(rows) != 1 else ''}"
-    head = Text.assemble(literal(title, "bold"), (f"  {steps} · ctrl+e exports Markdown", "dim"))
+    # One line, whatever the width: the panel keeps its first two lines (this and the columns').
+    head = Text.assemble(
+        literal(title, "bold"), (f"  {steps} · ctrl+e exports Markdown", "dim"), no_wrap=True, overflow="ellipsis"
+    )
     return Group(head, table)
 
 

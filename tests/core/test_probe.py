@@ -26,6 +26,7 @@ from nomadtui.probe import (
     findings,
     match_route,
     nearest_rank,
+    settle_time,
     summarize,
     version_key,
     wilson,
@@ -240,12 +241,27 @@ def test_errors_above_five_percent():
 
 
 async def test_weight_on_a_canary_not_yet_healthy_end_to_end(demo, live):
+    """A canary inside its min_healthy_time is settling, not an outage: nothing to report until
+    its min_healthy_time plus a check interval (30 s + 10 s in the job file) have passed."""
     await asyncio.to_thread(canary_1, demo)
     await asyncio.to_thread(demo.advance, 1)  # running and routed, min_healthy_time not reached
     await until(lambda: routes_settled(live, 4))
     expectation = expectation_from(live.state, HOST)
     assert expectation.healthy == {"v1.0.1": 3} and expectation.canaries == {"v1.0.2"}
-    assert kinds(findings(snapshot_of({"v1.0.1": 75, "v1.0.2": 25}), expectation)) == [("no-healthy", "v1.0.2")]
+    assert expectation.settling == {"v1.0.2"}
+    assert findings(snapshot_of({"v1.0.1": 75, "v1.0.2": 25}), expectation) == []
+
+    body = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/versions").json()
+    settle = {v["Version"]: settle_time(v) for v in body["Versions"]}
+    assert settle[2] == 40.0
+    now = demo.cluster.clock.now()
+    within = expectation_from(live.state, HOST, now=now, settle=settle)
+    assert within.settling == {"v1.0.2"} and findings(snapshot_of({"v1.0.1": 75, "v1.0.2": 25}), within) == []
+    # Had Nomad still not judged it 40 s after it started, with weight on the route: say so.
+    late = expectation_from(live.state, HOST, now=now + 40, settle=settle)
+    assert late.settling == frozenset()
+    assert kinds(findings(snapshot_of({"v1.0.1": 75, "v1.0.2": 25}), late)) == [("no-healthy", "v1.0.2")]
+
     await asyncio.to_thread(demo.advance, 31)
     await until(lambda: expectation_from(live.state, HOST).healthy.get("v1.0.2") == 1)
     assert findings(snapshot_of({"v1.0.1": 75, "v1.0.2": 25}), expectation_from(live.state, HOST)) == []

@@ -1,5 +1,6 @@
 """The rollout timeline: against the demo cluster over real HTTP (manual clock), and on
-hand-made snapshots for the cases a demo run cannot force (watch order, focus switches)."""
+hand-made snapshots for the cases a demo run cannot force (watch order, focus switches).
+What the records alone tell (a timeline that never watched) is in test_history.py."""
 
 from __future__ import annotations
 
@@ -126,14 +127,26 @@ def one(events: list[TimelineEvent], kind: str, alloc_id: str) -> TimelineEvent:
 # --- against the demo cluster ----------------------------------------------------------------
 
 
-async def test_the_first_observation_does_not_flood(watched):
+async def test_the_first_observation_does_not_flood_and_the_records_tell_the_past(watched):
     # Three running allocations, a successful deployment, versions, evaluations and a route
-    # were there before: recorded quietly.
+    # were there before: nothing is observed happening...
     assert watched.observed == []
-    assert watched.timeline.events("default", JOB) == []
     assert watched.timeline.observe(watched.live.state) == []
     fresh = Timeline(clock=watched.now)
     assert fresh.observe(watched.live.state) == [] and fresh.observe(watched.live.state) == []
+    # ...but the records say how it came to be, each step once.
+    told = watched.timeline.events("default", JOB)
+    assert kinds(told, "registered", "deployment", "placed", "running", "healthy", "successful") == [
+        "registered",
+        "deployment",
+        *["placed"] * 3,
+        *["running"] * 3,
+        *["healthy"] * 3,
+        "successful",
+    ]
+    assert len({e.step for e in told}) == len(told)
+    assert fresh.events("default", JOB) == told
+    assert watched.timeline.latest_deployment_events(watched.live.state) == told
 
 
 async def test_a_rolling_update_step_by_step(watched):
@@ -172,7 +185,16 @@ async def test_a_rolling_update_step_by_step(watched):
     assert routes[-1] == f"route {ROUTE}: v1.0.1 100%"
     assert [e.at for e in events] == sorted(e.at for e in events)
     assert watched.timeline.latest_deployment_events(watched.live.state) == events
-    assert {e for e in watched.observed if e in events} == set(events)  # observe() returned them
+    # observe() returned every step it saw; the records added what a list stub does not show
+    # changing (the old allocations' tasks being killed), and no step twice.
+    recorded = [e for e in events if e not in watched.observed]
+    assert [e.text.split(" ", 2)[2] for e in recorded if e.alloc_id == stopped[0].alloc_id] == [
+        "task being killed: Sent interrupt. Waiting 5s before force killing",
+        "task exited with code 0",
+        "task killed",
+    ]
+    assert {e.kind for e in recorded} == {"task"} and len(recorded) == 9
+    assert len({e.step for e in events}) == len(events)
 
 
 async def test_a_canary_promotion(watched):
@@ -230,8 +252,20 @@ async def test_auto_revert(watched):
         "deployment failed: Failed due to progress deadline - rolling back to job version 1"
     )
     assert next(e for e in events if e.kind == "auto-reverted").text == "auto-reverted to version 1 as version 3"
-    revert = watched.timeline.latest_deployment_events(watched.live.state)
-    assert revert[0].kind == "auto-reverted" and revert[-1].kind == "successful"
+    # The revert's deployment is told with the failure that wrote its version, whichever is asked for.
+    state = watched.live.state
+    revert = state.latest_deployment
+    assert [d.id for d in watched.timeline.rollout(state, revert.id)] == [failing.id, revert.id]
+    together = watched.timeline.latest_deployment_events(state)
+    assert together == events == watched.timeline.deployment_events(state, failing.id)
+    assert together[0].text.startswith("job registered: version 2") and together[-1].kind == "successful"
+    assert kinds(together, "failed", "auto-reverted", "deployment", "successful") == [
+        "deployment",
+        "failed",
+        "auto-reverted",
+        "deployment",
+        "successful",
+    ]
     assert not any(e.kind == "registered" and "version 3" in e.text for e in watched.timeline.events("default", JOB))
 
 
@@ -287,21 +321,26 @@ def snapshot(**changes) -> ClusterState:
     return ClusterState(**{**base, **changes})
 
 
-def test_unchanged_snapshots_tell_nothing():
+def test_unchanged_snapshots_tell_nothing_new():
     tl = Timeline(clock=lambda: 500.0)
     first = snapshot()
     assert tl.observe(first) == []
     assert tl.observe(first) == []
     assert tl.observe(snapshot()) == []  # equal, not the same objects
     assert tl.observe(ClusterState()) == []  # no job in focus
-    assert tl.events("default", "web") == []
+    # What the records say happened before, once.
+    assert [(e.kind, e.text) for e in tl.events("default", "web")] == [
+        ("registered", "job registered: version 0"),
+        ("registered", "job registered: version 1"),
+        ("deployment", "deployment d1-00000 started for version 1"),
+    ]
 
 
 def test_a_kind_of_record_that_is_not_loaded_yet_is_not_a_baseline():
     tl = Timeline()
-    tl.observe(snapshot(status={}, versions=(), job_deployments=()))  # right after a focus change
-    tl.observe(snapshot())  # the answers arrive
-    assert tl.events("default", "web") == []
+    assert tl.observe(snapshot(status={}, versions=(), job_deployments=())) == []  # right after a focus change
+    assert tl.observe(snapshot()) == []  # the answers arrive
+    assert [e.kind for e in tl.events("default", "web")] == ["registered", "registered", "deployment"]
 
 
 @pytest.mark.parametrize("version_first", [True, False])
@@ -321,11 +360,14 @@ def test_an_auto_revert_is_told_whichever_watch_answers_first(version_first):
     tl.observe(replace(seen, **steps[1]))
     events = tl.events("default", "web")
     assert [(e.kind, e.text) for e in events] == [
+        ("registered", "job registered: version 0"),  # from the records: before the watching
+        ("registered", "job registered: version 1"),
+        ("deployment", "deployment d1-00000 started for version 1"),
         ("failed", "deployment failed: Failed due to progress deadline - rolling back to job version 0"),
         ("auto-reverted", "auto-reverted to version 0 as version 2"),
     ]
-    assert all(e.at == 200.0 for e in events)
-    assert tl.events("default", "web", failed.id) == events
+    assert all(e.at == 200.0 for e in events[3:])
+    assert tl.events("default", "web", failed.id) == events[1:]
 
 
 def test_switching_the_focus_away_and_back_keeps_the_history():
@@ -349,8 +391,9 @@ def test_switching_the_focus_away_and_back_keeps_the_history():
     healthy = replace(alloc, healthy=True, health_time=131.5, modify_index=14)
     back = tl.observe(snapshot(allocations=(healthy,)))
     assert [(e.kind, e.at, e.deployment_id) for e in back] == [("healthy", 131.5, "d1-0000000")]
-    assert [e.kind for e in tl.events("default", "web")] == ["placed", "running", "healthy"]
-    assert tl.events("default", "db") == []
+    told = ["registered", "registered", "deployment", "placed", "running", "healthy"]
+    assert [e.kind for e in tl.events("default", "web")] == told
+    assert [(e.job_id, e.text) for e in tl.events("default", "db")] == [("db", "job registered: version 0")]
 
 
 def test_history_is_bounded():

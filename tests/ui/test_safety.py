@@ -29,20 +29,27 @@ async def test_read_only_offers_no_action(demo, make_app):
     async with driven(app, demo) as (w, pilot):
         text = screen_text(app)
         assert "READ-ONLY" in text
-        for label in ("Run job file", "Promote", "Revert", "Fail deploy", "Pause/resume"):
-            assert label not in text
+        footer = text.splitlines()[-1]
+        for label in ("r Run", "p Promote", "R Revert", "F Fail", "z Pause"):
+            assert label not in footer
+        assert "q Quit" in footer and "? Keys" in footer
         before = fingerprint(demo)
         for key in ACTION_KEYS:
             await pilot.press(key)
             await pilot.pause(0.1)
             assert isinstance(app.screen, MainScreen)
         assert fingerprint(demo) == before
+        app.clear_notifications()
+        await pilot.press("r")
+        # (headless tests draw no toasts: the notification itself is what the user would read)
+        await w.until(lambda: any(n.message.startswith("Read-only: r (run a job") for n in app._notifications))
+        app.clear_notifications()
 
         await pilot.press("question_mark")
         await w.until(lambda: isinstance(app.screen, HelpScreen))
         help_text = screen_text(app)
         assert "Quit" in help_text and "Filter" in help_text and "Down" in help_text
-        for label in ("Run job file", "Promote", "Revert", "Fail deploy"):
+        for label in ("Run a job file", "Promote the canaries", "Revert to", "Fail the running"):
             assert label not in help_text
         await pilot.press("escape")
 
@@ -64,27 +71,27 @@ async def test_help_lists_every_key(demo, make_app):
             label: line
             for line in text.splitlines()
             for label in (
-                "Run job file",
-                "Promote",
-                "Revert",
-                "Fail deploy",
-                "Pause/resume",
-                "Filter",
+                "Run a job file, with a plan preview first",
+                "Promote the canaries",
+                "Revert to an earlier job version",
+                "Fail the running deployment",
+                "Pause or resume the deployment",
+                "Filter the list in focus",
                 "Quit",
                 "Refresh now",
                 "Save screenshot",
                 "Down",
                 "Last row",
             )
-            if f" {label} " in line
+            if f" {label} " in f"{line} "
         }
         for key, label in (
-            ("r", "Run job file"),
-            ("p", "Promote"),
-            ("R", "Revert"),
-            ("F", "Fail deploy"),
-            ("z", "Pause/resume"),
-            ("/", "Filter"),
+            ("r", "Run a job file, with a plan preview first"),
+            ("p", "Promote the canaries"),
+            ("R", "Revert to an earlier job version"),
+            ("F", "Fail the running deployment"),
+            ("z", "Pause or resume the deployment"),
+            ("/", "Filter the list in focus"),
             ("q", "Quit"),
             ("^r", "Refresh now"),
             ("^s", "Save screenshot"),
@@ -92,6 +99,11 @@ async def test_help_lists_every_key(demo, make_app):
             ("G", "Last row"),
         ):
             assert key in lines[label].split(label)[0].replace(",", " ").split(), (key, lines[label])
+        # Each key once, grouped for a person; no internal names.
+        assert text.count("palette") <= 1
+        assert "Jobs and the job in focus" in text and "Everywhere" in text
+        for line in text.splitlines():
+            assert not line.rstrip(" │").endswith((" screen", " list", " app")), line
 
 
 async def test_cancelling_changes_nothing(demo, make_app):

@@ -17,6 +17,7 @@ from nomadtui.demo.clock import ManualClock
 from nomadtui.demo.cluster import JOBS_DIR, Cluster
 from nomadtui.demo.server import DemoServer
 from nomadtui.harness.drive import Walkthrough
+from nomadtui.ui import flows
 from nomadtui.ui.screens.dialogs import ErrorScreen, FilePickerScreen
 from nomadtui.ui.screens.help import HelpScreen
 from nomadtui.ui.screens.main import MainScreen
@@ -31,6 +32,9 @@ PORTS = (24646, 29998, 29999)
 def _in_the_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
     """Commands name job files relative to the working directory: the same in every clone."""
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    # On a loaded machine a parse can take over a second and put the "still parsing" dialog
+    # up in between: not what these pictures are of.
+    monkeypatch.setattr(flows, "BUSY_AFTER", 60.0)
 
 
 @pytest.fixture
@@ -131,3 +135,41 @@ def test_a_tour_step(snap_compare, demo, make_app):
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_an_unhealthy_canary_opened(snap_compare, demo, make_app, size):
+    """`enter` on the canary that never turns healthy: its statuses, events and why."""
+    from nomadtui.ui.screens.alloc import AllocScreen
+
+    app = make_app()
+
+    async def run_before(pilot) -> None:
+        w = Walkthrough(app, pilot, demo)
+        await w.ready()
+        await w.run("httpsbackend-tcp-sni-1-canary-fail.nomad")
+        await w.advance(70)  # past its healthy deadline: the canary is unhealthy
+        await pilot.press("tab", "tab", "enter")
+        await w.until(lambda: isinstance(app.screen, AllocScreen))
+        app.clear_notifications()
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_a_task_log(snap_compare, demo, make_app, size):
+    from nomadtui.harness.drive import screen_text
+    from nomadtui.ui.screens.logs import LogsScreen
+
+    app = make_app()
+
+    async def run_before(pilot) -> None:
+        w = Walkthrough(app, pilot, demo)
+        await w.ready()
+        await pilot.press("tab", "tab", "enter", "l")
+        await w.until(lambda: isinstance(app.screen, LogsScreen))
+        await w.until(lambda: "listening on" in screen_text(app))
+        await pilot.pause(0.2)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

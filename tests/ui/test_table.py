@@ -169,3 +169,28 @@ async def test_a_column_with_a_minimum_width_keeps_it_as_values_change():
         table.set_rows([Row("a", ("a", "complete", "1s"))])
         await pilot.pause()
         assert table.render_line(1).text.index("1s") == before
+
+
+async def test_a_sticky_top_keeps_the_newest_row_in_view_and_says_what_is_above():
+    app = TableApp()
+    async with app.run_test(size=(40, 6)) as pilot:  # the table shows 5 rows
+        table = VirtualTable(COLUMNS, sticky_top=True, id="sticky")
+        await app.mount(table)
+        await pilot.pause()
+        keys = [f"alloc-{i:02}" for i in range(3)]
+        table.set_rows(rows(*reversed(keys)))
+        for i in range(3, 12):  # newer rows arrive at the top, one at a time
+            keys.append(f"alloc-{i:02}")
+            table.set_rows(rows(*reversed(keys)))
+            assert table.cursor_key == keys[-1] and int(table.scroll_y) == 0
+        await pilot.pause()
+        assert "alloc-11" in lines(table)[1] and "above" not in lines(table)[0]
+        # A user who moved down stays on their row; the header counts the rows above the view.
+        table.focus()
+        await pilot.press("j", "j", "j", "j", "j", "j")
+        on = table.cursor_key
+        keys.append("alloc-12")
+        table.set_rows(rows(*reversed(keys)))
+        await pilot.pause()
+        assert table.cursor_key == on
+        assert f"↑ {int(table.scroll_y)} above" in lines(table)[0] and int(table.scroll_y) > 0

@@ -9,7 +9,9 @@ async def test_the_timeline_shows_the_rollout_and_exports_it(demo, make_app, tmp
     monkeypatch.chdir(tmp_path)
     app = make_app()
     async with driven(app, demo, size=(120, 80)) as (w, pilot):
-        assert "No rollout observed yet" in screen_text(app)
+        text = screen_text(app)  # the seed deployment, from the cluster's records
+        assert "No rollout observed yet" not in text and "Rollout timeline (deployment" in text
+        assert "deployment successful" in text
         await w.run("httpsbackend-tcp-sni-1-rolling-update.nomad")
         await w.until_deployment("successful")
         text = screen_text(app)

@@ -22,7 +22,7 @@ from textual.widgets.option_list import Option
 from ... import jobfile
 from ...nomad.errors import ClusterError
 from ...safetext import inert
-from ..keys import DIALOG_KEYS, bindings
+from ..keys import COMMAND_KEYS, DIALOG_KEYS, bindings
 from ..text import literal
 
 
@@ -33,7 +33,7 @@ def command_block(command: str) -> Text:
 class ConfirmScreen(ModalScreen[bool]):
     """What will happen, the equivalent nomad command, warnings; `y` confirms, `n`/`esc` cancels."""
 
-    BINDINGS = bindings(DIALOG_KEYS)
+    BINDINGS = bindings(DIALOG_KEYS + COMMAND_KEYS)
 
     def __init__(
         self, title: str, body: RenderableType, command: str = "", *, warning: str = "", confirm_label: str = "Yes"
@@ -55,13 +55,19 @@ class ConfirmScreen(ModalScreen[bool]):
             if self.command:
                 yield Label("Equivalent command:", classes="dim")
                 yield Static(command_block(self.command), classes="command")
-            yield Static(
-                Text.assemble(
-                    ("y", "bold"), f" {self.confirm_label}   ", ("n", "bold"), "/", ("esc", "bold"), " cancel"
-                ),
-                classes="dialog-keys",
+            keys = Text.assemble(
+                ("y", "bold"), f" {self.confirm_label}   ", ("n", "bold"), "/", ("esc", "bold"), " cancel"
             )
+            if self.command:
+                keys.append_text(Text.assemble("   ", ("c", "bold"), " copy the command"))
+            yield Static(keys, classes="dialog-keys")
         yield Footer()
+
+    def action_copy_command(self) -> None:
+        """The command, whole, to the terminal's clipboard (OSC 52): on screen it may wrap."""
+        if self.command:
+            self.app.copy_to_clipboard(self.command)
+            self.app.notify("The command is on the clipboard (if the terminal allows it).", timeout=3)
 
     def action_confirm(self) -> None:
         self.dismiss(True)

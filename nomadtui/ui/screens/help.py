@@ -21,22 +21,31 @@ if TYPE_CHECKING:
     from ..app import NomadApp
 
 
+SECTIONS = {"screen": 0, "list": 1, "app": 2}
+
+
 def key_rows(screen: Screen) -> list[tuple[str, str, str]]:
-    """(keys, description, where) for every active binding of `screen`, plus the list keys."""
+    """(section, keys, what they do) for every active binding of `screen`, each action once,
+    grouped as a person looks for them: this screen's keys, the list's, then everywhere."""
+    title = getattr(screen, "HELP_TITLE", "This screen")
     rows: dict[str, tuple[str, str, str]] = {}
     for active in screen.active_bindings.values():
         binding = active.binding
         where = "app" if active.node is screen.app else "screen" if active.node is screen else "list"
         display = binding.key_display or screen.app.get_key_display(binding)
-        keys, description, place = rows.get(binding.action, ("", binding.description or binding.action, where))
+        section, keys, description = rows.get(
+            binding.action, (where, "", binding.tooltip or binding.description or binding.action)
+        )
         if display not in keys.split(", "):
             keys = f"{keys}, {display}" if keys else display
-        rows[binding.action] = (keys, description, place)
+        rows[binding.action] = (section, keys, description)
     if screen.query(VirtualTable):
         for key in TABLE_KEYS:
             display = ", ".join(screen.app.get_key_display(Binding(k, key.action)) for k in key.keys.split(","))
-            rows.setdefault(key.action, (display, key.description, "list"))
-    return sorted(rows.values(), key=lambda r: ({"screen": 0, "list": 1, "app": 2}.get(r[2], 3), r[1]))
+            rows.setdefault(key.action, ("list", display, key.description))
+    ordered = sorted(rows.values(), key=lambda r: (SECTIONS.get(r[0], 3), r[2]))
+    names = {"screen": title, "list": "In a list (jobs, allocations)", "app": "Everywhere"}
+    return [(names.get(section, section), keys, description) for section, keys, description in ordered]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -50,11 +59,13 @@ class HelpScreen(ModalScreen[None]):
         table = Table(box=None, show_header=False, padding=(0, 3, 0, 1))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
-        table.add_column(style="dim")
         # Cells as Text: a key remapped in the config file may look like markup (`[`).
-        for keys, description, where in key_rows(self.below):
-            table.add_row(literal(keys), literal(description), literal(where))
-        table.add_row(Text("ctrl+p"), Text("Command palette: jump to a job, run an action"), Text("app"))
+        section = ""
+        for where, keys, description in key_rows(self.below):
+            if where != section:
+                section = where
+                table.add_row(Text(""), Text(where, style="bold"))
+            table.add_row(literal(keys), literal(description))
         with Vertical(classes="dialog"):
             yield Label("Keys", classes="dialog-title")
             with VerticalScroll(classes="dialog-body"):

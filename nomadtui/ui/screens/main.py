@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Union, cast
+from typing import TYPE_CHECKING, Literal, Union
 from urllib.parse import urlsplit
 
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.events import Resize
-from textual.screen import Screen
+from textual.events import Key, Resize
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Label
 
-from ...model import Deployment, format_age
+from ...model import Deployment, format_age, short_id
 from ...probe import ProbeSnapshot, expectation_from, findings
 from ...safetext import file_name_part
 from ...state import JOB_WATCHES, Change, ClusterState
@@ -26,17 +25,21 @@ from .. import flows, render
 from ..keys import CLUSTER_CHANGING_ACTIONS, MAIN_KEYS, TOUR_ACTIONS, bindings
 from ..messages import ClusterChanged, ProbeChanged
 from ..tour import Tour
+from ..widgets.inputs import FilterInput
 from ..widgets.panels import LivePanel, TailPanel, status_line
 from ..widgets.table import VirtualTable
+from .alloc import AllocScreen
+from .base import NomadScreen
 
 if TYPE_CHECKING:
-    from ..app import NomadApp
+    pass
 
 # What a redraw is for: a change the cluster published, everything, or the clock's tick.
 Refresh = Union[Change, Literal["all", "tick"]]  # noqa: UP007 - a runtime alias on 3.10
 
 NARROW = 100  # below this width the jobs list goes on top
 FOCUS_DELAY = 0.15  # seconds the cursor rests on a job before its watches start
+TOUR_HIDES = frozenset({"fail_deployment", "pause_resume"})  # the article's story needs neither
 FOCUS_SETTLE = 0.1  # seconds the previous job stays while the new one's first answers arrive
 # (title, its text, the sources its data comes from, the panels it heads): dimmed while stale.
 STALE_PANES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
@@ -46,28 +49,25 @@ STALE_PANES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
 )
 
 
-class MainScreen(Screen):
+class MainScreen(NomadScreen):
+    KEYS = MAIN_KEYS
     BINDINGS = bindings(MAIN_KEYS)
+    HELP_TITLE = "Jobs and the job in focus"
     AUTO_FOCUS = "#jobs"
-
-    @property
-    def nomad(self) -> NomadApp:
-        """The app, typed: the screen reads its live cluster, settings, actions and timeline."""
-        return cast("NomadApp", self.app)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
             with Vertical(id="jobs-pane"):
                 yield Label("Jobs", classes="pane-title", id="jobs-title")
                 yield VirtualTable(render.JOB_COLUMNS, empty="No jobs", id="jobs")
-                yield Input(placeholder="filter jobs…", id="jobs-filter", classes="filter")
+                yield FilterInput(placeholder="filter jobs…", id="jobs-filter", classes="filter")
             with VerticalScroll(id="detail"):
                 yield LivePanel(id="job-header")
                 yield LivePanel(id="summary")
                 yield LivePanel(id="deployment")
                 yield Label("Allocations", classes="pane-title", id="allocs-title")
-                yield VirtualTable(render.ALLOC_COLUMNS, empty="No allocations placed", id="allocs")
-                yield Input(placeholder="filter allocations…", id="allocs-filter", classes="filter")
+                yield VirtualTable(render.ALLOC_COLUMNS, empty="No allocations placed", sticky_top=True, id="allocs")
+                yield FilterInput(placeholder="filter allocations…", id="allocs-filter", classes="filter")
                 yield Label("Fabio routes", classes="pane-title", id="routes-title")
                 yield LivePanel(id="routes", wrap=False)
                 if self.nomad.probe_config is not None:
@@ -79,6 +79,7 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self._focus_timer: Timer | None = None
+        self._opening_filter: Input | None = None  # `/` was pressed; the filter has no focus yet
         self._settling: Timer | None = None  # a new job's answers are arriving: drawn together
         self._wanted: str | None = None  # a job to show once the list has it (after a run)
         self._job_rows = render.JobRows()
@@ -86,6 +87,7 @@ class MainScreen(Screen):
         self._probe_snapshot: ProbeSnapshot | None = None
         self._configured: dict | None = None  # the probed route's weights, to notice changes
         self._allocs_of: object = None  # the focus whose allocations the table shows
+        self._timeline_back = 0  # which rollout the timeline shows: 0 the newest, 1 the one before...
         self._routes_of: object = None  # the focus whose routes the panel shows
         self.tour = Tour(self, self.nomad.tour_jobs) if self.nomad.tour_jobs is not None else None
         self.query_one("#tour").display = self.tour is not None
@@ -183,14 +185,51 @@ class MainScreen(Screen):
             keep_height=keep,
         )
         self._refresh_probe(state)
-        rows = with_durations(self.nomad.timeline.latest_deployment_events(state))
-        d = state.latest_deployment
-        title = f"Rollout timeline (deployment {d.id[:8]})" if d is not None else "Rollout timeline"
+        chain, events, place = self._shown_rollout(state)
+        rows = with_durations(events)
+        title = "Rollout timeline"
+        if chain:
+            title += " (deployment " + " → ".join(f"{short_id(d.id)} {d.status}" for d in chain) + ")"
+        if place:
+            title += f" {place}"
         if state.events.off:
             title += "  · no event stream: steps may be coarser"
         self.query_one("#timeline", TailPanel).show(
             (tuple(e for e, _, _ in rows), title), lambda: render.timeline_panel(rows, title)
         )
+
+    def _rollouts(self, state: ClusterState) -> list[list[Deployment]]:
+        """The job's rollouts, newest first: each a deployment, or a failed one with its revert."""
+        timeline, seen, out = self.nomad.timeline, set[str](), []
+        for d in timeline.deployments(state):
+            if d.id not in seen:
+                chain = timeline.rollout(state, d.id) or [d]
+                seen.update(c.id for c in chain)
+                out.append(chain)
+        return out
+
+    def _shown_rollout(self, state: ClusterState) -> tuple[list[Deployment], list, str]:
+        """The rollout the timeline shows ([ and ] step through them; the newest by default),
+        its events, and where it is among them ("2 of 5")."""
+        rollouts = self._rollouts(state)
+        if not rollouts:
+            return [], self.nomad.timeline.latest_deployment_events(state), ""
+        index = min(self._timeline_back, len(rollouts) - 1)
+        chain = rollouts[index]
+        place = f"{index + 1}/{len(rollouts)} [ ]" if len(rollouts) > 1 else ""
+        return chain, self.nomad.timeline.deployment_events(state, chain[-1].id), place
+
+    def action_timeline_older(self) -> None:
+        self._step_timeline(+1)
+
+    def action_timeline_newer(self) -> None:
+        self._step_timeline(-1)
+
+    def _step_timeline(self, by: int) -> None:
+        state = self.nomad.live.state
+        count = len(self._rollouts(state))
+        self._timeline_back = max(0, min(count - 1, self._timeline_back + by))
+        self._refresh_detail(state, self.nomad.now())
 
     def _refresh_probe(self, state: ClusterState) -> None:
         config = self.nomad.probe_config
@@ -198,7 +237,9 @@ class MainScreen(Screen):
             return
         snapshot = self._probe_snapshot
         target = f"{config.url} Host {config.host}" if config.host else config.url
-        expectation = expectation_from(state, config.host or urlsplit(config.url).hostname or "")
+        settle = {v.version: max((g.settle for g in v.job.groups), default=0.0) for v in state.versions}
+        host = config.host or urlsplit(config.url).hostname or ""
+        expectation = expectation_from(state, host, now=self.nomad.now(), settle=settle)
         configured = dict(expectation.configured) if expectation is not None else {}
         if configured and self._configured is not None and configured != self._configured and self.nomad.probe:
             self.nomad.probe.restart_window()
@@ -267,6 +308,7 @@ class MainScreen(Screen):
         self._focus_timer = self.set_timer(FOCUS_DELAY, lambda: self._focus_job(key))
 
     def _focus_job(self, key: str) -> None:
+        self._timeline_back = 0
         namespace, _, job_id = key.partition("/")
         self.nomad.live.focus(namespace, job_id)
 
@@ -282,6 +324,11 @@ class MainScreen(Screen):
             self._focus_timer.stop()
         self._focus_job(key)
 
+    @on(VirtualTable.Selected, "#allocs")
+    def _alloc_selected(self, message: VirtualTable.Selected) -> None:
+        if message.key is not None:
+            self.nomad.push_screen(AllocScreen(message.key))
+
     @on(VirtualTable.Selected, "#jobs")
     def _job_selected(self) -> None:
         self.query_one("#allocs", VirtualTable).focus()
@@ -289,11 +336,38 @@ class MainScreen(Screen):
     # --- filter -----------------------------------------------------------------------------------
 
     def action_filter(self) -> None:
+        if isinstance(self.focused, Input):  # a `/` typed into a filter (job ids may hold one)
+            self.focused.insert_text_at_cursor("/")
+            return
         table = self.focused if isinstance(self.focused, VirtualTable) else self.query_one("#jobs", VirtualTable)
         box = self.query_one(f"#{table.id}-filter", Input)
         box.value = table.filter_text
         box.add_class("visible")
         box.focus()
+        self._opening_filter = box
+
+    def on_key(self, event: Key) -> None:
+        """Keys typed right after `/`, in the same burst (a paste, a quick typist, tmux), were
+        sent to the list before the filter had focus: they belong to the filter (a filter that
+        has focus keeps its own printable keys, so any that reach the screen are such keys)."""
+        if self.refuse_read_only(event):
+            return
+        focused = self.focused
+        if isinstance(focused, Input) and focused.has_class("filter"):
+            box: Input | None = focused
+            self._opening_filter = None
+        else:
+            box = self._opening_filter
+        if box is None or not box.has_class("visible"):
+            return
+        if event.is_printable and event.character:
+            box.insert_text_at_cursor(event.character)
+        elif event.key == "backspace" and focused is not box:
+            box.action_delete_left()
+        else:
+            return
+        event.stop()
+        event.prevent_default()
 
     @on(Input.Changed, ".filter")
     def _filter_changed(self, event: Input.Changed) -> None:
@@ -342,20 +416,22 @@ class MainScreen(Screen):
             return False
         if action in TOUR_ACTIONS:
             return self.tour is not None
+        if action in TOUR_HIDES and self.tour is not None:
+            return False  # the tour's own keys take their place in the footer
         return True
 
     def action_export_timeline(self) -> None:
         state = self.nomad.live.state
-        events = self.nomad.timeline.latest_deployment_events(state)
+        chain, events, _ = self._shown_rollout(state)
         if not events or state.job is None:
-            self.nomad.notify("No rollout observed yet: nothing to export.", severity="warning", timeout=3)
+            self.nomad.notify("No rollout of this job in the cluster's records: nothing to export.", timeout=3)
             return
-        d = state.latest_deployment
-        title = f"Rollout of {state.job.id}" + (f", deployment {d.id[:8]} (job version {d.job_version})" if d else "")
+        shown = " → ".join(f"deployment {d.id[:8]} (job version {d.job_version})" for d in chain)
+        title = f"Rollout of {state.job.id}" + (f", {shown}" if shown else "")
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self.nomad.now()))
         path = Path.cwd() / f"nomadtui-timeline-{file_name_part(state.job.id)}-{stamp}.md"
         try:
-            path.write_text(self.nomad.timeline.markdown(events, title=title))
+            path.write_text(self.nomad.timeline.markdown(events, title=title, deployments=chain))
         except OSError as e:
             self.nomad.notify(f"Cannot write {path}: {e.strerror}", severity="error", timeout=5)
             return

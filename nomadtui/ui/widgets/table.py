@@ -83,6 +83,7 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
         columns: Sequence[Column],
         *,
         empty: str = "",
+        sticky_top: bool = False,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -90,6 +91,10 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
         super().__init__(name=name, id=id, classes=classes)
         self.columns = tuple(columns)
         self.empty = empty
+        # Newest rows arrive at the top: a cursor on the first row stays on the first row (the
+        # newest stays in view); one the user moved stays on its row, and the header says how
+        # many rows are above the view.
+        self.sticky_top = sticky_top
         self._all: list[Row] = []
         self._rows: list[Row] = []  # after the filter
         self._widths: list[int] = [c.width or cell_len(c.label) for c in self.columns]
@@ -207,8 +212,9 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
         return widths
 
     def _apply_filter(self) -> None:
+        at_top = self.sticky_top and self.cursor == 0
         self._rows = self._filtered()
-        index = next((i for i, r in enumerate(self._rows) if r.key == self._cursor_key), None)
+        index = 0 if at_top else next((i for i, r in enumerate(self._rows) if r.key == self._cursor_key), None)
         self._move(
             index if index is not None else min(self.cursor, max(0, len(self._rows) - 1)), announce=index is None
         )
@@ -286,7 +292,13 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
         width = self.scrollable_content_region.width
         if y == 0:
             header = self.get_component_rich_style("table--header")
-            return self._strip([Text(c.label) for c in self.columns], header, width)
+            labels = self._strip([Text(c.label) for c in self.columns], header, width)
+            above = int(self.scroll_y)
+            if not above:
+                return labels
+            mark = f" ↑ {above} above "
+            kept = labels.crop(0, max(0, width - len(mark)))
+            return Strip([*kept, Segment(mark, header)], kept.cell_length + len(mark))
         index = int(self.scroll_y) + y - 1
         if index >= len(self._rows):
             if index == 0 and self.empty:
