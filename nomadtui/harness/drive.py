@@ -57,6 +57,7 @@ class Walkthrough:
                 and bool(state().allocations)
                 and bool(state().routes)
                 and len(state().alloc_details) >= 3
+                and bool(state().evaluations)  # the timeline's history includes them
             )
         )
         await self.settled()

@@ -6,6 +6,7 @@ tested without running the app.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 from rich.cells import cell_len
@@ -443,9 +444,10 @@ def version_line(v: JobVersion, current: int | None, now: float) -> Text:
 # --- plans -------------------------------------------------------------------------------------
 
 
-def diff_text(text: str) -> Text:
-    """`nomad job plan` colours: added green, deleted red, edited yellow, annotations magenta."""
-    out = Text()
+def diff_text(text: str) -> RenderableType:
+    """`nomad job plan` colours: added green, deleted red, edited yellow, annotations magenta.
+    A long value wraps under itself, not back at the first column."""
+    lines = []
     for line in text.splitlines():
         stripped = line.lstrip()
         style = (
@@ -459,13 +461,33 @@ def diff_text(text: str) -> Text:
         )
         head, paren, tail = line.rpartition(" (")
         if paren and line.endswith(")") and ("forces" in tail or tail[:1].isdigit()):
-            out.append_text(literal(head, style))
-            out.append_text(literal(f" ({tail}", "magenta"))
+            out = Text.assemble(literal(head, style), literal(f" ({tail}", "magenta"))
         else:
-            out.append_text(literal(line, style))
-        out.append("\n")
-    out.rstrip()
-    return out
+            out = literal(line, style)
+        value = _DIFF_VALUE.match(line)
+        lines.append((out, value.end() if value else len(line) - len(stripped) + 2))
+    return Hanging(lines)
+
+
+_DIFF_VALUE = re.compile(r"^\s*(?:\+/-|[+\-~])?\s*[^:\s][^:]*:\s+")
+
+
+class Hanging:
+    """Lines whose wrapped rest starts under the line's value (its indent), not at column 0."""
+
+    def __init__(self, lines: list[tuple[Text, int]]) -> None:
+        self.lines = lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        for text, indent in self.lines:
+            if text.cell_len <= width:
+                yield text
+                continue
+            indent = min(indent, width // 2)
+            head, value = text[:indent], text[indent:]
+            for i, part in enumerate(value.wrap(console, max(1, width - indent), overflow="fold")):
+                yield (head if i == 0 else Text(" " * indent)) + part
 
 
 def placement_failures(plan: Plan) -> Text:

@@ -156,7 +156,7 @@ async def test_hostile_job_names_are_shown_literally_in_every_panel_and_dialog(
             app.clear_notifications()
             await pilot.press(key)
             await w.until(lambda: "Nothing to do" in screen_text(app))
-            assert_inert(app, "Nothing to do: the latest deployment of", "LLLLLLLLLL", "more characters)")
+            assert_inert(app, "Nothing to do: the latest", "LLLLLLLLLL", "more characters)")
 
         await pilot.press("ctrl+p")
         await pilot.pause(0.3)

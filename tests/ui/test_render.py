@@ -42,3 +42,15 @@ def test_the_summary_drops_columns_that_are_zero_everywhere_only_when_it_must():
     assert narrow[0].split() == ["Task", "Group", "Starting", "Running", "Complete"]
     assert narrow[1].split() == ["web", "1", "3", "2"]
     assert "…" not in "".join(narrow)
+
+
+def test_a_long_diff_value_wraps_under_itself():
+    from rich.console import Console
+
+    from nomadtui.ui.render import diff_text
+
+    line = '      +/- image:            "bigwhite/httpsbackendservice:v1.0.0" => "bigwhite/httpsbackendservice:v1.0.1"'
+    console = Console(width=80, color_system=None, record=True, file=__import__("io").StringIO())
+    console.print(diff_text(line))
+    first, second = console.export_text().splitlines()
+    assert first.startswith("      +/- image:") and second.startswith(" " * 28 + '"bigwhite')

@@ -107,14 +107,20 @@ class TailPanel(LivePanel):
 
     def _redraw(self, old: list[Strip], new: list[Strip]) -> None:
         before = self._visible(old)
-        self._top = self._top_for(new)
+        head = self._head
+        appended = len(new) >= len(old) and new[head : len(old)] == old[head:]
+        self._top = self._top_for(new, appended=appended)
         self._refresh_changed(before, self._visible(new))
 
-    def _top_for(self, lines: list[Strip]) -> int:
+    def _top_for(self, lines: list[Strip], *, appended: bool = False) -> int:
+        """Lines appended keep the view until the newest would fall off (then it jumps by half);
+        other content (another rollout, steps inserted from the records) shows its tail."""
         self._top_height = height = self.content_size.height
         body, room = len(lines) - self._head, max(1, height - self._head)
         if body <= room:
             return 0
+        if not appended:
+            return body - room
         if self._top < body <= self._top + room:
             return self._top  # the newest line is still in view
         return body - max(1, room // 2)
