@@ -216,7 +216,10 @@ class DeploymentWatcher:
                     revert = copy.deepcopy(stable)
                     revert["VersionTag"] = None
                     job = self.raft.upsert_job(revert, job, stable=True)
-                    reverted = job["Version"]
+                    # resp.RevertedJobVersion = rollbackJob.Version (deployment_watcher.go,
+                    # FailDeployment): the version rolled back to, not the one the revert wrote
+                    # (the state store numbers its own copy of the job).
+                    reverted = stable["Version"]
                 else:
                     description += (
                         f" - not rolling back to stable job version {stable['Version']}"

@@ -239,10 +239,10 @@ class Actions:
 
     async def fail(self, deployment: Deployment) -> ActionResult:
         out = await self._deployment("fail", deployment, {"DeploymentID": deployment.id})
-        reverted = as_int(out.get("RevertedJobVersion"), None)
+        reverted = as_int(out.get("RevertedJobVersion"), None)  # the version rolled back to
         message = f"Deployment {short_id(deployment.id)} marked as failed."
         if reverted is not None:
-            message += f" Auto-reverted to job version {reverted}."
+            message += f" Auto-reverted to job version {reverted} (written as a new version)."
         return ActionResult(
             message,
             eval_id=str(out.get("EvalID") or ""),

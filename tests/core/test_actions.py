@@ -134,7 +134,9 @@ async def test_fail_with_auto_revert_reports_the_version(actions, demo):
     await run_file(actions, "httpsbackend-tcp-sni-1-canary-fail.nomad")
     demo.advance(1)
     result = await actions.fail(latest(demo))
-    assert result.job_version == 2 and result.message.endswith("Auto-reverted to job version 2.")
+    # RevertedJobVersion is the version rolled back to (0); Nomad writes it again as version 2.
+    assert result.job_version == 0
+    assert result.message.endswith("Auto-reverted to job version 0 (written as a new version).")
 
 
 async def test_versions_and_revert(actions, demo):
