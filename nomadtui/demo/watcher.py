@@ -261,20 +261,18 @@ class DeploymentWatcher:
         return _response(txn.index, ev["ID"])
 
     def _check_promotion(self, d: dict, selected: list[str]) -> None:
+        # A group without canaries needs nothing (need == 0: continue); a deployment with none at
+        # all is promoted all the same (its groups marked Promoted), as UpdateDeploymentPromotion does.
         errors = []
-        have_canaries = False
         for name in sorted(selected):
             s = d["TaskGroups"][name]
             if s["DesiredCanaries"] == 0:
                 continue
-            have_canaries = True
             healthy = sum(1 for aid in s["PlacedCanaries"] or [] if self._healthy_and_live(aid))
             if healthy < s["DesiredCanaries"]:
                 errors.append(f'Task group "{name}" has {healthy}/{s["DesiredCanaries"]} healthy allocations')
         if errors:
             raise NomadError(500, multierror(errors))
-        if not have_canaries:
-            raise NomadError(500, "no canaries to promote")
 
     def _healthy_and_live(self, alloc_id: str) -> bool:
         a = self.store.allocs.get(alloc_id)

@@ -223,6 +223,24 @@ def test_promoting_unhealthy_canaries_is_refused(demo, n):
     assert fingerprint(demo) == before
 
 
+def test_promoting_a_deployment_without_canaries_is_accepted(demo, n):
+    """UpdateDeploymentPromotion (nomad/state/state_store.go) skips groups that need no canaries
+    and marks them promoted: a rolling update can be promoted, and carries on."""
+    run_source(n, source("httpsbackend-tcp-sni-1-rolling-update.nomad"))
+    demo.advance(1)
+    d = latest(n)
+    assert d["Status"] == "running" and d["TaskGroups"][JOB]["DesiredCanaries"] == 0
+    result = n.deployment.promote_deployment_all(d["ID"])
+    assert result["EvalID"] and result["Index"]
+    promoted = n.deployment.get_deployment(d["ID"])
+    assert promoted["TaskGroups"][JOB]["Promoted"] is True and promoted["Status"] == "running"
+    for _ in range(30):
+        demo.advance(10)
+        if latest(n)["Status"] != "running":
+            break
+    assert latest(n)["Status"] == "successful"
+
+
 def test_terminal_deployment_actions_are_refused(demo, n):
     d = latest(n)
     before = fingerprint(demo)
