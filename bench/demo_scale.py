@@ -27,24 +27,10 @@ from pathlib import Path
 
 import httpx
 
+from nomadtui.demo.cluster import EXTRA_JOB_HCL  # the extra jobs' own file: one small job
+
 ROOT = Path(__file__).resolve().parents[1]
 JOB = "service-00005"
-TINY = """job "%s" {
-  datacenters = ["dc2"]
-  group "app" {
-    task "app" {
-      driver = "docker"
-      config {
-        image = "busybox:1.36"
-      }
-      resources {
-        cpu    = 20
-        memory = 32
-      }
-    }
-  }
-}
-"""
 
 
 def rss_mb(pid: str = "self") -> float:
@@ -172,7 +158,7 @@ async def event_stream(api: httpx.AsyncClient, url: str, samples: int) -> tuple[
 async def register(api: httpx.AsyncClient, samples: int) -> list[float]:
     out = []
     for k in range(samples):
-        job = (await api.post("/v1/jobs/parse", json={"JobHCL": TINY % f"bench-{k:04d}"})).json()
+        job = (await api.post("/v1/jobs/parse", json={"JobHCL": EXTRA_JOB_HCL % f"bench-{k:04d}"})).json()
         started = time.perf_counter()
         answer = (await api.post("/v1/jobs", json={"Job": job})).json()
         index = answer["EvalCreateIndex"]

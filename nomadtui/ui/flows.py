@@ -14,7 +14,7 @@ from rich.console import Group
 from rich.text import Text
 
 from ..aio import wait_future
-from ..model import Deployment, short_id
+from ..model import Allocation, Deployment, short_id
 from ..nomad.actions import (
     ActionResult,
     command_fail,
@@ -26,6 +26,7 @@ from ..nomad.actions import (
     command_stop_allocation,
 )
 from ..nomad.errors import STALE, ClusterError
+from ..settings import Settings
 from ..wire import format_duration
 from .screens.dialogs import BusyScreen, ChoiceScreen, ConfirmScreen, ErrorScreen, FilePickerScreen
 from .screens.plan import PlanScreen
@@ -348,19 +349,16 @@ def restart_allocation(screen: AllocScreen) -> None:
 
 
 async def _restart_allocation(screen: AllocScreen) -> None:
-    app, alloc = screen.nomad, screen.alloc
-    if alloc is None or alloc.terminal:
-        _nothing(screen, "This allocation is stopped: there is nothing to restart (stop it to get a new one).")
-        return
-    body = literal(
-        f"Allocation {short_id(alloc.id)} of job {alloc.job_id} (version {alloc.job_version}) restarts its tasks "
-        "in place, on the same node: the same allocation, its restart count goes up. Nomad does not "
-        "reschedule it, and a deployment does not count it as a new placement."
+    app = screen.nomad
+    await _alloc_action(
+        screen,
+        "Restart the allocation?",
+        "restarts its tasks in place, on the same node: the same allocation, its restart count goes up. "
+        "Nomad does not reschedule it, and a deployment does not count it as a new placement.",
+        command_restart_allocation,
+        app.actions.restart_allocation,
+        verb="restart",
     )
-    dialog = ConfirmScreen(
-        "Restart the allocation?", body, command_restart_allocation(app.settings, alloc), confirm_label="restart"
-    )
-    await _confirm_then(screen, dialog, lambda: app.actions.restart_allocation(alloc), "Cannot restart it")
 
 
 def stop_allocation(screen: AllocScreen) -> None:
@@ -368,16 +366,35 @@ def stop_allocation(screen: AllocScreen) -> None:
 
 
 async def _stop_allocation(screen: AllocScreen) -> None:
+    app = screen.nomad
+    await _alloc_action(
+        screen,
+        "Stop the allocation?",
+        "is stopped; Nomad then places a replacement (a new allocation, maybe on another node), as it "
+        "would after a node drain.",
+        command_stop_allocation,
+        app.actions.stop_allocation,
+        verb="stop",
+    )
+
+
+async def _alloc_action(
+    screen: AllocScreen,
+    title: str,
+    what: str,
+    command: Callable[[Settings, Allocation], str],
+    act: Callable[[Allocation], Awaitable[ActionResult]],
+    *,
+    verb: str,
+) -> None:
+    """Restart or stop the allocation on screen: ask (with the command), act, report."""
     app, alloc = screen.nomad, screen.alloc
     if alloc is None or alloc.terminal:
-        _nothing(screen, "This allocation is already stopped.")
+        _nothing(screen, f"This allocation is stopped: there is nothing to {verb}.")
         return
     body = literal(
         f"Allocation {short_id(alloc.id)} of job {alloc.job_id} (version {alloc.job_version}) on node "
-        f"{short_id(alloc.node_id)} is stopped; Nomad then places a replacement (a new allocation, maybe on "
-        "another node), as it would after a node drain."
+        f"{short_id(alloc.node_id)} {what}"
     )
-    dialog = ConfirmScreen(
-        "Stop the allocation?", body, command_stop_allocation(app.settings, alloc), confirm_label="stop it"
-    )
-    await _confirm_then(screen, dialog, lambda: app.actions.stop_allocation(alloc), "Cannot stop it")
+    dialog = ConfirmScreen(title, body, command(app.settings, alloc), confirm_label=f"{verb} it")
+    await _confirm_then(screen, dialog, lambda: act(alloc), f"Cannot {verb} it")
