@@ -19,13 +19,15 @@ def burst(app, *keys: tuple[str, str | None]) -> None:
 async def test_keys_typed_in_a_burst_after_slash_all_reach_the_filter(demo, make_app):
     app = make_app()
     async with driven(app, demo) as (w, pilot):
-        burst(app, ("slash", "/"), *((c, c) for c in "nope"))
-        await pilot.pause(0.2)
         box = app.screen.query_one("#jobs-filter")
+        burst(app, ("slash", "/"), *((c, c) for c in "nope"))
+        await w.until(lambda: len(box.value) >= 4 or not isinstance(app.screen, MainScreen))
+        await pilot.pause()
         assert box.value == "nope"  # not "o", and `p` did not open the promotion dialog
         assert isinstance(app.screen, MainScreen)
         burst(app, *(("backspace", None),) * 4, *((c, c) for c in "http"))
-        await pilot.pause(0.2)
+        await w.until(lambda: box.value.endswith("p"))
+        await pilot.pause()
         assert box.value == "http"
         text = screen_text(app)
         assert "httpsbackend-sni-1" in text.splitlines()[2]
