@@ -149,6 +149,7 @@ def run_tui(args: argparse.Namespace) -> int:
     app = NomadApp(
         settings,
         demo=demo is not None,
+        demo_speed=demo.speed if demo is not None else 1.0,
         probe=probe_config(args, demo),
         tour=article_jobs if args.tour else None,
         freeze_heap=True,

@@ -270,6 +270,45 @@ def versions_from_api(body: Mapping) -> list[JobVersion]:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The latest result of one check of a `provider = "nomad"` service, as `nomad alloc checks`
+    lists them (Nomad's client runs these; Consul's checks it does not report)."""
+
+    check: str
+    service: str
+    task: str
+    mode: str  # healthiness (gates deployments) | readiness
+    status: str  # success | failure | pending
+    output: str
+    status_code: int
+    time: float  # unix seconds
+
+    @classmethod
+    def from_api(cls, d: Mapping) -> CheckResult:
+        return cls(
+            check=_s(d, "Check"),
+            service=_s(d, "Service"),
+            task=_s(d, "Task"),
+            mode=_s(d, "Mode"),
+            status=_s(d, "Status"),
+            output=_s(d, "Output"),
+            status_code=_i(d, "StatusCode"),
+            time=_f(d, "Timestamp"),
+        )
+
+
+def checks_from_api(body: object) -> tuple[CheckResult, ...]:
+    """`/v1/client/allocation/:id/checks`: an object of check ID -> result; `null` when the
+    allocation has no Nomad-provider checks."""
+    if body is None:
+        return ()
+    if not isinstance(body, Mapping):
+        raise ValueError("the check results are not a JSON object")
+    results = (CheckResult.from_api(r) for r in body.values() if isinstance(r, Mapping))
+    return tuple(sorted(results, key=lambda r: (r.service, r.check, r.task)))
+
+
+@dataclass(frozen=True, slots=True)
 class TaskEvent:
     """One line of `nomad alloc status`'s Recent Events: Received, Task Setup, Started,
     Terminated, Restarting, Not Restarting, Killing, Killed, ..."""

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 
 from ..aio import wait_future
-from . import api_types, gojson, gostrconv, logstream, query, stream
+from . import api_types, checks, gojson, gostrconv, logstream, query, stream
 from .asgi import RequestApp
 from .cluster import Cluster
 from .jobdiff import job_diff
@@ -125,6 +125,7 @@ class NomadAPI(RequestApp):
         r("GET", r"/v1/event/stream", self.event_stream)
         r("PUT POST", r"/v1/allocation/(?P<alloc_id>[^/]+)/stop", self.alloc_stop, write=True)
         r(ANY_METHOD, r"/v1/client/allocation/(?P<alloc_id>[^/]+)/restart", self.alloc_restart, write=True)
+        r("GET", r"/v1/(?:client/)?allocation/(?P<alloc_id>[^/]+)/checks", self.alloc_checks)
         r(ANY_METHOD, r"/v1/client/fs/logs/(?P<alloc_id>.*)", self.alloc_logs)
 
     def _route(self, methods: str, pattern: str, handler: Handler, write: bool = False) -> None:
@@ -665,6 +666,16 @@ class NomadAPI(RequestApp):
             body = {}
         self.lifecycle.restart(alloc_id, body.get("TaskName") or "", bool(body.get("AllTasks")))
         return Response(dumps({"Index": 0}, _pretty(request)), media_type="application/json")
+
+    async def alloc_checks(self, request: Request, alloc_id: str) -> Response:
+        """allocChecks (command/agent/alloc_endpoint.go) answers the client's Allocations.Checks
+        (client/alloc_endpoint.go): the check store's map, `null` when it has none; no index."""
+        query.query_options(request.query_params)
+        alloc = self.store.allocs.get(alloc_id)
+        if alloc is None:  # IsErrUnknownAllocation: a 404
+            raise NomadError(404, f"Unknown allocation {gostrconv.quote(alloc_id)}")
+        results = checks.check_results(alloc, self.cluster.clock.now())
+        return Response(dumps(results, _pretty(request)), media_type="application/json")
 
     async def alloc_logs(self, request: Request, alloc_id: str) -> Response:
         """Logs (command/agent/fs_endpoint.go): see logstream.py."""

@@ -133,4 +133,5 @@ async def driven(
 def demo_app(demo: DemoServer, **kwargs) -> NomadApp:
     assert demo.cluster is not None, "the demo server is not started"
     settings = Settings(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=JOBS_DIR)
+    kwargs.setdefault("demo_speed", demo.cluster.clock.speed)
     return NomadApp(settings, clock=demo.cluster.clock.now, demo=True, **kwargs)

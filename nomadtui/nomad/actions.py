@@ -18,7 +18,17 @@ from urllib.parse import quote
 
 from .. import jobfile
 from ..jobfile import JobFile
-from ..model import Allocation, Deployment, JobVersion, Plan, as_int, short_id, versions_from_api
+from ..model import (
+    Allocation,
+    CheckResult,
+    Deployment,
+    JobVersion,
+    Plan,
+    as_int,
+    checks_from_api,
+    short_id,
+    versions_from_api,
+)
 from ..settings import DEFAULT_ADDRESS, Settings
 from .errors import BAD_RESPONSE, INVALID, ClusterError
 from .threads import in_thread
@@ -111,9 +121,11 @@ class Actions:
         body: Mapping | None = None,
         params: Mapping | None = None,
         timeout: float | None = None,
-    ) -> Mapping:
+        any_json: bool = False,
+    ) -> Any:
         """`method /v1/<resource>/<segments>` through python-nomad, in the given namespace (ids in
-        the path are escaped: Nomad allows `/`, `?` and `#` in a job id); the answer must be an object."""
+        the path are escaped: Nomad allows `/`, `?` and `#` in a job id); the answer must be an
+        object, unless `any_json`."""
         api = {
             "jobs": self.client.jobs,
             "job": self.client.job,
@@ -130,7 +142,7 @@ class Actions:
         out = await self._call(
             call, action=action, capability=capability, subject=subject, namespace=namespace, timeout=timeout
         )
-        if not isinstance(out, Mapping):
+        if not any_json and not isinstance(out, Mapping):
             raise ClusterError(BAD_RESPONSE, f"Nomad's answer when trying to {action} was not a JSON object.")
         return out
 
@@ -333,6 +345,25 @@ class Actions:
         )
         what = f"Task {task} of allocation" if task else "Allocation"
         return ActionResult(f"{what} {short_id(alloc.id)} restarting.", job_id=alloc.job_id)
+
+    async def checks(self, alloc: Allocation) -> tuple[CheckResult, ...]:
+        """The latest results of the allocation's Nomad-provider service checks (read only)."""
+        action = f"read the checks of allocation {short_id(alloc.id)}"
+        body = await self._request(
+            "get",
+            "client/allocation",
+            alloc.id,
+            "checks",
+            namespace=alloc.namespace,
+            capability="read-job",
+            action=action,
+            subject=f"allocation {short_id(alloc.id)}",
+            any_json=True,
+        )
+        try:
+            return checks_from_api(body)
+        except ValueError:
+            raise ClusterError(BAD_RESPONSE, f"Nomad's answer when trying to {action} was not a JSON object.") from None
 
     async def stop_allocation(self, alloc: Allocation) -> ActionResult:
         """Stop the allocation: Nomad places a replacement (an evaluation follows)."""

@@ -45,6 +45,7 @@ class NomadApp(App):
         clock: Callable[[], float] = time.time,
         jobs_dir: Path | None = None,
         demo: bool = False,
+        demo_speed: float = 1.0,
         watch_wait: float = 30.0,
         probe: ProbeConfig | None = None,
         tour: Path | None = None,
@@ -57,6 +58,9 @@ class NomadApp(App):
         self.now = clock
         self.jobs_dir = jobs_dir or settings.jobs_dir or Path.cwd()
         self.demo = demo
+        # The demo cluster waits each of a job's durations divided by this (1 on a real cluster):
+        # texts that say how long the cluster will wait use what it really waits.
+        self.demo_speed = demo_speed
         self.probe_config = probe
         self.probe: Probe | None = None
         self.timeline = Timeline(clock=clock)

@@ -281,15 +281,24 @@ async def _pause_resume(screen: MainScreen) -> None:
             "and its progress deadline is suspended until you resume it."
         )
     else:
-        deadline = max((g.progress_deadline for g in d.groups.values()), default=0)
         body = literal(
             f"Deployment {short_id(d.id)} of job {d.job_id} continues; its progress deadline starts again"
-            + (f" ({format_duration(deadline)})." if deadline else ".")
+            + _deadline_words(max((g.progress_deadline for g in d.groups.values()), default=0), app.demo_speed)
         )
     dialog = ConfirmScreen(
         f"{verb} the deployment?", body, command_pause(app.settings, d, pause), confirm_label=verb.lower()
     )
     await _confirm_then(screen, dialog, lambda: app.actions.pause(d, pause), f"Cannot {verb.lower()} the deployment")
+
+
+def _deadline_words(deadline: int, speed: float) -> str:
+    """The deadline the cluster will apply: the job's, or the demo's shorter one."""
+    if not deadline:
+        return "."
+    if speed == 1:
+        return f" ({format_duration(deadline)})."
+    applied = format_duration(round(deadline / speed))
+    return f" ({applied}: the job's {format_duration(deadline)} at demo speed ×{speed:g})."
 
 
 # --- revert --------------------------------------------------------------------------------------

@@ -235,8 +235,9 @@ def _table(*labels: str, left: tuple[str, ...] = ("Task Group", "Progress Deadli
     return table
 
 
-def deployment_panel(d: Deployment | None, now: float, *, compact: bool = False) -> RenderableType:
-    """The latest deployment as `nomad deployment status` shows it, plus a bar per group."""
+def deployment_panel(d: Deployment | None, now: float, *, compact: bool = False, speed: float = 1.0) -> RenderableType:
+    """The latest deployment as `nomad deployment status` shows it, plus a bar per group.
+    `speed`: the demo's (it waits each of a job's durations divided by it); 1 on a real cluster."""
     if d is None:
         return Text("No deployments", style="dim")
     title = Text.assemble(("Latest deployment ", "bold"), literal(short_id(d.id), "bold"), "  ")
@@ -282,7 +283,7 @@ def deployment_panel(d: Deployment | None, now: float, *, compact: bool = False)
         bars.append_text(group_bar(g, 10 if compact else 16))
         if has_deadline:
             bars.append("  deadline ", style="dim")
-            bars.append_text(_deadline(g, d, now))
+            bars.append_text(_deadline(g, d, now, speed))
         bars.append("\n")
     bars.rstrip()
     description = literal(d.status_description, "dim")
@@ -308,12 +309,13 @@ def group_bar(g: GroupState, width: int = BAR_WIDTH) -> Text:
     return text
 
 
-def _deadline(g: GroupState, d: Deployment, now: float) -> Text:
-    """A countdown while the deployment moves; the deadline's length before the first placement."""
+def _deadline(g: GroupState, d: Deployment, now: float, speed: float) -> Text:
+    """A countdown while the deployment moves; before the first placement, the deadline's length
+    as the cluster will apply it."""
     if not g.progress_deadline:
         return Text("N/A")
     if g.require_progress_by is None:
-        return Text(format_duration(g.progress_deadline), style="dim")
+        return Text(format_duration(round(g.progress_deadline / speed)), style="dim")
     if d.status == "paused":
         return Text("paused", style="yellow")
     if not d.active:  # the time of day only: the line must not wrap under the bar
@@ -515,9 +517,20 @@ def placement_failures(plan: Plan) -> Text:
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(values: Sequence[float]) -> str:
+def sparkline(values: Sequence[float | None]) -> str:
     """Shares (0..1) as block characters, oldest first; a gap where nothing was seen."""
     return "".join(" " if v is None else SPARK[min(len(SPARK) - 1, int(v * (len(SPARK) - 1) + 0.5))] for v in values)
+
+
+PROBE_COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
+    ("Ver", "left"),
+    ("Observed", "left"),
+    ("95% CI", "right"),
+    ("Weight", "right"),
+    ("Healthy", "right"),
+    ("p50/95/99 ms", "right"),
+    ("Trend", "left"),
+)
 
 
 def probe_panel(snapshot, expectation, problems, target: str, *, compact: bool = False) -> RenderableType:
@@ -536,35 +549,31 @@ def probe_panel(snapshot, expectation, problems, target: str, *, compact: bool =
     healthy = dict(expectation.healthy) if expectation is not None else {}
     canaries = expectation.canaries if expectation is not None else frozenset()
     stats = {v.version: v for v in snapshot.versions}
-    table = Table(box=None, padding=(0, 2, 0, 0), pad_edge=False, show_edge=False, header_style="bold dim")
-    columns: tuple[tuple[str, JustifyMethod], ...] = (
-        ("Ver", "left"),
-        ("Observed", "left"),
-        ("95% CI", "right"),
-        ("Weight", "right"),
-        ("Healthy", "right"),
-        ("p50/95/99 ms", "right"),
-        ("Trend", "left"),
-    )
-    for label, justify in columns:
-        if compact and label in ("p50/95/99 ms", "Trend"):
-            continue
-        table.add_column(label, justify=justify, no_wrap=True)
-    for label in sorted(set(stats) | set(configured), key=version_key):
-        v = stats.get(label)
-        style = "cyan" if label in canaries else "green"
-        share = v.share if v else 0.0
-        cells: list[Text | str] = [
-            literal(label + (" ◆" if label in canaries else ""), f"bold {style}"),
-            bar(share, 1.0, 8, style=style) + Text(f" {share * 100:5.1f}%"),
-            f"{v.low * 100:.0f}–{v.high * 100:.0f}%" if v is not None and v.count else "",
-            f"{configured[label] * 100:.1f}%" if label in configured else "-",
-            str(healthy.get(label, 0)),
-        ]
-        if not compact:
-            cells.append(f"{v.p50:.0f}/{v.p95:.0f}/{v.p99:.0f}" if v is not None and v.count else "")
-            cells.append(Text(sparkline(snapshot.history.get(label, ())), style=style))
-        table.add_row(*cells)
+
+    def versions_table(dropped: tuple[str, ...]) -> Table:
+        table = Table(box=None, padding=(0, 2, 0, 0), pad_edge=False, show_edge=False, header_style="bold dim")
+        for label, justify in PROBE_COLUMNS:
+            if label not in dropped:
+                table.add_column(label, justify=justify, no_wrap=True)
+        for label in sorted(set(stats) | set(configured), key=version_key):
+            v = stats.get(label)
+            style = "cyan" if label in canaries else "green"
+            share = v.share if v else 0.0
+            cells: dict[str, RenderableType] = {
+                "Ver": literal(label + (" ◆" if label in canaries else ""), f"bold {style}"),
+                "Observed": bar(share, 1.0, 8, style=style) + Text(f" {share * 100:5.1f}%"),
+                "95% CI": f"{v.low * 100:.0f}–{v.high * 100:.0f}%" if v is not None and v.count else "",
+                "Weight": f"{configured[label] * 100:.1f}%" if label in configured else "-",
+                "Healthy": str(healthy.get(label, 0)),
+                "p50/95/99 ms": f"{v.p50:.0f}/{v.p95:.0f}/{v.p99:.0f}" if v is not None and v.count else "",
+                "Trend": Text(sparkline(snapshot.history.get(label, ())), style=style),
+            }
+            table.add_row(*(cell for name, cell in cells.items() if name not in dropped))
+        return table
+
+    # Narrower panels drop whole columns, least needed first, rather than cut every one to `…`.
+    narrowest = versions_table(("p50/95/99 ms", "Trend"))
+    table = narrowest if compact else FirstThatFits(versions_table(()), versions_table(("p50/95/99 ms",)), narrowest)
     parts: list[RenderableType] = [head, table]
     if snapshot.errors or snapshot.timeouts or snapshot.skipped:
         parts.append(

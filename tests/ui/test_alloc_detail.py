@@ -135,3 +135,26 @@ async def test_l_shows_the_task_log_and_follows_it(demo, make_app):
         assert "path=/nomadtui-test" not in screen_text(app)
         await pilot.press("escape")
         await w.until(lambda: isinstance(app.screen, AllocScreen))
+
+
+async def test_enter_shows_the_checks_nomad_reports_and_says_when_it_reports_none(demo, make_app):
+    from tests.demo.test_alloc_checks import nomad_provider_job, run
+
+    app = make_app()
+    async with driven(app, demo) as (w, pilot):
+        await pilot.press("tab", "tab", "enter")
+        await w.until(lambda: isinstance(app.screen, AllocScreen))
+        await w.until(lambda: "Nomad reports no check results for this allocation" in screen_text(app))
+        assert "Consul runs this job's checks" in " ".join(screen_text(app).split())
+        await pilot.press("escape")
+        await w.until(lambda: isinstance(app.screen, MainScreen))
+
+        run(demo, nomad_provider_job())
+        await w.advance(0)
+        await w.until(lambda: (d := app.live.state.latest_deployment) is not None and d.job_version == 1)
+        await w.until_deployment("successful")
+        await pilot.press("enter")  # the allocations keep focus: the newest, a running one
+        await w.until(lambda: isinstance(app.screen, AllocScreen))
+        await w.until(lambda: "nomad: http ok" in screen_text(app))
+        row = next(line for line in screen_text(app).splitlines() if "nomad: http ok" in line)
+        assert row.split()[:6] == [JOB, "alive", JOB, "healthiness", "success", "200"]  # a task's service

@@ -31,3 +31,17 @@ async def test_keys_typed_in_a_burst_after_slash_all_reach_the_filter(demo, make
         assert box.value == "http"
         text = screen_text(app)
         assert "httpsbackend-sni-1" in text.splitlines()[2]
+
+
+async def test_a_filter_that_hides_every_job_hides_the_job_on_the_right_too(demo, make_app):
+    app = make_app()
+    async with driven(app, demo) as (w, pilot):
+        await w.until(lambda: "mysite-sni-1.com" in screen_text(app))
+        await pilot.press("slash", *"zzz")
+        await w.until(lambda: app.live.state.focus is None)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "No match for “zzz”" in text
+        assert "httpsbackend" not in text and "mysite-sni-1.com" not in text
+        await pilot.press("escape")  # the filter is cleared: the first job is shown again
+        await w.until(lambda: "mysite-sni-1.com" in screen_text(app))

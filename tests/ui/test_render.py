@@ -54,3 +54,38 @@ def test_a_long_diff_value_wraps_under_itself():
     console.print(diff_text(line))
     first, second = console.export_text().splitlines()
     assert first.startswith("      +/- image:") and second.startswith(" " * 28 + '"bigwhite')
+
+
+def test_the_probe_panel_drops_whole_columns_rather_than_cutting_them():
+    """Finding 9 of issue 11: the Trend column collapsed to `…` in narrower panels."""
+    from nomadtui.probe import Expectation, ProbeSnapshot, VersionStats
+
+    def stats(name: str, share: float) -> VersionStats:
+        return VersionStats(name, 100, share, share - 0.05, share + 0.05, 12.0, 45.0, 120.0, 0.0)
+
+    snapshot = ProbeSnapshot(
+        answered=200,
+        errors=0,
+        timeouts=0,
+        sent=200,
+        skipped=0,
+        in_flight=0,
+        versions=(stats("v1.0.0", 0.75), stats("v2.0.0", 0.25)),
+        history={"v1.0.0": (0.75,) * 11 + (1.0,), "v2.0.0": (0.25,) * 11 + (0.0,)},
+        started_at=0,
+        as_of=1,
+        rate=10,
+        window=30,
+    )
+    expected = Expectation({"v1.0.0": 0.75, "v2.0.0": 0.25}, {"v1.0.0": 3, "v2.0.0": 1}, frozenset({"v2.0.0"}), "x")
+    shown = {}
+    for width in (50, 58, 64, 80):
+        console = Console(width=width, color_system=None, file=io.StringIO(), record=True)
+        console.print(render.probe_panel(snapshot, expected, [], "https://127.0.0.1:9996/"))
+        table = console.export_text().splitlines()[1:]
+        assert not any("…" in line for line in table), (width, table)
+        shown[width] = table[0].split()
+        last = table
+    assert shown[80][-2:] == ["ms", "Trend"] and shown[64][-1] == "Trend" and "ms" not in shown[64]
+    assert shown[58][-1] == "Healthy"
+    assert last[1].endswith("▆▆▆▆▆▆▆▆▆▆▆█")  # the whole trend, newest last

@@ -8,7 +8,7 @@ import httpx
 from nomadtui.demo.clock import ManualClock
 from nomadtui.demo.cluster import JOBS_DIR, Cluster
 from nomadtui.demo.server import DemoServer
-from nomadtui.harness.drive import Walkthrough, driven, screen_text
+from nomadtui.harness.drive import Walkthrough, demo_app, driven, screen_text
 from nomadtui.settings import Secret, Settings
 from nomadtui.ui.app import NomadApp
 from nomadtui.ui.screens.dialogs import ConfirmScreen, ErrorScreen, FilePickerScreen
@@ -278,3 +278,23 @@ async def test_an_outage_is_whole_at_80_columns_and_the_panels_look_stale(demo, 
         assert "Jobs · stale " in text and "Allocations · stale " in text
         assert "live" not in status
         assert all(app.main_screen.query_one(panel).has_class("-stale") for panel in ("#jobs", "#allocs", "#summary"))
+
+
+async def test_the_resume_dialog_names_the_deadline_the_cluster_will_apply():
+    """At demo speed the cluster waits a job's durations divided by the speed: the dialog says
+    so, rather than the job's 2m0s the screen's countdown would contradict."""
+    fast = DemoServer(Cluster(ManualClock(speed=10), seed=7), seed=7).start()
+    try:
+        app = demo_app(fast)
+        async with driven(app, fast) as (w, pilot):
+            await w.run("httpsbackend-tcp-sni-1-canary-fail.nomad")
+            for _ in range(2):
+                await pilot.press("z")
+                await w.until(lambda: isinstance(app.screen, ConfirmScreen))
+                text = screen_text(app)
+                await pilot.press("y")
+                await w.until(lambda: isinstance(app.screen, MainScreen))
+            assert "its progress deadline starts again (12s: the" in text
+            assert "job's 2m0s at demo speed ×10)." in text
+    finally:
+        fast.stop()

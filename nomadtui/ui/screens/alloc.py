@@ -14,7 +14,8 @@ from textual.containers import VerticalScroll
 from textual.events import Key
 from textual.widgets import Footer, Label
 
-from ...model import Allocation, format_age, short_id
+from ...model import Allocation, CheckResult, format_age, short_id
+from ...nomad.errors import ClusterError
 from ...state import ClusterState
 from ...wire import format_time
 from .. import flows
@@ -27,6 +28,14 @@ from .base import NomadScreen
 from .logs import LogsScreen
 
 EVENTS_SHOWN = 10  # Nomad keeps a task's last 10 events
+CHECKS_EVERY = 5.0  # seconds between reads of the check results while the screen is open
+
+# What the checks section says before the first answer, or when Nomad has nothing to report.
+NO_CHECKS = (
+    "Nomad reports no check results for this allocation: it runs and reports only the checks of "
+    '`provider = "nomad"` services. Consul runs this job\'s checks; their verdict is the '
+    "deployment health above."
+)
 
 
 class AllocScreen(NomadScreen):
@@ -37,6 +46,7 @@ class AllocScreen(NomadScreen):
     def __init__(self, alloc_id: str) -> None:
         super().__init__()
         self.alloc_id = alloc_id
+        self.checks: tuple[CheckResult, ...] | str | None = None  # None: not read yet; str: why not
 
     def compose(self) -> ComposeResult:
         yield Label(f"Allocation {short_id(self.alloc_id)}", classes="pane-title", id="alloc-title")
@@ -46,6 +56,21 @@ class AllocScreen(NomadScreen):
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._refresh)  # ages tick; the data itself arrives as messages
+        # Check results have no blocking query: read while this screen is open, and only then.
+        self.set_interval(CHECKS_EVERY, self._read_checks)
+        self._read_checks()
+        self._refresh()
+
+    def _read_checks(self) -> None:
+        alloc = self.alloc
+        if alloc is not None and (self.checks is None or not alloc.terminal):
+            self.run_worker(self._fetch_checks(alloc), group="checks", exclusive=True)
+
+    async def _fetch_checks(self, alloc: Allocation) -> None:
+        try:
+            self.checks = await self.nomad.actions.checks(alloc)
+        except ClusterError as e:
+            self.checks = e.short if self.checks is None or isinstance(self.checks, str) else self.checks
         self._refresh()
 
     def on_key(self, event: Key) -> None:
@@ -60,8 +85,9 @@ class AllocScreen(NomadScreen):
 
     def _refresh(self) -> None:
         alloc, now = self.alloc, self.nomad.now()
+        checks = self.checks
         self.query_one("#alloc-detail", LivePanel).show(
-            (alloc, int(now)), lambda: alloc_detail(alloc, now) if alloc else _gone(self.alloc_id)
+            (alloc, int(now), checks), lambda: alloc_detail(alloc, now, checks) if alloc else _gone(self.alloc_id)
         )
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -99,7 +125,7 @@ def _gone(alloc_id: str) -> Text:
     return Text(f"Allocation {short_id(alloc_id)} is no longer listed for this job (garbage-collected?).", style="dim")
 
 
-def alloc_detail(a: Allocation, now: float) -> RenderableType:
+def alloc_detail(a: Allocation, now: float, checks: tuple[CheckResult, ...] | str | None = ()) -> RenderableType:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
@@ -128,7 +154,33 @@ def alloc_detail(a: Allocation, now: float) -> RenderableType:
         parts.append(_events(task.events[-EVENTS_SHOWN:]))
     if not a.tasks:
         parts.append(Text("\nNo task has started yet (the client has not reported any task state).", style="dim"))
+    parts += _checks(checks, now)
     return Group(*parts)
+
+
+def _checks(checks: tuple[CheckResult, ...] | str | None, now: float) -> list[RenderableType]:
+    title = Text("\nChecks", style="bold")
+    if checks is None:
+        return [title, Text("  reading…", style="dim")]
+    if isinstance(checks, str):
+        return [title, Text.assemble("  cannot read them: ", literal(checks), style="yellow")]
+    if not checks:
+        return [title, Text("  " + NO_CHECKS, style="dim")]
+    table = Table(box=None, padding=(0, 2, 0, 2), header_style="bold dim", pad_edge=False)
+    for label in ("Service", "Check", "Task", "Mode", "Status", "Output", "Checked"):
+        table.add_column(label, no_wrap=label != "Output")
+    styles = {"success": "green", "failure": "bold red", "pending": "yellow"}
+    for c in checks:
+        table.add_row(
+            literal(c.service),
+            literal(c.check),
+            literal(c.task or "(group)", "" if c.task else "dim"),
+            literal(c.mode),
+            literal(c.status + (f" {c.status_code}" if c.status_code else ""), styles.get(c.status, "")),
+            literal(c.output, limit=300),
+            format_age(c.time, now) if c.time else "",
+        )
+    return [title, table]
 
 
 def _events(events) -> RenderableType:

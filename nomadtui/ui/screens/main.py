@@ -154,7 +154,8 @@ class MainScreen(NomadScreen):
         latest = state.latest_deployment
         narrow = self.size.width < NARROW
         self.query_one("#deployment", LivePanel).show(
-            (latest, narrow, _deadline_ages(latest, now)), lambda: render.deployment_panel(latest, now, compact=narrow)
+            (latest, narrow, _deadline_ages(latest, now)),
+            lambda: render.deployment_panel(latest, now, compact=narrow, speed=self.nomad.demo_speed),
         )
         nodes = {n.id: n.name for n in state.nodes}
         allocs = self.query_one("#allocs", VirtualTable)
@@ -284,8 +285,7 @@ class MainScreen(NomadScreen):
 
     @on(VirtualTable.Highlighted, "#jobs")
     def _job_highlighted(self, message: VirtualTable.Highlighted) -> None:
-        if message.key is not None:
-            self._schedule_focus(message.key)
+        self._schedule_focus(message.key)
 
     def _first_answers(self, state: ClusterState) -> bool:
         """The new job in focus has its first answers: drawn together, once (not a frame each)."""
@@ -302,13 +302,18 @@ class MainScreen(NomadScreen):
             self._settling = None
             self._refresh_detail(self.nomad.live.state, self.nomad.now())
 
-    def _schedule_focus(self, key: str) -> None:
+    def _schedule_focus(self, key: str | None) -> None:
         if self._focus_timer is not None:
             self._focus_timer.stop()
         self._focus_timer = self.set_timer(FOCUS_DELAY, lambda: self._focus_job(key))
 
-    def _focus_job(self, key: str) -> None:
+    def _focus_job(self, key: str | None) -> None:
+        """Watch this job (None: no job, as when a filter hides every row: the right side must
+        not keep showing a job the list no longer shows)."""
         self._timeline_back = 0
+        if key is None:
+            self.nomad.live.focus(None, None)
+            return
         namespace, _, job_id = key.partition("/")
         self.nomad.live.focus(namespace, job_id)
 

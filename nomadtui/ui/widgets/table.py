@@ -302,7 +302,8 @@ class VirtualTable(ScrollView, can_focus=True, inherit_bindings=False):
         index = int(self.scroll_y) + y - 1
         if index >= len(self._rows):
             if index == 0 and self.empty:
-                return Strip([Segment(self.empty.ljust(width)[:width], self.rich_style + Style(dim=True))])
+                text = f"No match for “{inert(self.filter_text, limit=40)}”" if self.filter_text else self.empty
+                return Strip([Segment(text.ljust(width)[:width], self.rich_style + Style(dim=True))])
             return Strip.blank(width, self.rich_style)
         row = self._rows[index]
         cursor = index == self.cursor
