@@ -470,8 +470,16 @@ class Allocation:
 
 
 def sort_allocations(allocs: Iterable[Allocation]) -> list[Allocation]:
-    """Newest first, as `nomad job status` lists them (CreateIndex descending)."""
-    return sorted(allocs, key=lambda a: a.create_index, reverse=True)
+    """Newest first, as `nomad job status` lists them (CreateIndex descending); the allocations
+    one plan placed together by their index in the group (the `[n]` of their name), then ID. A
+    server gives them in no such order (Nomad lists a job's allocations by ID)."""
+    return sorted(allocs, key=lambda a: (-a.create_index, _name_index(a.name), a.id))
+
+
+def _name_index(name: str) -> int:
+    """`job.group[2]` -> 2 (AllocName); a name without an index sorts last."""
+    head, bracket, rest = name.rpartition("[")
+    return int(rest[:-1]) if bracket and rest.endswith("]") and rest[:-1].isdigit() else 2**63
 
 
 # --- deployments -------------------------------------------------------------------------------

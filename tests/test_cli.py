@@ -72,6 +72,7 @@ def test_bad_arguments_are_refused_with_a_sentence(tmp_path, args, env, says):
         (["--probe-url", "ftp://lb:9999/"], {}, "--probe-url is 'ftp://lb:9999/', not an http:// or https://"),
         (["--probe-url", "http://[::1/"], {}, "--probe-url is 'http://[::1/', not a valid address"),
         (["--probe-regex", "("], {}, "--probe-regex: version_regex is not a regular expression"),
+        (["--probe-ca", "/nonexistent/ca.pem"], {}, "--probe-ca is '/nonexistent/ca.pem', which holds no CA"),
         (["--jobs-dir", "/nonexistent/jobs"], {}, "--jobs-dir is '/nonexistent/jobs', which does not exist"),
         (["--demo", "--jobs-dir", "/nonexistent/jobs"], {}, "--jobs-dir is '/nonexistent/jobs', which does not exist"),
         (
@@ -90,6 +91,7 @@ def test_bad_arguments_are_refused_with_a_sentence(tmp_path, args, env, says):
         "probe-scheme",
         "probe-ipv6",
         "probe-regex",
+        "probe-ca-missing",
         "jobs-dir-missing",
         "demo-jobs-dir-missing",
         "password-hidden",

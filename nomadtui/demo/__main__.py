@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+import uuid
 
 from .cluster import DEFAULT_SPEED, JOBS_DIR
 
@@ -13,7 +14,10 @@ from .cluster import DEFAULT_SPEED, JOBS_DIR
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=4646, help="Nomad API port (0: pick a free one; default 4646)")
     parser.add_argument("--fabio-port", type=int, default=9998, help="Fabio admin API port (default 9998)")
-    parser.add_argument("--lb-port", type=int, default=9999, help="Fabio traffic listener port (default 9999)")
+    parser.add_argument("--lb-port", type=int, default=9999, help="Fabio's HTTP listener port (default 9999)")
+    parser.add_argument(
+        "--sni-port", type=int, default=9996, help="Fabio's tcp+sni listener port, TLS routed by SNI (default 9996)"
+    )
     parser.add_argument(
         "--speed",
         type=float,
@@ -28,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="also run N small service jobs (service-00001...) on nodes of their own, to try a big cluster",
     )
+    parser.add_argument("--empty", action="store_true", help="start with the client nodes and no jobs")
+    parser.add_argument(
+        "--acl", action="store_true", help="turn ACLs on: a read and a write token are made and printed at start"
+    )
     parser.add_argument("--print-jobs-dir", action="store_true", help="print the folder of the demo job files and exit")
 
 
@@ -41,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
     if args.extra_jobs < 0:
         print("nomadtui demo-server: --extra-jobs must be 0 or more", file=sys.stderr)
         return 2
+    if args.extra_jobs and args.empty:
+        print("nomadtui demo-server: --empty starts without jobs: drop --extra-jobs", file=sys.stderr)
+        return 2
+    # Secret IDs are UUIDs, as Nomad's are; the printed names say the policy.
+    tokens = {"read": str(uuid.uuid4()), "write": str(uuid.uuid4())} if args.acl else {}
     from .server import DemoServer
 
     try:
@@ -48,17 +61,26 @@ def run(args: argparse.Namespace) -> int:
             port=args.port,
             fabio_port=args.fabio_port,
             lb_port=args.lb_port,
+            sni_port=args.sni_port,
+            acl_tokens={secret: policy for policy, secret in tokens.items()} if args.acl else None,
             speed=args.speed,
             seed=args.seed,
             extra_jobs=args.extra_jobs,
+            empty=args.empty,
         )
         server.start()
     except OSError as e:
         print(f"nomadtui demo-server: {e}", file=sys.stderr)
         return 1
+    assert server.ca is not None
     print(f"nomad {server.nomad_url}")
     print(f"fabio {server.fabio_url}")
-    print(f"lb {server.lb_url}", flush=True)
+    print(f"lb {server.lb_url}")
+    print(f"sni {server.sni_url}")
+    print(f"ca {server.ca.path}")
+    for policy, secret in tokens.items():
+        print(f"token-{policy} {secret}")
+    sys.stdout.flush()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

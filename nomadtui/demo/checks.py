@@ -15,19 +15,20 @@ import hashlib
 from collections.abc import Iterator
 
 from ..wire import parse_rfc3339
+from .clock import Clock
 from .structs import lookup_task_group
 
 OK_OUTPUT = {"http": "nomad: http ok", "tcp": "nomad: tcp ok"}
 
 
-def check_results(alloc: dict, now: float) -> dict | None:
+def check_results(alloc: dict, clock: Clock) -> dict | None:
     """The allocation's check results by check ID (None: it has no Nomad checks, or has stopped:
-    its client purged them)."""
+    its client purged them). Check intervals are rollout durations: scaled by the clock's speed."""
     if alloc["DesiredStatus"] != "run" or alloc["ClientStatus"] not in ("pending", "running"):
         return None
     results = {}
     for task, service, check in _nomad_checks(alloc):
-        result = _result(alloc, task, service, check, now)
+        result = _result(alloc, task, service, check, clock)
         results[result["ID"]] = result
     return results or None
 
@@ -42,8 +43,9 @@ def _nomad_checks(alloc: dict) -> Iterator[tuple[str, dict, dict]]:
                     yield task or check.get("TaskName") or "", service, check
 
 
-def _result(alloc: dict, task: str, service: dict, check: dict, now: float) -> dict:
-    interval = (check.get("Interval") or 10_000_000_000) / 1e9
+def _result(alloc: dict, task: str, service: dict, check: dict, clock: Clock) -> dict:
+    now = clock.now()
+    interval = clock.scaled((check.get("Interval") or 10_000_000_000) / 1e9)
     started = _started(alloc, task)
     result = {
         "ID": nomad_check_id(alloc["ID"], alloc["TaskGroup"], task, check),

@@ -2,15 +2,22 @@
 
 A job can make its allocations misbehave through the meta key `nomadtui_demo_fail` (job, group
 or task meta): `"unhealthy"` keeps the service checks failing, so the allocation turns unhealthy
-at its healthy_deadline; `"crash"` makes the task exit with an error a few seconds after start.
+at its healthy_deadline; `"crash"` makes the task exit with an error a few seconds after every
+start. A task that exits with an error is restarted as its restart policy says (the task
+runner's restart tracker, client/allocrunner/taskrunner/restarts/restarts.go: service jobs 2
+attempts in 30m, 15s apart with up to 25% jitter, then mode "fail"), with the task events a
+Nomad client writes; once the policy gives up the allocation has failed, and the servers
+replace it as its reschedule policy says (reconciler.py).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Protocol
 
-from ..wire import format_rfc3339, nanos
-from .reconciler import Placement
+from ..wire import format_duration, format_rfc3339, nanos
+from .gostrconv import quote
+from .reconciler import Placement, replacement_reschedule_tracker, reschedule_eligible
 from .scheduler import ready_nodes_in_dcs_and_pool
 from .store import ACTIVE_DEPLOYMENT, Store
 from .structs import group_resources, lookup_task_group, update_strategy
@@ -19,9 +26,19 @@ from .timers import Timers
 from .watcher import DeploymentWatcher
 
 FAILURE_META_KEY = "nomadtui_demo_fail"
-START_SECONDS = 0.5  # placement -> tasks running
+START_SECONDS = 0.5  # placement (or the end of a restart delay) -> tasks running
 KILL_SECONDS = 0.5  # stop requested -> tasks dead
-CRASH_SECONDS = 5.0  # "crash": tasks running -> task exits with code 1
+CRASH_SECONDS = 5.0  # "crash": task running -> task exits with code 1
+CRASH_EXIT_CODE = 1
+
+# The restart tracker's reasons (client/allocrunner/taskrunner/restarts/restarts.go).
+REASON_NO_RESTARTS_ALLOWED = "Policy allows no restarts"
+REASON_WITHIN_POLICY = "Restart within policy"
+REASON_DELAY = "Exceeded allowed attempts, applying a delay"
+RESTART_JITTER = 0.25
+# Task event types (nomad/structs/structs.go).
+TASK_RESTARTING = "Restarting"
+TASK_NOT_RESTARTING = "Not Restarting"
 _PORT_RANGE = (20000, 32000)
 
 _DEFAULT_HEALTH = {"HealthCheck": "checks", "MinHealthyTime": 10_000_000_000, "HealthyDeadline": 300_000_000_000}
@@ -79,7 +96,6 @@ def _task_state(
         "StartedAt": format_rfc3339(started),
         "FinishedAt": format_rfc3339(finished),
         "Events": events,
-        "TaskHandle": None,
         "Paused": "",
     }
 
@@ -157,6 +173,7 @@ def _new_alloc(store: Store, job: dict, p: Placement, group: dict, node: dict, e
             "NodesEvaluated": len(feasible),
             "NodesFiltered": 0,
             "NodesInPool": len(in_pool),
+            "NodePool": job["NodePool"],
             "NodesAvailable": available,
             "ClassFiltered": None,
             "ConstraintFiltered": None,
@@ -208,20 +225,6 @@ def _new_alloc(store: Store, job: dict, p: Placement, group: dict, node: dict, e
     return alloc
 
 
-def _reschedule_tracker(prev: dict, now: float) -> dict:
-    """The replacement's RescheduleTracker: the failed allocation's events and this one."""
-    events = list((prev.get("RescheduleTracker") or {}).get("Events") or [])
-    events.append(
-        {
-            "PrevAllocID": prev["ID"],
-            "PrevNodeID": prev["NodeID"],
-            "RescheduleTime": nanos(now),
-            "Delay": int((now - prev["_finished_at"]) * 1e9),
-        }
-    )
-    return {"Events": events, "LastReschedule": "ok"}
-
-
 def _started_state(task: dict, now: float) -> dict:
     return _task_state(
         "running",
@@ -247,23 +250,91 @@ def _started_state(task: dict, now: float) -> dict:
     )
 
 
-def _crash_events(now: float) -> list[dict]:
-    return [
-        task_event(
-            "Terminated",
+# emitExitResultEvent (client/allocrunner/taskrunner/task_runner.go)
+def terminated_event(now: float, exit_code: int) -> dict:
+    return task_event(
+        "Terminated",
+        now,
+        f"Exit Code: {exit_code}",
+        ExitCode=exit_code,
+        Details={"exit_code": str(exit_code), "signal": "0", "oom_killed": "false"},
+    )
+
+
+# shouldRestart (task_runner.go): the event of the restart tracker's verdict, with the
+# DisplayMessage TaskEvent.PopulateEventDisplayMessage gives it (nomad/structs/structs.go)
+def restart_event(now: float, verdict: str, delay: int, reason: str) -> dict:
+    if verdict == TASK_NOT_RESTARTING:
+        return task_event(
+            TASK_NOT_RESTARTING,
             now,
-            "Exit Code: 1",
-            ExitCode=1,
-            Details={"exit_code": "1", "signal": "0", "oom_killed": "false"},
-        ),
-        task_event(
-            "Not Restarting",
-            now,
-            'Exceeded allowed attempts 2 in interval 30m0s and mode is "fail"',
+            reason,
+            RestartReason=reason,
             FailsTask=True,
-            RestartReason='Exceeded allowed attempts 2 in interval 30m0s and mode is "fail"',
-        ),
-    ]
+            Details={"restart_reason": reason, "fails_task": "true"},
+        )
+    wait = f"Task restarting in {format_duration(delay)}"
+    return task_event(
+        TASK_RESTARTING,
+        now,
+        wait if reason == REASON_WITHIN_POLICY else f"{reason} - {wait}",
+        RestartReason=reason,
+        StartDelay=delay,
+        Details={"start_delay": str(delay), "restart_reason": reason},
+    )
+
+
+def _sibling_failed_event(now: float, failed: str) -> dict:
+    """The kill event handleTaskStateUpdates (client/allocrunner/alloc_runner.go) gives the
+    tasks still alive once one failed."""
+    return task_event(
+        "Sibling Task Failed",
+        now,
+        f"Task's sibling {quote(failed)} failed",
+        FailedSibling=failed,
+        Details={"failed_sibling": failed},
+    )
+
+
+def restart_policy(alloc: dict, task_name: str) -> dict:
+    """NewTaskRunner: the task's restart policy, else its group's."""
+    group = lookup_task_group(alloc["_job"], alloc["TaskGroup"])
+    task: dict = next((t for t in group["Tasks"] if t["Name"] == task_name), {})
+    return task.get("RestartPolicy") or group.get("RestartPolicy") or {}
+
+
+# getClientStatus (client/allocrunner/alloc_runner.go)
+def client_status(task_states: dict[str, dict]) -> tuple[str, str]:
+    states = task_states.values()
+    if any(s["State"] == "dead" and s["Failed"] for s in states):
+        return "failed", "Failed tasks"
+    if any(s["State"] == "running" for s in states):
+        return "running", "Tasks are running"
+    if any(s["State"] == "pending" for s in states):
+        return "pending", "No tasks have started"
+    return "complete", "All tasks have completed"
+
+
+def terminal_status(alloc: dict) -> bool:
+    """Allocation.TerminalStatus: what allocRunner.shouldRun refuses to run."""
+    return alloc["DesiredStatus"] in ("stop", "evict") or alloc["ClientStatus"] in ("complete", "failed", "lost")
+
+
+# taskHealthState.event (client/allochealth/tracker.go)
+def unhealthy_reason(state: dict, settings: dict) -> str:
+    """Why the health tracker calls a task of a "crash" allocation unhealthy (the `Alloc
+    Unhealthy` event's message): it never runs min_healthy_time, so its checks are not asked."""
+    healthy_deadline, min_healthy = settings["HealthyDeadline"], settings["MinHealthyTime"]
+    if state["Failed"]:
+        return "Unhealthy because of failed task"
+    if state["State"] == "pending":
+        return f"Task not running by healthy_deadline of {format_duration(healthy_deadline)}"
+    if state["State"] == "dead":
+        return "Unhealthy because of dead task"
+    return (
+        f"Task not running for min_healthy_time of {format_duration(min_healthy)}"
+        f" by healthy_deadline of {format_duration(healthy_deadline)}"
+    )
 
 
 def _kill_events(now: float) -> list[dict]:
@@ -282,6 +353,11 @@ def _kill_events(now: float) -> list[dict]:
         ),
         task_event("Killed", now, "Task successfully killed"),
     ]
+
+
+def _append_events(state: dict, *events: dict) -> None:
+    """appendTaskEvent (task_runner.go): a task keeps its last 10 events."""
+    state["Events"] = (state["Events"] + list(events))[-10:]
 
 
 def health_settings(alloc: dict) -> dict:
@@ -333,7 +409,11 @@ class ClientSimulator:
             prev["NextAllocation"] = alloc["ID"]
             store.put_alloc(prev)
         if p.reschedule and prev is not None:
-            alloc["RescheduleTracker"] = _reschedule_tracker(prev, txn.now)
+            # computePlacements (generic_sched.go): UpdateRescheduleTracker, which also notes on
+            # the failed allocation that its reschedule went well (annotateRescheduleTracker).
+            alloc["RescheduleTracker"] = replacement_reschedule_tracker(store, prev, txn.now)
+            prev["RescheduleTracker"] = dict(prev.get("RescheduleTracker") or {"Events": None}, LastReschedule="ok")
+            store.put_alloc(prev)
         # computePlacements (scheduler/generic_sched.go): only an active deployment takes placements.
         if (
             d is not None
@@ -407,6 +487,7 @@ class ClientSimulator:
             store.put_alloc(alloc, client_update=True)
             self.server.refresh_job_status(alloc["_job"])
         self.begin_health(alloc)
+        self.wait_tasks(alloc, [t["Name"] for t in group["Tasks"]])
 
     def begin_health(self, alloc: dict) -> None:
         """The health hook's tracker starts watching (client/allochealth/tracker.go)."""
@@ -421,7 +502,8 @@ class ClientSimulator:
         mode = failure_mode(job, group)
         aid = alloc["ID"]
         if mode == "crash":
-            self.timers.after(CRASH_SECONDS, lambda: self.crash(aid, gen))
+            # Never running for min_healthy_time: unhealthy when a task fails, or at the deadline.
+            self.timers.after(settings["HealthyDeadline"] / 1e9, lambda: self.health_deadline(aid, gen))
         elif mode == "unhealthy":
             services = [s["Name"] for t in group["Tasks"] for s in t.get("Services") or []]
             message = f"Services not healthy by deadline: {', '.join(services) or alloc['TaskGroup']}"
@@ -444,38 +526,175 @@ class ClientSimulator:
             self.watcher.record_health(alloc, healthy, txn.index, txn.now)
             if not healthy:
                 for state in (alloc["TaskStates"] or {}).values():
-                    state["Events"] = (
-                        state["Events"] + [task_event("Alloc Unhealthy", txn.now, message, Message=message)]
-                    )[-10:]
+                    _append_events(
+                        state,
+                        task_event("Alloc Unhealthy", txn.now, message, Message=message, Details={"message": message}),
+                    )
             store.put_alloc(alloc, client_update=True)
         self.watcher.handle_alloc_update(alloc)
 
-    def crash(self, alloc_id: str, gen: int) -> None:
-        """The task exits with an error and is not restarted: the allocation failed."""
+    def health_deadline(self, alloc_id: str, gen: int) -> None:
+        """The healthy_deadline passed before the tasks ran min_healthy_time (health_hook.go's
+        watchHealth): unhealthy, with the tracker's reason per task (Tracker.TaskEvents), also
+        while a task waits to be restarted."""
         store = self.store
         alloc = store.allocs.get(alloc_id)
-        if alloc is None or alloc["_health_gen"] != gen or alloc["ClientStatus"] != "running":
+        if (
+            alloc is None
+            or alloc["_health_gen"] != gen
+            or terminal_status(alloc)
+            or (alloc.get("DeploymentStatus") or {}).get("Healthy") is not None
+        ):
+            return
+        with store.write("AllocationUpdated") as txn:
+            self._unhealthy(alloc, txn.index, txn.now)
+            store.put_alloc(alloc, client_update=True)
+        self.watcher.handle_alloc_update(alloc)
+
+    def _unhealthy(self, alloc: dict, index: int, now: float) -> None:
+        """SetHealth(false): the verdict, and for an allocation of a deployment the tracker's
+        events (allocHealthWatcherHook.watchHealth)."""
+        self.watcher.record_health(alloc, False, index, now)
+        if not alloc.get("DeploymentID"):
+            return
+        settings = health_settings(alloc)
+        for state in (alloc["TaskStates"] or {}).values():
+            reason = unhealthy_reason(state, settings)
+            _append_events(
+                state, task_event("Alloc Unhealthy", now, reason, Message=reason, Details={"message": reason})
+            )
+
+    # --- the task runners (client/allocrunner/taskrunner/task_runner.go) -------------------------
+
+    def wait_tasks(self, alloc: dict, names: list[str]) -> None:
+        """The task runners wait on their running tasks (TaskRunner.Run's WAIT): a task of a
+        "crash" allocation exits with an error CRASH_SECONDS after it started."""
+        if failure_mode(alloc["_job"], lookup_task_group(alloc["_job"], alloc["TaskGroup"])) != "crash":
+            return
+        for name in names:
+            started_at = alloc["TaskStates"][name]["StartedAt"]
+            self.timers.after(CRASH_SECONDS, functools.partial(self.task_exited, alloc["ID"], name, started_at))
+
+    def task_exited(self, alloc_id: str, name: str, started_at: str) -> None:
+        """The task exited with an error (the start it was waiting on, not a later one):
+        `Terminated`, then shouldRestart's verdict. Restarting: the task waits pending (the
+        allocation too, if it was its only running task), Restarts counted. Not restarting: the
+        task is dead and failed, its siblings are killed, the allocation has failed."""
+        store = self.store
+        alloc = store.allocs.get(alloc_id)
+        if alloc is None or terminal_status(alloc):
+            return
+        state = (alloc["TaskStates"] or {}).get(name)
+        if state is None or state["State"] != "running" or state["StartedAt"] != started_at:
             return
         with store.write("AllocationUpdated") as txn:
             now = txn.now
-            for name, state in (alloc["TaskStates"] or {}).items():
-                self.logs.crashed(alloc, name, now, f'{FAILURE_META_KEY} = "crash": exiting with status 1')
+            self.logs.crashed(alloc, name, now, f'{FAILURE_META_KEY} = "crash": exiting with status {CRASH_EXIT_CODE}')
+            verdict, delay, reason = self._restart_state(alloc, name, now)
+            _append_events(state, terminated_event(now, CRASH_EXIT_CODE), restart_event(now, verdict, delay, reason))
+            if verdict == TASK_RESTARTING:
+                # appendEvent: a Restarting event counts the restart; the task waits pending.
+                state.update(State="pending", Restarts=state["Restarts"] + 1, LastRestart=format_rfc3339(now))
+            else:
                 state.update(State="dead", Failed=True, FinishedAt=format_rfc3339(now))
-                state["Events"] = (state["Events"] + _crash_events(now))[-10:]
-            self.set_client_status(alloc, "failed", "Failed tasks")
-            alloc["_finished_at"] = now
-            self._release_ports(alloc)
-            if (
-                alloc["_job"]["Type"] in ("service", "system")
-                and (alloc.get("DeploymentStatus") or {}).get("Healthy") is None
-            ):
-                self.watcher.record_health(alloc, False, txn.index, now)
+                self._kill_siblings(alloc, name, now)
+            self.set_client_status(alloc, *client_status(alloc["TaskStates"]))
+            if alloc["ClientStatus"] == "failed":
+                self._failed(alloc, txn.index, now)
             store.put_alloc(alloc, client_update=True)
-            job = store.job(alloc["Namespace"], alloc["JobID"])
-            if job is not None:
-                self.server.create_eval(job, "alloc-failure")
-                self.server.refresh_job_status(job)
-        self.watcher.handle_alloc_update(alloc)
+            self._refresh_job(alloc)
+        if verdict == TASK_RESTARTING:
+            self.timers.after(delay / 1e9 + START_SECONDS, functools.partial(self.restart_delay_over, alloc_id, name))
+        elif alloc["ClientStatus"] == "failed":
+            self.watcher.handle_alloc_update(alloc)
+
+    # RestartTracker.GetState (client/allocrunner/taskrunner/restarts/restarts.go)
+    def _restart_state(self, alloc: dict, name: str, now: float) -> tuple[str, int, str]:
+        """(verdict, delay in ns of rollout time, reason) for a task that exited with an error:
+        the attempt is counted in the policy's interval (a new interval starts the count again);
+        within the attempts the task restarts after the delay plus up to 25% jitter, past them
+        mode "fail" gives up and mode "delay" waits for the next interval."""
+        policy = restart_policy(alloc, name)
+        attempts = policy.get("Attempts") or 0
+        if attempts == 0:
+            return TASK_NOT_RESTARTING, 0, REASON_NO_RESTARTS_ALLOWED
+        speed = self.timers.clock.speed
+        interval = policy.get("Interval") or 0
+        trackers = alloc.get("_restart_trackers") or {}
+        # NewRestartTracker: the interval starts when the task runner is made, as the client
+        # takes the allocation.
+        count, start = trackers.get(name, (0, alloc["CreateTime"] / 1e9))
+        if (now - start) * speed * 1e9 > interval:
+            count, start = 0, now
+        count += 1
+        alloc["_restart_trackers"] = {**trackers, name: (count, start)}  # a new dict: rows share none
+        if count <= attempts:
+            delay = policy.get("Delay") or 1
+            return (
+                TASK_RESTARTING,
+                delay + int(float(self.store.rng.randrange(delay)) * RESTART_JITTER),
+                REASON_WITHIN_POLICY,
+            )
+        if policy.get("Mode") == "fail":
+            reason = f'Exceeded allowed attempts {attempts} in interval {format_duration(interval)} and mode is "fail"'
+            return TASK_NOT_RESTARTING, 0, reason
+        return TASK_RESTARTING, max(0, int(interval - (now - start) * speed * 1e9)), REASON_DELAY
+
+    def _kill_siblings(self, alloc: dict, failed: str, now: float) -> None:
+        """handleTaskStateUpdates: a failed task takes the others down (Sibling Task Failed,
+        then the kill)."""
+        for name, state in (alloc["TaskStates"] or {}).items():
+            if name != failed and state["State"] != "dead":
+                _append_events(state, _sibling_failed_event(now, failed), *_kill_events(now))
+                state.update(State="dead", FinishedAt=format_rfc3339(now))
+
+    def _failed(self, alloc: dict, index: int, now: float) -> None:
+        """The allocation failed (inside the client's write): the health tracker's verdict, then
+        what Node.UpdateAlloc (nomad/node_endpoint.go) does: an `alloc-failure` evaluation when
+        the reschedule policy has attempts left and no follow-up evaluation waits for it."""
+        alloc["_finished_at"] = now
+        self._release_ports(alloc)
+        if (
+            alloc["_job"]["Type"] in ("service", "system")
+            and (alloc.get("DeploymentStatus") or {}).get("Healthy") is None
+        ):
+            self._unhealthy(alloc, index, now)
+        job = self.store.job(alloc["Namespace"], alloc["JobID"])
+        if job is not None and not alloc.get("FollowupEvalID") and reschedule_eligible(self.store, alloc, now):
+            self.server.create_eval(job, "alloc-failure")
+
+    def _refresh_job(self, alloc: dict) -> None:
+        job = self.store.job(alloc["Namespace"], alloc["JobID"])
+        if job is not None:
+            self.server.refresh_job_status(job)
+
+    def restart_delay_over(self, alloc_id: str, name: str) -> None:
+        """The Run loop's restart timer fired: the task runs again, unless it was killed meanwhile."""
+        self.start_tasks(alloc_id, [name])
+
+    def start_tasks(self, alloc_id: str, names: list[str]) -> bool:
+        """The driver started the tasks again after a restart (the Run loop's next pass:
+        `Started`); False when the allocation should no longer run or no task waits."""
+        store = self.store
+        alloc = store.allocs.get(alloc_id)
+        if alloc is None or terminal_status(alloc):
+            return False
+        states = alloc["TaskStates"]
+        names = [name for name in names if states[name]["State"] == "pending"]
+        if not names:
+            return False
+        with store.write("AllocationUpdated") as txn:
+            now = txn.now
+            for name in names:
+                state = states[name]
+                _append_events(state, task_event("Started", now, "Task started by client"))
+                state.update(State="running", StartedAt=format_rfc3339(now))
+                self.logs.started(alloc, name, now)
+            self.set_client_status(alloc, *client_status(states))
+            store.put_alloc(alloc, client_update=True)
+            self._refresh_job(alloc)
+        self.wait_tasks(alloc, names)
+        return True
 
     def stopped(self, alloc_id: str) -> None:
         """The tasks were killed as the scheduler asked."""
@@ -491,7 +710,7 @@ class ClientSimulator:
             )
             for state in (alloc["TaskStates"] or {}).values():
                 state.update(State="dead", FinishedAt=format_rfc3339(now))
-                state["Events"] = (state["Events"] + _kill_events(now))[-10:]
+                _append_events(state, *_kill_events(now))
             self.set_client_status(
                 alloc, "complete", "All tasks have completed" if was_running else "No tasks have started"
             )

@@ -25,10 +25,11 @@ from ..wire import format_rfc3339, multierror, nanos
 from . import jobspec
 from .clientsim import ClientSimulator
 from .clock import Clock, ManualClock
+from .gc import GarbageCollector, prune_job_submissions
 from .gostrconv import quote
 from .jobdiff import annotate_plan, job_diff
 from .reconciler import Decision, reconcile
-from .scheduler import NODE_CPU, NODE_MEMORY, assign_nodes
+from .scheduler import NODE_CPU, NODE_MEMORY, assign_nodes, create_followup_evals
 from .store import ACTIVE_DEPLOYMENT, NomadError, Store
 from .stream import BufferItem, Event
 from .structs import group_resources, running_description, spec_changed, update_strategy
@@ -129,10 +130,11 @@ class Cluster:
         extra_jobs: int = 0,
         capacity_for: int = 0,
         nodes: list[NodeSpec] | None = None,
+        collect_garbage: bool = True,
     ) -> None:
         """`extra_jobs` small service jobs run beside the article's job from the start (made by
         `add_extra_jobs`); `capacity_for` only adds the nodes they would need; `nodes` replaces
-        the client nodes altogether."""
+        the client nodes altogether. `collect_garbage`: the servers' periodic GC (gc.py)."""
         self.clock = clock or Clock(DEFAULT_SPEED)
         self.store = Store(self.clock.now, self.clock.scaled, seed)
         self.timers = Timers(self.clock)
@@ -146,6 +148,9 @@ class Cluster:
         self._add_nodes()
         if bootstrap:
             self._bootstrap()
+        self.collector = GarbageCollector(self.store, self.timers, self.clock)
+        if collect_garbage:
+            self.collector.start()
 
     # --- time ---------------------------------------------------------------------------------
 
@@ -296,8 +301,11 @@ class Cluster:
         if enforce_index:
             _check_index(existing, job_modify_index)
         if existing is not None and not existing.get("Stop") and not spec_changed(existing, job):
-            with self.store.write("JobRegistered"):
+            # Job.Register (nomad/job_endpoint.go) for an unchanged spec: the evaluation alone, in
+            # an EvalUpdateRequestType write (EvaluationUpdated events), no JobModifyIndex set.
+            with self.store.write("EvaluationUpdated"):
                 ev = self.create_eval(existing, "job-register")
+                ev["JobModifyIndex"] = 0
             return self._register_response(ev, existing["ModifyIndex"])
         with self.store.write("JobRegistered") as txn:
             stored = self.upsert_job(job, existing, stable=False)
@@ -312,6 +320,7 @@ class Cluster:
                     "Version": stored["Version"],
                     "JobModifyIndex": txn.index,
                 }
+                prune_job_submissions(self.store, stored["Namespace"], stored["ID"], TRACKED_VERSIONS)
             ev = self.create_eval(stored, "job-register")
         return self._register_response(ev, stored["JobModifyIndex"])
 
@@ -421,7 +430,8 @@ class Cluster:
         target = self.store.job_version(namespace, job_id, version)
         if target is None:
             raise NomadError(500, f'job "{job_id}" in namespace "{namespace}" at version {version} not found')
-        with self.store.write("JobRegistered"):
+        # Job.Revert registers the version: an unchanged spec is an evaluation alone (Register).
+        with self.store.write("JobRegistered" if spec_changed(existing, target) else "EvaluationUpdated"):
             if spec_changed(existing, target):
                 revert = copy.deepcopy(target)
                 revert["VersionTag"] = None
@@ -498,8 +508,10 @@ class Cluster:
             "BlockedEval": "",
             "RelatedEvals": None,
             "FailedTGAllocs": None,
+            "PlanAnnotations": None,
             "ClassEligibility": None,
             "QuotaLimitReached": "",
+            "MissingNonNodeResources": None,
             "EscapedComputedClass": False,
             "AnnotatePlan": False,
             "QueuedAllocations": None,
@@ -579,7 +591,7 @@ class Cluster:
                 ev["Status"] = "complete"
                 self.store.put_eval(ev)
             return
-        decision = reconcile(self.store, job, self._deployment_for)
+        decision = reconcile(self.store, job, self._deployment_for, ev["ID"])
         nodes, failures = assign_nodes(self.store, job, decision)
         if _has_changes(decision):
             with self.store.write("PlanResult"):
@@ -588,6 +600,8 @@ class Cluster:
             ev["Status"] = "complete"
             ev["SnapshotIndex"] = txn.index - 1
             ev["FailedTGAllocs"] = failures or None
+            # setStatus (scheduler/util.go): the reconciler's DesiredTGUpdates (generic_sched.go).
+            ev["PlanAnnotations"] = {"DesiredTGUpdates": decision.desired_tg_updates(), "PreemptedAllocs": None}
             ev["QueuedAllocations"] = {
                 g: sum(1 for p in decision.groups[g].place if id(p) not in nodes) for g in decision.groups
             }
@@ -607,15 +621,7 @@ class Cluster:
             self.refresh_job_status(job)
 
     def _followups(self, job: dict, decision: Decision, ev: dict) -> None:
-        for g in decision.groups.values():
-            for alloc, when in g.reschedule_later:
-                pending = self.store.evals.get(alloc.get("FollowupEvalID") or "")
-                if pending and pending["Status"] == "pending":
-                    continue
-                follow = self.create_eval(job, "alloc-failure", wait_until=when)
-                follow["PreviousEval"] = ev["ID"]
-                alloc["FollowupEvalID"] = follow["ID"]
-                self.store.put_alloc(alloc)
+        create_followup_evals(self.store, self.create_eval, job, decision, ev)
 
     def unblock_evals(self) -> None:
         """Capacity freed up: blocked evaluations get another go."""
@@ -915,7 +921,8 @@ class ExtraJobs:
 
     @classmethod
     def record(cls, cluster: Cluster, t0: float) -> ExtraJobs:
-        scratch = Cluster(ManualClock(t0, cluster.clock.speed), seed=0, bootstrap=False, nodes=cluster.node_specs)
+        clock = ManualClock(t0, cluster.clock.speed)
+        scratch = Cluster(clock, seed=0, bootstrap=False, nodes=cluster.node_specs, collect_garbage=False)
         recorder = _Recorder(scratch.clock)
         scratch.store.recorder = recorder
         scratch.store.rng = _RecordingRandom(recorder)

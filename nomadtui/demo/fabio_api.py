@@ -10,9 +10,9 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from . import routes as fabio_routes
 from .asgi import RequestApp
+from .backend import answer
 from .cluster import Cluster
 from .nomad_api import dumps
-from .tasklogs import service_identity
 
 FABIO_VERSION = "1.7.3"
 
@@ -58,11 +58,13 @@ class FabioAdmin(RequestApp):
                 return PlainTextResponse("version mismatch", 409)
             self.manual, self.manual_version = value, self.manual_version + 1
             return Response(b"")
-        if path == "/":
-            return RedirectResponse("/routes", 303)
         if path == "/routes":
             return Response(_routes_html(self.table()), media_type="text/html")
-        return PlainTextResponse("404 page not found\n", 404)
+        if path == "/favicon.ico":  # http.NotFound
+            return PlainTextResponse("404 page not found\n", 404)
+        # Every other path is the mux's "/" pattern: a redirect to the routes page (fabio
+        # admin/server.go, handler).
+        return RedirectResponse("/routes", 303)
 
 
 _FABIO_CONFIG = {
@@ -101,13 +103,11 @@ class TrafficListener(RequestApp):
         if route is None:
             return Response(b"", 404)  # Fabio's default noroute status, empty body
         target = fabio_routes.pick(route, self.rng)
-        name, version = service_identity(target.image, target.service)
-        # The service's access line, in the log of the task that served it (tasklogs.py).
+        # The service's answer and its access line, in the log of the task that served it.
         served = {
             "client": request.client.host if request.client else "",
             "method": request.method,
             "host": request.headers.get("host", ""),
             "path": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         }
-        self.fabio.cluster.logs.access(target.alloc_id, target.task, served, 200, version)
-        return PlainTextResponse(f"this is {name}, version: {version}\n")
+        return PlainTextResponse(answer(self.fabio.cluster.logs, target, served))

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..wire import format_rfc3339
-from .clientsim import START_SECONDS, failure_mode, task_event
+from .clientsim import START_SECONDS, client_status, failure_mode, task_event, terminal_status
 from .gostrconv import quote
 from .store import NomadError
 from .structs import lookup_task_group
@@ -34,23 +34,6 @@ if TYPE_CHECKING:
 REASON_TASK = "User requested task to restart"
 REASON_ALL = "User requested all tasks to restart"
 REASON_RUNNING = "User requested running tasks to restart"
-
-
-# getClientStatus (client/allocrunner/alloc_runner.go)
-def client_status(task_states: dict[str, dict]) -> tuple[str, str]:
-    states = task_states.values()
-    if any(s["State"] == "dead" and s["Failed"] for s in states):
-        return "failed", "Failed tasks"
-    if any(s["State"] == "running" for s in states):
-        return "running", "Tasks are running"
-    if any(s["State"] == "pending" for s in states):
-        return "pending", "No tasks have started"
-    return "complete", "All tasks have completed"
-
-
-def _terminal(alloc: dict) -> bool:
-    """Allocation.TerminalStatus: what allocRunner.shouldRun refuses to run."""
-    return alloc["DesiredStatus"] in ("stop", "evict") or alloc["ClientStatus"] in ("complete", "failed", "lost")
 
 
 def _restart_events(reason: str, now: float) -> list[dict]:
@@ -99,7 +82,7 @@ class AllocLifecycle:
                 raise NomadError(500, "Task not running")
             chosen, reason = [task_name], REASON_TASK
         else:  # restartTasks: tasks that are not running are skipped (ErrTaskNotRunning is ignored)
-            if _terminal(alloc):
+            if terminal_status(alloc):
                 raise NomadError(500, "restart of an alloc that should not run")
             chosen = [name for name in tasks if (states.get(name) or {}).get("State") == "running"]
             reason = REASON_ALL if all_tasks else REASON_RUNNING
@@ -130,24 +113,9 @@ class AllocLifecycle:
 
     def _started_again(self, alloc_id: str, names: list[str], gen: int, rejudge: bool) -> None:
         """The driver started the tasks again (the Run loop's next pass: TaskStarted)."""
-        store = self.store
-        alloc = store.allocs.get(alloc_id)
-        if alloc is None or _terminal(alloc):
+        if not self.clients.start_tasks(alloc_id, names):
             return
-        states = alloc["TaskStates"]
-        names = [name for name in names if states[name]["State"] == "pending"]
-        if not names:
-            return
-        with store.write("AllocationUpdated") as txn:
-            now = txn.now
-            for name in names:
-                state = states[name]
-                state["Events"] = (state["Events"] + [task_event("Started", now, "Task started by client")])[-10:]
-                state.update(State="running", StartedAt=format_rfc3339(now))
-                self.cluster.logs.started(alloc, name, now)
-            self.clients.set_client_status(alloc, *client_status(states))
-            store.put_alloc(alloc, client_update=True)
-            self.cluster.refresh_job_status(alloc["_job"])
+        alloc = self.store.allocs[alloc_id]
         # The tracker watches again, unless the verdict is in or its old timers still stand
         # (an in-place update meanwhile dropped them too).
         undecided = (alloc.get("DeploymentStatus") or {}).get("Healthy") is None

@@ -14,7 +14,7 @@ import json
 import operator
 import random
 import re
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from starlette.requests import Request
@@ -122,6 +122,7 @@ class NomadAPI(RequestApp):
         r("GET", r"/v1/status/leader", self.leader)
         r("GET", r"/v1/status/peers", self.peers)
         r("GET", r"/v1/agent/self", self.agent_self)
+        r("PUT", r"/v1/system/gc", self.system_gc, write=True)
         r("GET", r"/v1/event/stream", self.event_stream)
         r("PUT POST", r"/v1/allocation/(?P<alloc_id>[^/]+)/stop", self.alloc_stop, write=True)
         r(ANY_METHOD, r"/v1/client/allocation/(?P<alloc_id>[^/]+)/restart", self.alloc_restart, write=True)
@@ -136,8 +137,8 @@ class NomadAPI(RequestApp):
         # ending in a backslash would not be found).
         path = request.scope["path"]
         matched = [(r, m) for r in self.routes if (m := r.pattern.match(path))]
-        if not matched:
-            return PlainTextResponse("404 page not found\n", 404)
+        if not matched:  # handleRootFallthrough (command/agent/http.go): a bare 404, no body
+            return Response(b"", 404)
         for route, m in matched:  # noqa: B007 - the matching route and its match are used below
             if request.method in route.methods:
                 break
@@ -336,16 +337,16 @@ class NomadAPI(RequestApp):
             idx = await self._blocking(request, lambda: store.table("allocs"))
             job = store.job(ns, job_id)
             allocs = store.job_allocs(job, all_incarnations=all_) if job else []
-            return self._json(request, [alloc_stub(a) for a in allocs], idx)
+            return self._json(request, [alloc_stub(a) for a in by_id(allocs)], idx)
         if what == "evaluations":
             idx = await self._blocking(request, lambda: store.table("evals"))
-            return self._json(request, [public(e) for e in store.job_evals(ns, job_id)], idx)
+            return self._json(request, [public(e) for e in by_id(store.job_evals(ns, job_id))], idx)
         if what == "deployments":
             all_ = query.lenient_bool(request.query_params, "all")
             idx = await self._blocking(request, lambda: store.table("deployment"))
             job = store.job(ns, job_id)
             ds = store.job_deployments(ns, job_id, None if all_ else job["CreateIndex"]) if job else []
-            return self._json(request, [public(d) for d in ds], idx)
+            return self._json(request, [public(d) for d in by_id(ds)], idx)
         # the latest deployment
         idx = await self._blocking(request, lambda: store.table("deployment"))
         job = store.job(ns, job_id)
@@ -505,17 +506,25 @@ class NomadAPI(RequestApp):
         job = self.store.job(self._namespace(request, body), job_id)
         if job is None:  # Job.Evaluate's plain error (nomad/job_endpoint.go)
             raise NomadError(500, "job not found")
-        ev = self.cluster.new_eval(job, "job-register")
+        # Job.Evaluate commits the evaluation in an AllocUpdateDesiredTransitionRequestType write
+        # (its events are of type AllocationUpdateDesiredStatus), with the job's ModifyIndex as
+        # its JobModifyIndex and the answer's.
+        with self.store.write("AllocationUpdateDesiredStatus") as txn:
+            ev = self.cluster.create_eval(job, "job-register")
+            ev["JobModifyIndex"] = job["ModifyIndex"]
         return self._json(
             request,
             {
                 "EvalID": ev["ID"],
-                "EvalCreateIndex": ev["CreateIndex"],
-                "JobModifyIndex": job["JobModifyIndex"],
+                "EvalCreateIndex": txn.index,
+                "JobModifyIndex": job["ModifyIndex"],
                 "Warnings": "",
-                "Index": ev["CreateIndex"],
+                "Index": txn.index,
+                "LastContact": 0,
+                "KnownLeader": False,
+                "NextToken": "",
             },
-            ev["CreateIndex"],
+            txn.index,
         )
 
     async def deregister(self, request: Request, job_id: str) -> Response:
@@ -537,7 +546,11 @@ class NomadAPI(RequestApp):
                 ) from None
         if priority_value > 0 and not priority_value <= 100:
             raise NomadError(400, "Eval priority must be between 1 and 100 inclusively")
-        result = self.cluster.deregister(self._namespace(request), job_id, purge=bool(purge))
+        ns = self._namespace(request)
+        if self.store.job(ns, job_id) is None:
+            # Job.Deregister returns nil for a job it does not find: the zero response, index 0.
+            return self._json(request, _NO_DEREGISTER, 0)
+        result = self.cluster.deregister(ns, job_id, purge=bool(purge))
         return self._json(request, result, result["Index"])
 
     # --- deployments ---------------------------------------------------------------------------
@@ -601,8 +614,7 @@ class NomadAPI(RequestApp):
 
     async def deployment_allocs(self, request: Request, dep_id: str) -> Response:
         idx = await self._blocking(request, lambda: self.store.table("allocs"))
-        allocs = sorted(self.store.deployment_allocs(dep_id), key=lambda a: a["CreateIndex"], reverse=True)
-        return self._json(request, [alloc_stub(a) for a in allocs], idx)
+        return self._json(request, [alloc_stub(a) for a in by_id(self.store.deployment_allocs(dep_id))], idx)
 
     async def deployment_action(self, request: Request, action: str, dep_id: str) -> Response:
         """deploymentFail reads no body; the others decode theirs (command/agent/deployment_endpoint.go)."""
@@ -620,9 +632,10 @@ class NomadAPI(RequestApp):
         elif action == "pause":
             result = c.pause(dep_id, body.get("Pause", False))
         else:
-            result = c.set_alloc_health(
-                dep_id, body.get("HealthyAllocationIDs") or [], body.get("UnhealthyAllocationIDs") or []
-            )
+            healthy, unhealthy = body.get("HealthyAllocationIDs") or [], body.get("UnhealthyAllocationIDs") or []
+            if not healthy and not unhealthy:  # Deployment.SetAllocHealth, before it looks anything up
+                raise NomadError(500, "must specify at least one healthy/unhealthy allocation ID")
+            result = c.set_alloc_health(dep_id, healthy, unhealthy)
         return self._json(request, result, result["Index"])
 
     # --- allocations, evaluations, nodes ------------------------------------------------------
@@ -674,7 +687,7 @@ class NomadAPI(RequestApp):
         alloc = self.store.allocs.get(alloc_id)
         if alloc is None:  # IsErrUnknownAllocation: a 404
             raise NomadError(404, f"Unknown allocation {gostrconv.quote(alloc_id)}")
-        results = checks.check_results(alloc, self.cluster.clock.now())
+        results = checks.check_results(alloc, self.cluster.clock)
         return Response(dumps(results, _pretty(request)), media_type="application/json")
 
     async def alloc_logs(self, request: Request, alloc_id: str) -> Response:
@@ -689,8 +702,7 @@ class NomadAPI(RequestApp):
 
     async def eval_allocs(self, request: Request, eval_id: str) -> Response:
         idx = await self._blocking(request, lambda: self.store.table("allocs"))
-        allocs = [alloc_stub(a) for a in self.store.eval_allocs(eval_id)]
-        return self._json(request, allocs, idx)
+        return self._json(request, [alloc_stub(a) for a in by_id(self.store.eval_allocs(eval_id))], idx)
 
     async def nodes(self, request: Request) -> Response:
         q = request.query_params
@@ -754,6 +766,13 @@ class NomadAPI(RequestApp):
     async def peers(self, request: Request) -> Response:
         query.query_options(request.query_params)
         return self._json(request, ["127.0.0.1:4647"])
+
+    async def system_gc(self, request: Request) -> Response:
+        """GarbageCollectRequest (command/agent/system_endpoint.go): PUT only; System.GarbageCollect
+        enqueues a CoreJobForceGC evaluation and answers at once, with no body (gc.py)."""
+        query.query_options(request.query_params)
+        self.cluster.collector.force()
+        return Response(b"", 200)
 
     async def agent_self(self, request: Request) -> Response:
         return self._json(
@@ -821,10 +840,34 @@ class NomadAPI(RequestApp):
         return StreamingResponse(lines(), media_type="application/json", headers=headers)
 
 
+# structs.JobDeregisterResponse as Job.Deregister leaves it when the job does not exist.
+_NO_DEREGISTER = {
+    "EvalID": "",
+    "EvalCreateIndex": 0,
+    "JobModifyIndex": 0,
+    "VolumeEvalID": "",
+    "VolumeEvalIndex": 0,
+    "Index": 0,
+    "LastContact": 0,
+    "KnownLeader": False,
+    "NextToken": "",
+}
+
+
 def _agent_panic(what: str) -> NomadError:
     """A request Nomad's agent panics on (net/http then drops the connection without an answer):
     the demo refuses it with a 400 that says so."""
     return NomadError(400, f"{what} makes Nomad's HTTP agent panic; the demo refuses it")
+
+
+def by_id(rows: Iterable[dict]) -> list[dict]:
+    """A job's, a deployment's or an evaluation's allocations, evaluations or deployments in
+    memdb's order: AllocsByJob, EvalsByJob, DeploymentsByJobID, AllocsByDeployment and
+    AllocsByEval (nomad/state/state_store.go) walk a non-unique index (`job`, `job_prefix`,
+    `deployment`, `eval`, nomad/state/schema.go) whose keys end in the row's ID, and Job.Allocations,
+    Job.Evaluations, Job.Deployments, Deployment.Allocations and Eval.Allocations keep that order.
+    Not newest first: a client sorts them itself."""
+    return sorted(rows, key=lambda row: row["ID"])
 
 
 def alloc_stub(alloc: dict, *, task_states: bool = True, resources: bool = False) -> dict:

@@ -1,8 +1,13 @@
 """The demo's Fabio: a route table built from the service registrations of the cluster's
 allocations, Fabio's weight arithmetic, manual `route` overrides, and target picking.
 
-Rules from fabio.md: one route per `urlprefix-<host>/<path>` tag of a passing instance; a
-canary registers its canary_tags instead of its tags; equal shares unless fixed weights;
+Rules from fabio.md and Fabio's source: Consul lists an instance once one of its service checks
+passes (fabio registry/consul/passing.go, `registry.consul.checksRequired = one`); each of its
+`urlprefix-<host>/<path>` tags becomes a `route add` command (registry/consul/routecmd.go), the
+commands of every instance sorted in reverse (ServiceMonitor.makeConfig, service.go), the manual
+overrides after them, and the table is those commands applied in order (route/table.go NewTable):
+a route's targets come in the order of their commands, every one listed with its weight, even 0.
+A canary registers its canary_tags instead of its tags; equal shares unless fixed weights;
 `route weight` sets a group's share; weight 0 means "even share" (Fabio 1.7.3 behaviour).
 """
 
@@ -10,10 +15,13 @@ from __future__ import annotations
 
 import random
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..wire import parse_rfc3339
 from .clientsim import service_instances
+from .structs import lookup_task_group
 
 PREFIX = "urlprefix-"
 
@@ -54,33 +62,93 @@ def parse_route_tag(tag: str) -> tuple[str, str, dict[str, str]] | None:
     return host.lower(), "/" + path if slash else "/", opts
 
 
-def build_table(instances: list[dict], manual: str = "") -> list[Route]:
-    routes: dict[tuple[str, str], Route] = {}
+@dataclass
+class RouteCommand:
+    """One `route add` command the Consul registry makes of an instance's urlprefix- tag
+    (routecmd.build, fabio registry/consul/routecmd.go); `text` is the command as Fabio writes
+    it, which is what the commands are sorted by."""
+
+    text: str
+    host: str
+    path: str
+    opts: dict[str, str]
+    target: Target
+
+
+# routecmd.build: the scheme each `proto=` gives the target's URL (http's alone ends in a slash).
+_SCHEMES = {"tcp": "tcp", "https": "https", "grpc": "grpc", "grpcs": "grpcs"}
+
+
+def route_commands(instances: list[dict]) -> list[RouteCommand]:
+    """The commands of every instance, sorted as ServiceMonitor.makeConfig sorts them (in reverse,
+    `sort.Sort(sort.Reverse(sort.StringSlice(config)))`)."""
+    out = []
     for inst in instances:
-        plain = [t for t in inst["Tags"] if not t.startswith(PREFIX)]
+        plain = [t.strip() for t in inst["Tags"] if not t.strip().startswith(PREFIX)]
         for tag in inst["Tags"]:
-            parsed = parse_route_tag(tag)
-            if parsed is None:
-                continue
-            host, path, opts = parsed
-            fixed = float(opts.pop("weight", 0) or 0)
-            scheme = {"tcp": "tcp", "https": "https", "grpc": "grpc", "grpcs": "grpcs"}.get(
-                opts.get("proto", ""), "http"
-            )
-            dst = f"{scheme}://{inst['Address']}:{inst['Port']}" + ("" if scheme == "tcp" else "/")
-            route = routes.setdefault((host, path), Route(host, path, " ".join(f"{k}={v}" for k, v in opts.items())))
-            target = Target(
-                inst["ServiceName"], dst, plain, fixed, alloc_id=inst["AllocID"], image=inst["Image"], task=inst["Task"]
-            )
-            if not any(t.dst == dst and t.service == target.service for t in route.targets):
-                route.targets.append(target)
+            parsed = parse_route_tag(tag.strip())
+            if parsed is not None:
+                out.append(_route_command(inst, plain, *parsed))
+    out.sort(key=lambda c: c.text, reverse=True)
+    return out
+
+
+def _route_command(inst: dict, plain: list[str], host: str, path: str, opts: dict[str, str]) -> RouteCommand:
+    weight = opts.pop("weight", "")
+    scheme = _SCHEMES.get(opts.get("proto", ""), "http")
+    dst = f"{scheme}://{inst['Address']}:{inst['Port']}" + ("/" if scheme == "http" else "")
+    text = f"route add {inst['ServiceName']} {host}{path} {dst}"
+    if weight:
+        text += f" weight {weight}"
+    if plain:
+        text += f' tags "{",".join(plain)}"'
+    if opts:
+        text += f' opts "{" ".join(f"{k}={v}" for k, v in opts.items())}"'
+    target = Target(
+        inst["ServiceName"],
+        dst,
+        plain,
+        _float(weight),
+        alloc_id=inst["AllocID"],
+        image=inst["Image"],
+        task=inst["Task"],
+    )
+    return RouteCommand(text, host, path, opts, target)
+
+
+def _float(text: str) -> float:
+    try:
+        return max(0.0, float(text or 0))  # Route.addTarget: a negative weight is 0
+    except ValueError:
+        return 0.0
+
+
+def build_table(instances: list[dict], manual: str = "") -> list[Route]:
+    """NewTable (fabio route/table.go): the registry's commands, then the manual ones, applied in
+    order; each route's targets keep the order they were added in, weight 0 or not."""
+    routes: dict[tuple[str, str], Route] = {}
+    for cmd in route_commands(instances):
+        route = routes.setdefault((cmd.host, cmd.path), Route(cmd.host, cmd.path, _opts_text(cmd.opts)))
+        _add_target(route, cmd.target)
     _apply_manual(routes, manual)
     for route in routes.values():
         _weigh(route)
-        route.targets = [t for t in route.targets if t.weight > 0]
     ordered = sorted(routes.values(), key=lambda r: r.path, reverse=True)
     ordered.sort(key=lambda r: r.host)
     return [r for r in ordered if r.targets]
+
+
+def _opts_text(opts: dict[str, str]) -> str:
+    return " ".join(f"{k}={v}" for k, v in opts.items())
+
+
+def _add_target(route: Route, target: Target) -> None:
+    """Route.addTarget (fabio route/route.go): a target equal to one there (service, URL, fixed
+    weight and tags) is not added again."""
+    for t in route.targets:
+        if (t.service, t.dst, t.fixed, t.tags) == (target.service, target.dst, target.fixed, target.tags):
+            return
+    route.targets.append(target)
 
 
 def _apply_manual(routes: dict[tuple[str, str], Route], manual: str) -> None:
@@ -159,19 +227,24 @@ def api_rows(table: list[Route]) -> list[dict] | None:
 
 
 def raw_text(table: list[Route]) -> str:
+    """`/api/routes?raw`: Table.String (fabio route/table.go: hosts in reverse order, the empty
+    host last; Route.config leaves out the targets of weight 0, TargetConfig writes a fixed
+    weight), printed with fmt.Fprintln."""
     lines = []
     named = sorted((r for r in table if r.host), key=lambda r: r.host, reverse=True)
     for route in named + [r for r in table if not r.host]:
         for t in route.targets:
+            if t.weight <= 0:
+                continue
             line = f"route add {t.service} {route.src} {t.dst}"
             if t.fixed > 0:
-                line += f" weight {t.weight:.4f}"
+                line += f" weight {t.fixed:.4f}"
             if t.tags:
                 line += f' tags "{",".join(t.tags)}"'
             if route.opts:
                 line += f' opts "{" ".join(sorted(route.opts.split()))}"'
             lines.append(line)
-    return "\n".join(lines) + ("\n" if lines else "")
+    return "\n".join(lines) + "\n"
 
 
 def lookup(table: list[Route], host: str, path: str) -> Route | None:
@@ -185,9 +258,57 @@ def lookup(table: list[Route], host: str, path: str) -> Route | None:
 
 
 def pick(route: Route, rng: random.Random) -> Target:
-    return rng.choices(route.targets, weights=[t.weight for t in route.targets])[0]
+    """The `rnd` strategy over the route's weighted targets (Route.weighTargets gives a target of
+    weight 0 no slot: it is never picked)."""
+    weights = [t.weight for t in route.targets]
+    if not any(w > 0 for w in weights):
+        weights = [1.0] * len(weights)
+    return rng.choices(route.targets, weights=weights)[0]
 
 
 def cluster_instances(cluster) -> list[dict]:
-    allocs = sorted(cluster.store.serving.values(), key=lambda a: a["CreateIndex"])  # running, with services
-    return [inst for a in allocs for inst in service_instances(a)]
+    """The instances Consul reports passing now: of the running allocations with services, those
+    whose task has run for a check interval (see `passing_since`)."""
+    now, scaled = cluster.clock.now(), cluster.clock.scaled
+    return [
+        inst
+        for alloc in cluster.store.serving.values()
+        for inst in service_instances(alloc)
+        if (since := passing_since(alloc, inst, scaled)) is not None and since <= now
+    ]
+
+
+def passing_since(alloc: dict, inst: dict, scaled: Callable[[float], float]) -> float | None:
+    """When the instance's checks first pass, or None while its task does not run or if it has no
+    check (fabio registry/consul/passing.go lists only instances with a passing service check; a
+    service without checks never gets a route). Nomad registers the service in Consul when the
+    task starts, its checks critical (the default initial status); Consul runs a check once per
+    `interval`, so it passes at most an interval later: the demo takes the whole interval of its
+    quickest check (one passing check is enough, `registry.consul.checksRequired = one`), a
+    rollout duration, scaled by the clock. A restarted task registers again and waits again. A
+    `provider = "nomad"` service is not in Consul at all."""
+    service = _service(alloc, inst)
+    intervals = [c["Interval"] for c in service.get("Checks") or [] if c.get("Interval")]
+    state = (alloc.get("TaskStates") or {}).get(inst["Task"]) or {}
+    if service.get("Provider") == "nomad" or not intervals or state.get("State") != "running":
+        return None
+    started = _last_started(state)
+    return None if started is None else started + scaled(min(intervals) / 1e9)
+
+
+def _service(alloc: dict, inst: dict) -> dict:
+    """The job's service block this instance was registered from (as service_instances lists them)."""
+    group = lookup_task_group(alloc["_job"], alloc["TaskGroup"])
+    first = group["Tasks"][0]["Name"] if group["Tasks"] else ""
+    services = [(s, first) for s in group.get("Services") or []] + [
+        (s, t["Name"]) for t in group["Tasks"] for s in t.get("Services") or []
+    ]
+    return next((s for s, task in services if s["Name"] == inst["ServiceName"] and task == inst["Task"]), {})
+
+
+def _last_started(state: dict) -> float | None:
+    """The task's latest start: its last `Started` event, else StartedAt."""
+    for event in reversed(state.get("Events") or []):
+        if event.get("Type") == "Started" and event.get("Time"):
+            return event["Time"] / 1e9
+    return parse_rfc3339(state.get("StartedAt"))

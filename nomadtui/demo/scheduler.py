@@ -1,10 +1,18 @@
 """Nomad's placement of the reconciler's decisions: a node for every new allocation, or the
 metrics of why none fits (scheduler/generic_sched.go's computePlacements, with the feasibility
-and ranking of scheduler/feasible/). Pure, like the reconciler: a plan runs it as a dry run."""
+and ranking of scheduler/feasible/). Pure, like the reconciler: a plan runs it as a dry run.
+Only `create_followup_evals` writes: the follow-up evaluations of an evaluation's last write."""
 
 from __future__ import annotations
 
-from .reconciler import Decision
+from collections.abc import Callable
+
+from .reconciler import (
+    BATCHED_FAILED_ALLOC_WINDOW_SECONDS,
+    FOLLOWUP_DESCRIPTION,
+    Decision,
+    later_eval_batches,
+)
 from .store import Store
 from .structs import datacenter_matches, group_resources, lookup_task_group
 
@@ -31,7 +39,7 @@ def assign_nodes(store: Store, job: dict, decision: Decision) -> tuple[dict[int,
             fits = [n for n in feasible if used[n["ID"]][0] + cpu <= _cpu(n) and used[n["ID"]][1] + mem <= _memory(n)]
             if not fits:
                 failures[group_name] = _failure_metric(
-                    failures.get(group_name), in_pool, candidates, feasible, used, cpu, mem
+                    failures.get(group_name), in_pool, candidates, feasible, used, cpu, mem, pool=job["NodePool"]
                 )
                 continue
             node = select_next_option(store, fits, per_node_group, group_name)
@@ -102,6 +110,7 @@ def _failure_metric(
     used: dict[str, list[int]],
     cpu: int,
     mem: int,
+    pool: str = "",
 ) -> dict:
     """The AllocMetric of a group whose placements found no node (coalesced after the first)."""
     if previous is not None:
@@ -118,6 +127,7 @@ def _failure_metric(
         "NodesEvaluated": len(feasible),
         "NodesFiltered": len(candidates) - len(feasible),
         "NodesInPool": len(in_pool),
+        "NodePool": pool,  # computePlacements (scheduler/generic_sched.go): the job's node pool
         "NodesAvailable": available,
         "ClassFiltered": None,
         "ConstraintFiltered": None,
@@ -131,3 +141,35 @@ def _failure_metric(
         "AllocationTime": 48_213,
         "CoalescedFailures": 0,
     }
+
+
+# createRescheduleLaterEvals and createLaterEvals (scheduler/reconciler/reconcile_cluster.go),
+# created as GenericScheduler.process does (scheduler/generic_sched.go)
+def create_followup_evals(
+    store: Store, create_eval: Callable[..., dict], job: dict, decision: Decision, ev: dict
+) -> None:
+    """Inside the evaluation's last write: per task group, one evaluation for each batch of failed
+    allocations to reschedule later, pending until the first of them is due (WaitUntil); the
+    first `alloc-reschedule` ("created for delayed rescheduling"), the others `alloc-failure`;
+    each allocation gets its FollowupEvalID, `ev` its NextEval. An evaluation that was itself
+    delayed creates none (process() skips them); Nomad would still write on the allocations the
+    ID of an evaluation it never creates, the demo leaves their FollowupEvalID empty, so that the
+    next evaluation of the job takes them up."""
+    if ev.get("WaitUntil"):
+        return
+    window = store.scaled(BATCHED_FAILED_ALLOC_WINDOW_SECONDS)
+    batches = [
+        batch for g in decision.groups.values() for batch in enumerate(later_eval_batches(g.reschedule_later, window))
+    ]
+    for i, (when, allocs) in batches:
+        follow = create_eval(job, "alloc-failure" if i else "alloc-reschedule", wait_until=when)
+        follow["StatusDescription"] = "" if i else FOLLOWUP_DESCRIPTION
+        follow["JobModifyIndex"] = job["ModifyIndex"]  # sic: the job's ModifyIndex
+        follow["PreviousEval"] = ev["ID"]
+        ev["NextEval"] = follow["ID"]
+        store.put_eval(follow)
+        for alloc in allocs:
+            alloc["FollowupEvalID"] = follow["ID"]
+            store.put_alloc(alloc)
+    if batches:
+        store.put_eval(ev)

@@ -1,8 +1,9 @@
-"""Running the demo cluster: its Nomad API, Fabio's admin API and Fabio's traffic listener,
-each an ASGI app served by uvicorn on loopback.
+"""Running the demo cluster: its Nomad API, Fabio's admin API and Fabio's HTTP listener, each an
+ASGI app served by uvicorn on loopback, and Fabio's tcp+sni listener (sni_proxy.py) on asyncio
+streams, with the demo CA its targets' certificates come from.
 
-All three apps and the cluster share one asyncio loop (its own thread), so the cluster needs no
-locks.
+The apps, the listener and the cluster share one asyncio loop (its own thread), so the cluster
+needs no locks.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from starlette.types import ASGIApp
 from ..aio import wait_event
 from .clock import Clock
 from .cluster import DEFAULT_SPEED, Cluster
+from .demo_ca import DemoCA
 from .fabio_api import FabioAdmin, TrafficListener
 from .nomad_api import Changes, NomadAPI
+from .sni_proxy import SNIProxy
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -53,7 +56,7 @@ def _gzip_but_the_event_stream(app: ASGIApp) -> ASGIApp:
 
 
 class DemoServer:
-    """The demo cluster and its three listeners, on one event loop in a background thread."""
+    """The demo cluster and its four listeners, on one event loop in a background thread."""
 
     def __init__(
         self,
@@ -63,22 +66,32 @@ class DemoServer:
         port: int = 0,
         fabio_port: int = 0,
         lb_port: int = 0,
+        sni_port: int = 0,
         acl_tokens: dict[str, str] | None = None,
         speed: float = DEFAULT_SPEED,
         seed: int | None = None,
         extra_jobs: int = 0,
+        empty: bool = False,
+        clock: Clock | None = None,
     ) -> None:
         """`extra_jobs`: small service jobs beside the article's (Cluster's `extra_jobs`), for a
-        cluster of a realistic size; ignored with a `cluster` of one's own."""
+        cluster of a realistic size; `empty`: the client nodes and no jobs at all; `clock`: the
+        cluster's (e.g. a ManualClock for tests; `speed` then does not apply). The three are
+        ignored with a `cluster` of one's own. `acl_tokens`: secret -> "read" or "write" turns
+        ACLs on."""
         self._cluster = cluster
+        self._clock = clock
         self.speed = speed
         self.extra_jobs = extra_jobs
+        self.empty = empty
         self.host = host
         self._ports = (port, fabio_port, lb_port)
+        self._sni_port = sni_port
         self.acl_tokens = acl_tokens
         self.seed = seed
         self.cluster: Cluster | None = None
-        self.nomad_url = self.fabio_url = self.lb_url = ""
+        self.nomad_url = self.fabio_url = self.lb_url = self.sni_url = ""
+        self.ca: DemoCA | None = None  # its PEM file, ca.path, lives until stop()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: list[uvicorn.Server] = []
@@ -88,12 +101,18 @@ class DemoServer:
 
     def start(self) -> DemoServer:
         """Bind the ports and serve from a daemon thread; returns once requests are answered."""
-        sockets = [_bind(self.host, p) for p in self._ports]
-        self.nomad_url, self.fabio_url, self.lb_url = (f"http://{self.host}:{s.getsockname()[1]}" for s in sockets)
+        sockets = [_bind(self.host, p) for p in (*self._ports, self._sni_port)]
+        self.nomad_url, self.fabio_url, self.lb_url = (f"http://{self.host}:{s.getsockname()[1]}" for s in sockets[:3])
+        self.sni_url = f"https://{self.host}:{sockets[3].getsockname()[1]}"
+        self.ca = DemoCA()
         ready: Future = Future()
         self._thread = threading.Thread(target=self._run, args=(sockets, ready), name="nomadtui-demo", daemon=True)
         self._thread.start()
-        ready.result(timeout=30 + self.extra_jobs / 1000)  # 50,000 extra jobs take a few seconds
+        try:
+            ready.result(timeout=30 + self.extra_jobs / 1000)  # 50,000 extra jobs take a few seconds
+        except BaseException:
+            self.ca.remove()
+            raise
         return self
 
     def _run(self, sockets: list[socket.socket], ready: Future) -> None:
@@ -117,7 +136,9 @@ class DemoServer:
 
     async def _serve(self, sockets: list[socket.socket], ready: Future) -> None:
         loop = asyncio.get_running_loop()
-        cluster = self.cluster = self._cluster or Cluster(Clock(self.speed), seed=self.seed, extra_jobs=self.extra_jobs)
+        cluster = self.cluster = self._cluster or Cluster(
+            self._clock or Clock(self.speed), seed=self.seed, extra_jobs=self.extra_jobs, bootstrap=not self.empty
+        )
         if self._cluster is None and self.extra_jobs:
             # The cluster's rows live as long as the server: keep the cyclic collector from
             # walking them all again and again (a pause per full pass at 50,000 jobs).
@@ -131,7 +152,7 @@ class DemoServer:
         fabio = FabioAdmin(cluster)
         lb = TrafficListener(fabio, self.seed)
         apps: list[ASGIApp] = [_gzip_but_the_event_stream(nomad), fabio, lb]
-        for app, sock in zip(apps, sockets):
+        for app, sock in zip(apps, sockets[:3]):
             config = uvicorn.Config(
                 app, lifespan="off", log_level="warning", access_log=False, log_config=None, timeout_graceful_shutdown=1
             )
@@ -141,8 +162,13 @@ class DemoServer:
         self._tasks.append(loop.create_task(self._drive(cluster, wake)))
         while not all(s.started for s in self._servers):
             await asyncio.sleep(0.01)
+        assert self.ca is not None
+        sni = await asyncio.start_server(SNIProxy(fabio, self.ca, self.seed).serve, sock=sockets[3])
         ready.set_result(True)
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        finally:
+            sni.close()
 
     @staticmethod
     async def _drive(cluster: Cluster, wake: asyncio.Event) -> None:
@@ -157,6 +183,8 @@ class DemoServer:
             await wait_event(wake, timeout)
 
     def stop(self) -> None:
+        if self.ca is not None:
+            self.ca.remove()
         if self._loop is None:
             return
 

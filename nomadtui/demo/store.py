@@ -143,6 +143,7 @@ EVENT_TYPES = frozenset(
         "DeploymentStatusUpdate",
         "DeploymentPromotion",
         "DeploymentAllocHealth",
+        "JobBatchDeregistered",  # the job GC's purge (JobBatchDeregisterRequestType, gc.py)
     }
 )
 
@@ -222,6 +223,15 @@ class Recorder(Protocol):
     def drew_id(self, new_id: str) -> None: ...
 
     def committed(self, index: int, tables: set[str], type_: str | None, events: list[Event]) -> None: ...
+
+
+def _discard(index: dict, key, member: str) -> None:
+    """Drop `member` from a secondary index's set at `key`, and the set once empty."""
+    rows = index.get(key)
+    if rows is not None:
+        rows.pop(member, None)
+        if not rows:
+            del index[key]
 
 
 def group_has_services(group: dict) -> bool:
@@ -353,6 +363,57 @@ class Store:
         txn = self.txn
         job["ModifyIndex"] = txn.index
         txn.touch("job_version")
+
+    # --- deletions (the core scheduler's reaps, gc.py) ----------------------------------------
+    # Deleting an allocation, an evaluation or a deployment publishes no event: eventFromChange
+    # (nomad/state/events.go) has no case for their deletion (enterpriseEventFromChangeDeleted
+    # finds none in Nomad CE), and a write's earlier change of the row collapses into the
+    # deletion as memdb's Txn.Changes does. The table's index moves (DeleteEval,
+    # DeleteDeploymentTxn, deleteAllocsForJobTxn), which wakes the blocking queries on it.
+
+    def delete_alloc(self, alloc: dict) -> None:
+        aid = alloc["ID"]
+        if self.allocs.pop(aid, None) is None:
+            return
+        _discard(self.allocs_by_job, (alloc["Namespace"], alloc["JobID"]), aid)
+        _discard(self.allocs_by_eval, alloc["EvalID"], aid)
+        _discard(self.allocs_by_deployment, alloc["_dep"], aid)
+        self.serving.pop(aid, None)
+        if (counted := alloc["_counted"]) is not None:
+            usage = self.node_usage[counted[0]]
+            usage[0] -= counted[1]
+            usage[1] -= counted[2]
+            alloc["_counted"] = None
+        self._delete_created("allocs", alloc)
+        self._deleted("allocs", aid)
+
+    def delete_eval(self, ev: dict) -> None:
+        if self.evals.pop(ev["ID"], None) is None:
+            return
+        _discard(self.evals_by_job, (ev["Namespace"], ev["JobID"]), ev["ID"])
+        self.blocked.pop(ev["ID"], None)
+        self._delete_created("evals", ev)
+        self._deleted("evals", ev["ID"])
+
+    def delete_deployment(self, d: dict) -> None:
+        """The deployment only: allocations keep naming it (memdb's index is on allocs)."""
+        if self.deployments.pop(d["ID"], None) is None:
+            return
+        _discard(self.deployments_by_job, (d["Namespace"], d["JobID"]), d["ID"])
+        self._delete_created("deployment", d)
+        self._deleted("deployment", d["ID"])
+
+    def _deleted(self, table: str, key: str) -> None:
+        self.txn.changes.pop((table, key), None)
+        self.txn.touch(table)
+
+    def _delete_created(self, table: str, obj: dict) -> None:
+        key = (obj["CreateIndex"], obj["ID"])
+        for ns in ("", obj["Namespace"]):
+            keys = self.created[table].get(ns, [])
+            i = bisect.bisect_left(keys, key)
+            if i < len(keys) and keys[i] == key:
+                del keys[i]
 
     def put_summary(self, summary: dict) -> None:
         summary["ModifyIndex"] = self.txn.index

@@ -103,10 +103,13 @@ class DeploymentWatcher:
         state = d["TaskGroups"][alloc["TaskGroup"]]
         healthy = (alloc.get("DeploymentStatus") or {}).get("Healthy")
         if healthy is False:
-            if state["ProgressDeadline"] == 0 or (alloc["ClientStatus"] == "failed" and not _reschedule_left(alloc)):
+            # shouldFailEarly: no progress deadline, or no reschedule attempt left.
+            if state["ProgressDeadline"] == 0 or not _reschedule_left(alloc, self.store):
                 self.fail_deployment(d, "Failed due to unhealthy allocations", rollback=state["AutoRevert"])
                 return
-            if alloc["ClientStatus"] == "failed":
+            # handleAllocUpdate: every unhealthy allocation, failed or still running, is let be
+            # replaced (allowReplacements), once (!DesiredTransition.ShouldReschedule()).
+            if not (alloc.get("DesiredTransition") or {}).get("Reschedule"):
                 self.create_batched_update(d, allow_replacement=alloc)
             return
         if healthy:
@@ -135,9 +138,18 @@ class DeploymentWatcher:
                 for alloc in allocs:
                     alloc["DesiredTransition"]["Reschedule"] = True
                     self.store.put_alloc(alloc)
-                self.raft.create_eval(job, "deployment-watcher", deployment_id=d["ID"])
+                self.watcher_eval(d, job)
 
         self.timers.after(EVAL_BATCH_SECONDS, create)
+
+    def watcher_eval(self, d: dict, job: dict) -> dict:
+        """getEval (deployment_watcher.go), written inside the caller's write: priority the
+        deployment's EvalPriority (the job's when 0), and no JobModifyIndex (getEval sets none,
+        and neither the FSM nor the state store fills it in for these writes)."""
+        ev = self.raft.create_eval(job, "deployment-watcher", deployment_id=d["ID"])
+        ev["Priority"] = d.get("EvalPriority") or job["Priority"]
+        ev["JobModifyIndex"] = 0
+        return ev
 
     # --- progress deadline -------------------------------------------------------------------
 
@@ -200,9 +212,11 @@ class DeploymentWatcher:
 
     # --- failure and auto-revert ------------------------------------------------------------------
 
-    def fail_deployment(self, d: dict, description: str, *, rollback: bool) -> dict:
-        """FailDeployment: fail the deployment; with auto_revert, write the latest stable version
-        as a new one (handleRollbackValidity)."""
+    def fail_deployment(self, d: dict, description: str, *, rollback: bool, note_no_target: bool = True) -> dict:
+        """FailDeployment and the watch loop's failure: fail the deployment; with auto_revert,
+        write the latest stable version as a new one (handleRollbackValidity), or say there is
+        none (DeploymentStatusDescriptionNoRollbackTarget) unless `note_no_target` is off, as in
+        setAllocHealth, which says nothing of a missing stable version."""
         store = self.store
         job = store.job(d["Namespace"], d["JobID"])
         reverted = None
@@ -210,7 +224,8 @@ class DeploymentWatcher:
             if rollback and job is not None:
                 stable = next((v for v in store.versions[(job["Namespace"], job["ID"])] if v["Stable"]), None)
                 if stable is None:
-                    description += " - no stable job version to auto revert to"
+                    if note_no_target:
+                        description += " - no stable job version to auto revert to"
                 elif spec_changed(job, stable):
                     description += f" - rolling back to job version {stable['Version']}"
                     revert = copy.deepcopy(stable)
@@ -229,7 +244,7 @@ class DeploymentWatcher:
             store.put_deployment(d)
             ev = None
             if job is not None:
-                ev = self.raft.create_eval(job, "deployment-watcher", deployment_id=d["ID"])
+                ev = self.watcher_eval(d, job)
                 self.raft.refresh_job_status(job)
         return _response(txn.index, ev["ID"] if ev else "", reverted=reverted)
 
@@ -256,7 +271,7 @@ class DeploymentWatcher:
             if d["Status"] == "running":
                 d["StatusDescription"] = running_description(d["TaskGroups"])
             store.put_deployment(d)
-            ev = self.raft.create_eval(job, "deployment-watcher", deployment_id=d["ID"])
+            ev = self.watcher_eval(d, job)
         self.schedule_deadline(d)
         return _response(txn.index, ev["ID"])
 
@@ -306,7 +321,9 @@ class DeploymentWatcher:
     # --- pause / resume and manual health ------------------------------------------------------------
 
     def pause_deployment(self, d: dict, paused: bool) -> dict:
-        """PauseDeployment (and UpdateDeploymentStatus's progress deadline reset)."""
+        """PauseDeployment, and updateDeploymentStatusImpl (nomad/state/state_store.go): a status
+        of paused or running resets RequireProgressBy of every group with a progress deadline,
+        whether it had one yet or not."""
         store = self.store
         with store.write("DeploymentStatusUpdate") as txn:
             if paused:
@@ -314,12 +331,12 @@ class DeploymentWatcher:
             else:
                 d["Status"], d["StatusDescription"] = "running", RUNNING
             for s in d["TaskGroups"].values():
-                if s["ProgressDeadline"] and s["RequireProgressBy"]:
+                if s["ProgressDeadline"]:
                     store.reset_progress_deadline(s)
             store.put_deployment(d)
             ev = None
             if not paused:
-                ev = self.raft.create_eval(self._job_of(d), "deployment-watcher", deployment_id=d["ID"])
+                ev = self.watcher_eval(d, self._job_of(d))
         if not paused:
             self.schedule_deadline(d)
         return _response(txn.index, ev["ID"] if ev else "", eval_index=txn.index if ev else 0)
@@ -342,16 +359,26 @@ class DeploymentWatcher:
                 store.put_alloc(alloc)
             if unhealthy:
                 rollback = any(d["TaskGroups"][store.allocs[a]["TaskGroup"]]["AutoRevert"] for a in unhealthy)
-                return self.fail_deployment(d, "Failed due to unhealthy allocations", rollback=rollback)
-            ev = self.raft.create_eval(self._job_of(d), "deployment-watcher", deployment_id=d["ID"])
+                return self.fail_deployment(
+                    d, "Failed due to unhealthy allocations", rollback=rollback, note_no_target=False
+                )
+            ev = self.watcher_eval(d, self._job_of(d))
         return _response(txn.index, ev["ID"])
 
 
-def _reschedule_left(alloc: dict) -> bool:
-    """Allocation.RescheduleEligible: attempts left in the group's reschedule policy."""
+def _reschedule_left(alloc: dict, store: Store) -> bool:
+    """Allocation.RescheduleEligible (RescheduleTracker.RescheduleEligible and rescheduleInfo,
+    nomad/structs/structs.go): unlimited, or fewer reschedules within the policy's interval (a
+    rollout duration, scaled by the clock) than its attempts; no policy or no attempts: none."""
     group = lookup_task_group(alloc["_job"], alloc["TaskGroup"])
     policy = group.get("ReschedulePolicy") or {}
+    attempts = policy.get("Attempts") or 0
     if policy.get("Unlimited"):
         return True
-    used = len((alloc.get("RescheduleTracker") or {}).get("Events") or [])
-    return used < (policy.get("Attempts") or 0)
+    if attempts <= 0:
+        return False
+    events = (alloc.get("RescheduleTracker") or {}).get("Events") or []
+    window = store.scaled((policy.get("Interval") or 0) / 1e9)
+    now = store.now()
+    attempted = sum(1 for e in events if now - (e.get("RescheduleTime") or 0) / 1e9 < window)
+    return attempted < attempts

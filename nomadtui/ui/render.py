@@ -235,9 +235,12 @@ def _table(*labels: str, left: tuple[str, ...] = ("Task Group", "Progress Deadli
     return table
 
 
-def deployment_panel(d: Deployment | None, now: float, *, compact: bool = False, speed: float = 1.0) -> RenderableType:
+def deployment_panel(
+    d: Deployment | None, now: float, *, compact: bool = False, speed: float = 1.0, read_only: bool = False
+) -> RenderableType:
     """The latest deployment as `nomad deployment status` shows it, plus a bar per group.
-    `speed`: the demo's (it waits each of a job's durations divided by it); 1 on a real cluster."""
+    `speed`: the demo's (it waits each of a job's durations divided by it); 1 on a real cluster.
+    `read_only`: no key is offered that is not there."""
     if d is None:
         return Text("No deployments", style="dim")
     title = Text.assemble(("Latest deployment ", "bold"), literal(short_id(d.id), "bold"), "  ")
@@ -250,7 +253,7 @@ def deployment_panel(d: Deployment | None, now: float, *, compact: bool = False,
         if d.auto_promotes:
             title.append("  ◆ auto-promotes when healthy", style="cyan")
         elif d.canaries_healthy:
-            title.append("  ⚑ ready to promote (p)", style="bold magenta")
+            title.append("  ⚑ ready to promote" + ("" if read_only else " (p)"), style="bold magenta")
         else:
             title.append("  ◆ canaries starting", style="cyan")
     has_canaries = any(g.has_canaries for g in d.groups.values())

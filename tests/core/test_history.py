@@ -250,7 +250,9 @@ async def test_the_client_s_first_picture_is_enough(demo):
     live.focus("default", JOB)
     try:
         await until(lambda: set(JOB_WATCHES) <= set(live.state.status) and len(live.state.job_deployments) == 3)
-        await until(lambda: len(live.state.evaluations) == 5 and len(live.state.versions) == 3)
+        # Five, and the watcher's batched evaluation that lets the unhealthy canary be replaced
+        # (handleAllocUpdate's allowReplacements, deployment_watcher.go).
+        await until(lambda: len(live.state.evaluations) == 6 and len(live.state.versions) == 3)
         events = timeline.latest_deployment_events(live.state)
         assert observed == []
         assert events == Timeline(clock=lambda: NEVER).latest_deployment_events(read_state(demo))

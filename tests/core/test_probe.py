@@ -244,7 +244,8 @@ async def test_weight_on_a_canary_not_yet_healthy_end_to_end(demo, live):
     """A canary inside its min_healthy_time is settling, not an outage: nothing to report until
     its min_healthy_time plus a check interval (30 s + 10 s in the job file) have passed."""
     await asyncio.to_thread(canary_1, demo)
-    await asyncio.to_thread(demo.advance, 1)  # running and routed, min_healthy_time not reached
+    # Running, and routed once its check passed (10 s), min_healthy_time (30 s) not reached.
+    await asyncio.to_thread(demo.advance, 11)
     await until(lambda: routes_settled(live, 4))
     expectation = expectation_from(live.state, HOST)
     assert expectation.healthy == {"v1.0.1": 3} and expectation.canaries == {"v1.0.2"}

@@ -202,9 +202,10 @@ async def test_a_canary_promotion(watched):
     rolling = await watched.until_successful(1)
     # Registered at the very instant the rolling update finished: the windows still split.
     await watched.run(register, "httpsbackend-tcp-sni-1-canary-1.nomad")
-    # Fabio's weights carry the time they are observed: look once the canary runs, before 31 s.
-    await watched.advance(1)
-    await watched.advance(30)
+    # Fabio's weights carry the time they are observed: look once the canary's check passed
+    # (10 s after it started: Fabio routes only instances whose check passes), before 31 s.
+    await watched.advance(11)
+    await watched.advance(20)
     d = watched.live.state.latest_deployment
     assert d.job_version == 2 and d.canaries_healthy
     await watched.run(promote, d.id)

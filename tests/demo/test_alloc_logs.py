@@ -179,6 +179,8 @@ def test_follow_streams_new_lines_and_heartbeats(demo):
 
 
 def test_a_crash_writes_stderr(demo):
+    """The task's last words on stderr, then the restart tracker restarts it (restarts.go,
+    RestartTracker.GetState) and the service starts again in the same log."""
     text = (JOBS_DIR / "httpsbackend-tcp-sni-1-rolling-update.nomad").read_text()
     text = text.replace(
         'type        = "service"\n', 'type        = "service"\n\n  meta {\n    nomadtui_demo_fail = "crash"\n  }\n', 1
@@ -190,10 +192,14 @@ def test_a_crash_writes_stderr(demo):
     assert plain(demo, new["ID"]) == "2026/01/01 01:00:00 httpsbackendservice v1.0.1 listening on :7777\n"
     assert plain(demo, new["ID"], "stderr") == ""
     demo.advance(6)
-    assert httpx.get(f"{demo.nomad_url}/v1/allocation/{new['ID']}").json()["ClientStatus"] == "failed"
+    # Restarting: the task waits its restart delay, the allocation pending.
+    assert httpx.get(f"{demo.nomad_url}/v1/allocation/{new['ID']}").json()["ClientStatus"] == "pending"
     assert plain(demo, new["ID"], "stderr") == (
         '2026/01/01 01:00:05 httpsbackendservice v1.0.1: fatal: nomadtui_demo_fail = "crash": exiting with status 1\n'
     )
+    demo.advance(18)  # the restart delay: 15s and up to 25% jitter, then the start
+    assert httpx.get(f"{demo.nomad_url}/v1/allocation/{new['ID']}").json()["ClientStatus"] == "running"
+    assert plain(demo, new["ID"]).count("listening on :7777\n") == 2
 
 
 @pytest.mark.parametrize(

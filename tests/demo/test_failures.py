@@ -97,18 +97,23 @@ def test_progress_deadline_without_auto_revert(demo, n):
 
 
 def test_crashing_allocations_are_rescheduled_until_the_deadline(demo, n):
+    """A crashing task is restarted twice (restarts.go, RestartTracker.GetState), then its
+    allocation has failed; the deployment watcher lets it be replaced (deployment_watcher.go,
+    handleAllocUpdate) and the reconciler replaces it after the reschedule delay (filters.go,
+    updateByReschedulable; generic_sched.go, UpdateRescheduleTracker)."""
     text = source("httpsbackend-tcp-sni-1-rolling-update.nomad").replace(
         'type        = "service"\n', 'type        = "service"\n\n  meta {\n    nomadtui_demo_fail = "crash"\n  }\n', 1
     )
     run_source(n, text)
-    demo.advance(6)
+    demo.advance(60)  # three runs of 5 s, two restart delays of 15 s and up to 25% jitter
     allocs = n.job.get_allocations(JOB)
     crashed = [a for a in allocs if a["ClientStatus"] == "failed"]
     assert len(crashed) == 1 and crashed[0]["ClientDescription"] == "Failed tasks"
-    assert crashed[0]["TaskStates"][JOB]["Failed"] is True
+    assert crashed[0]["TaskStates"][JOB]["Failed"] is True and crashed[0]["TaskStates"][JOB]["Restarts"] == 2
     assert group(latest(n))["UnhealthyAllocs"] == 1
     assert n.job.get_summary(JOB)["Summary"][JOB]["Failed"] == 1
-    demo.advance(31)  # reschedule delay 30s
+    assert len([a for a in n.job.get_allocations(JOB) if a["JobVersion"] == 1]) == 1  # not replaced at once
+    demo.advance(30)  # reschedule delay 30s
     replacement = [a for a in n.job.get_allocations(JOB) if a["JobVersion"] == 1 and a["ID"] != crashed[0]["ID"]]
     assert len(replacement) == 1
     full = n.allocation.get_allocation(replacement[0]["ID"])

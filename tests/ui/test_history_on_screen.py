@@ -21,6 +21,7 @@ async def test_a_canary_that_failed_before_the_app_started_is_on_screen_and_expo
     # progress deadline and auto_revert writes version 0 back as version 2, which rolls out.
     roll_out(demo, "httpsbackend-tcp-sni-1-canary-fail.nomad")
     deployments = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployments").json()
+    deployments.sort(key=lambda d: d["CreateIndex"], reverse=True)  # Nomad lists them by ID
     revert, failed = (d["ID"][:8] for d in deployments[:2])
     canary = deployments[1]["TaskGroups"][JOB]["PlacedCanaries"][0][:8]
 

@@ -89,3 +89,24 @@ def test_the_probe_panel_drops_whole_columns_rather_than_cutting_them():
     assert shown[80][-2:] == ["ms", "Trend"] and shown[64][-1] == "Trend" and "ms" not in shown[64]
     assert shown[58][-1] == "Healthy"
     assert last[1].endswith("▆▆▆▆▆▆▆▆▆▆▆█")  # the whole trend, newest last
+
+
+def test_read_only_offers_no_promotion_key():
+    """In --read-only `p` is gone: the deployment panel must not offer it (k9s's read-only rule)."""
+    from nomadtui.model import Deployment
+
+    d = Deployment.from_api(
+        {
+            "ID": "d1",
+            "JobID": "web",
+            "Status": "running",
+            "TaskGroups": {
+                "web": {"DesiredCanaries": 1, "PlacedCanaries": ["a"], "HealthyAllocs": 1, "DesiredTotal": 3}
+            },
+        }
+    )
+    for read_only, hint in ((False, "⚑ ready to promote (p)"), (True, "⚑ ready to promote")):
+        console = Console(width=120, color_system=None, file=io.StringIO(), record=True)
+        console.print(render.deployment_panel(d, 0.0, read_only=read_only))
+        title = console.export_text().splitlines()[0]
+        assert title.rstrip().endswith(hint), title

@@ -90,7 +90,7 @@ async def test_the_filter_hides_rows_and_says_when_nothing_matches():
         table.filter_text = "nothing"
         await pilot.pause()
         assert table.rows == [] and table.cursor_key is None
-        assert lines(table)[1].strip() == "No jobs"
+        assert lines(table)[1].strip() == "No match for “nothing”"
         table.filter_text = ""
         await pilot.pause()
         assert len(table.rows) == 3

@@ -7,6 +7,7 @@ equivalent command."""
 from __future__ import annotations
 
 from rich.console import Group, RenderableType
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -165,7 +166,7 @@ def _checks(checks: tuple[CheckResult, ...] | str | None, now: float) -> list[Re
     if isinstance(checks, str):
         return [title, Text.assemble("  cannot read them: ", literal(checks), style="yellow")]
     if not checks:
-        return [title, Text("  " + NO_CHECKS, style="dim")]
+        return [title, Padding(Text(NO_CHECKS, style="dim"), (0, 0, 0, 2))]
     table = Table(box=None, padding=(0, 2, 0, 2), header_style="bold dim", pad_edge=False)
     for label in ("Service", "Check", "Task", "Mode", "Status", "Output", "Checked"):
         table.add_column(label, no_wrap=label != "Output")

@@ -155,7 +155,9 @@ class MainScreen(NomadScreen):
         narrow = self.size.width < NARROW
         self.query_one("#deployment", LivePanel).show(
             (latest, narrow, _deadline_ages(latest, now)),
-            lambda: render.deployment_panel(latest, now, compact=narrow, speed=self.nomad.demo_speed),
+            lambda: render.deployment_panel(
+                latest, now, compact=narrow, speed=self.nomad.demo_speed, read_only=self.nomad.settings.read_only
+            ),
         )
         nodes = {n.id: n.name for n in state.nodes}
         allocs = self.query_one("#allocs", VirtualTable)
@@ -237,7 +239,9 @@ class MainScreen(NomadScreen):
         if config is None:
             return
         snapshot = self._probe_snapshot
-        target = f"{config.url} Host {config.host}" if config.host else config.url
+        target = config.url + (f" SNI {config.sni}" if config.sni else "")
+        if config.host and config.host != config.sni:
+            target += f" Host {config.host}"
         settle = {v.version: max((g.settle for g in v.job.groups), default=0.0) for v in state.versions}
         host = config.host or urlsplit(config.url).hostname or ""
         expectation = expectation_from(state, host, now=self.nomad.now(), settle=settle)
