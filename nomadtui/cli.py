@@ -1,15 +1,18 @@
 """Command line: `nomadtui` (the TUI), `nomadtui --demo`, `nomadtui demo-server`,
-`nomadtui screenshots`."""
+`nomadtui serve` (the TUI in browsers), `nomadtui screenshots`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import threading
+import time
 from pathlib import Path
 
 from . import __version__
-from .probe import ProbeConfig
+from .probe import ProbeConfig, trusting
 from .settings import SettingsError, check_address, load
 
 
@@ -20,7 +23,8 @@ def parser() -> argparse.ArgumentParser:
         "flags, then NOMAD_ADDR, NOMAD_TOKEN, NOMAD_NAMESPACE, NOMAD_REGION, NOMAD_CACERT, NOMAD_CAPATH, "
         "NOMAD_CLIENT_CERT, NOMAD_CLIENT_KEY, NOMAD_TLS_SERVER_NAME, NOMAD_SKIP_VERIFY, NOMAD_HTTP_AUTH "
         "and FABIO_ADDR, then the config file.",
-        epilog="Also: `nomadtui demo-server` (the demo cluster alone) and `nomadtui screenshots`.",
+        epilog="Also: `nomadtui serve` (in browsers), `nomadtui demo-server` (the demo cluster alone) and "
+        "`nomadtui screenshots`.",
     )
     p.add_argument("--demo", action="store_true", help="start the embedded demo cluster and connect to it")
     p.add_argument("--addr", dest="address", help="Nomad address (default $NOMAD_ADDR or http://127.0.0.1:4646)")
@@ -46,10 +50,13 @@ def parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --demo: also run N small service jobs, to try a big cluster",
     )
+    # With --demo: connect to the demo cluster `nomadtui serve --demo` started, not a new one.
+    p.add_argument("--demo-attach", type=AttachedDemo.parse, help=argparse.SUPPRESS)
     probe = p.add_argument_group("traffic probe", "measure where requests really go (on by default with --demo)")
     probe.add_argument("--probe-url", help="send requests to this URL (e.g. a Fabio listener)")
     probe.add_argument("--probe-host", help="Host header to send (the route to probe)")
     probe.add_argument("--probe-sni", help="TLS server name to send, for https probe URLs")
+    probe.add_argument("--probe-ca", help="CA certificates (PEM file) to verify an https probe URL with")
     probe.add_argument("--probe-regex", help=r"where the version is in the answer (default: version:\s*(\S+))")
     probe.add_argument("--probe-header", help="read the version from this response header instead")
     probe.add_argument("--probe-rate", type=float, default=5.0, help="requests per second (default 5, at most 50)")
@@ -58,12 +65,20 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# The flags that are connection settings (settings.load's), by their dest.
+SETTINGS_FLAGS = ("address", "namespace", "region", "fabio_address", "cluster", "jobs_dir", "read_only", "skip_verify")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["demo-server"]:
         from .demo.__main__ import main as demo_main
 
         return demo_main(argv[1:])
+    if argv[:1] == ["serve"]:
+        from .serve import main as serve_main
+
+        return serve_main(argv[1:])
     if argv[:1] == ["screenshots"]:
         from .harness.screenshots import main as screenshots_main
 
@@ -72,10 +87,44 @@ def main(argv: list[str] | None = None) -> int:
     return run_tui(args)
 
 
+class AttachedDemo:
+    """A demo cluster another process started (`nomadtui serve --demo`, for all its sessions): its
+    addresses, CA file and speed as DemoServer has them, so a session looks as `nomadtui --demo`
+    does (DEMO badge, probe, tour) without a cluster of its own. Passed as --demo-attach JSON."""
+
+    def __init__(
+        self, nomad_url: str, fabio_url: str, lb_url: str, sni_url: str, ca_path: str, speed: float, jobs_dir: str
+    ) -> None:
+        self.nomad_url, self.fabio_url, self.lb_url, self.sni_url = nomad_url, fabio_url, lb_url, sni_url
+        self.ca = argparse.Namespace(path=ca_path)
+        self.speed = speed
+        self.jobs_dir = Path(jobs_dir)  # the article's job files (the tour plays them)
+
+    @staticmethod
+    def describe(demo, jobs_dir: Path) -> str:
+        """The --demo-attach value for a running DemoServer whose job files are in `jobs_dir`."""
+        urls = {k: getattr(demo, k) for k in ("nomad_url", "fabio_url", "lb_url", "sni_url")}
+        return json.dumps({**urls, "ca_path": str(demo.ca.path), "speed": demo.speed, "jobs_dir": str(jobs_dir)})
+
+    @classmethod
+    def parse(cls, text: str) -> AttachedDemo:
+        try:
+            return cls(**json.loads(text))
+        except (ValueError, TypeError) as e:
+            raise argparse.ArgumentTypeError(f"not a demo cluster's description: {e}") from None
+
+    def stop(self) -> None:
+        """Not this process's to stop."""
+
+
 def probe_config(args: argparse.Namespace, demo) -> ProbeConfig | None:
-    url, host = args.probe_url, args.probe_host
+    """The probe's settings from its flags. With --demo and no --probe-url: the demo's tcp+sni
+    listener, as --probe-sni with the route's host, verified against the demo's CA."""
+    url, host, sni, ca = args.probe_url, args.probe_host, args.probe_sni, args.probe_ca
     if url is None and demo is not None and not args.no_probe:
-        url, host = f"{demo.lb_url}/", host or "mysite-sni-1.com"
+        url = f"{demo.sni_url}/"
+        sni = sni or host or "mysite-sni-1.com"
+        host, ca = host or sni, ca or demo.ca.path
     if url is None:
         return None
     options = {
@@ -83,11 +132,12 @@ def probe_config(args: argparse.Namespace, demo) -> ProbeConfig | None:
         for k, v in (
             ("version_regex", args.probe_regex),
             ("version_header", args.probe_header),
-            ("sni", args.probe_sni),
+            ("sni", sni),
         )
         if v
     }
-    return ProbeConfig(url=url, host=host, rate=args.probe_rate, **options)
+    verify = trusting(ca) if ca else True  # always verified: a CA file replaces the system CAs
+    return ProbeConfig(url=url, host=host, rate=args.probe_rate, verify=verify, **options)
 
 
 def refusal(args: argparse.Namespace) -> str | None:
@@ -107,6 +157,11 @@ def refusal(args: argparse.Namespace) -> str | None:
             ProbeConfig(url="http://x/", **options)
         except ValueError as e:
             return f"{flag}: {e}"
+    if args.probe_ca is not None:
+        try:
+            trusting(args.probe_ca)
+        except OSError as e:
+            return f"--probe-ca is {args.probe_ca!r}, which holds no CA certificate that can be read: {e}"
     if args.probe_url is not None:
         try:
             args.probe_url = check_address(args.probe_url, "--probe-url", keep_path=True)
@@ -118,23 +173,41 @@ def refusal(args: argparse.Namespace) -> str | None:
     return None
 
 
+SERVE_PID = "NOMADTUI_SERVE_PID"  # set in a `nomadtui serve` session's environment: the server's pid
+
+
+def end_with_server(server: int) -> None:
+    """A `nomadtui serve` session ends when its server does, even one killed outright: its stdin
+    and stdout are then pipes to nowhere, which Textual's web driver does not notice."""
+
+    def watch() -> None:
+        while os.getppid() == server:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="nomadtui-serve-watch", daemon=True).start()
+
+
 def run_tui(args: argparse.Namespace) -> int:
     refused = refusal(args)
     if refused:
         print(f"nomadtui: {refused}", file=sys.stderr)
         return 2
-    flags = {
-        k: getattr(args, k)
-        for k in ("address", "namespace", "region", "fabio_address", "cluster", "jobs_dir", "read_only", "skip_verify")
-    }
+    if os.environ.get(SERVE_PID):
+        end_with_server(int(os.environ[SERVE_PID]))
+    flags = {k: getattr(args, k) for k in SETTINGS_FLAGS}
     demo, article_jobs = None, None
     if args.demo:
-        from .demo.cluster import DEFAULT_SPEED, JOBS_DIR
-        from .demo.server import DemoServer
+        if args.demo_attach is not None:
+            demo = args.demo_attach  # started (and stopped) by `nomadtui serve --demo`
+            article_jobs = demo.jobs_dir
+        else:
+            from .demo.cluster import DEFAULT_SPEED, JOBS_DIR
+            from .demo.server import DemoServer
 
-        demo = DemoServer(speed=args.speed or DEFAULT_SPEED, extra_jobs=args.extra_jobs).start()
-        flags.update(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=args.jobs_dir or JOBS_DIR)
-        article_jobs = JOBS_DIR
+            demo = DemoServer(speed=args.speed or DEFAULT_SPEED, extra_jobs=args.extra_jobs).start()
+            article_jobs = JOBS_DIR
+        flags.update(address=demo.nomad_url, fabio_address=demo.fabio_url, jobs_dir=args.jobs_dir or article_jobs)
     try:
         # The demo ignores the user's NOMAD_* environment and config-file clusters (keys still apply).
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NOMAD_", "FABIO_"))} if demo else None

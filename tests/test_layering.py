@@ -1,7 +1,8 @@
 """The import contracts that keep the layers apart (DESIGN.md):
 
 - only the UI (`ui/`) and the harness that composes it with the demo (`harness/`) import Textual;
-- the UI never imports the demo cluster (it reaches it over HTTP like any cluster) nor the harness;
+- `serve` (the app in browsers) composes the demo and the UI's processes as `cli` and the harness do;
+- the UI never imports the demo cluster (it reaches it over HTTP like any cluster), the harness nor `serve`;
 - the core (model, settings, state, wire, safetext, jobfile, difftext, timeline, history, aio) imports
   neither the client (`nomad/`, the probe), the UI, the demo nor the harness, nor any HTTP library;
 - the demo imports neither the client, the UI nor the harness;
@@ -24,20 +25,20 @@ import pytest
 import nomadtui
 
 ROOT = Path(nomadtui.__file__).parent
+ROOTS = ("nomadtui.harness", "nomadtui.cli", "nomadtui.serve")  # composition roots: nothing imports them
 CORE = ("model", "settings", "state", "wire", "safetext", "jobfile", "difftext", "timeline", "history", "aio")
 CLIENT = ("nomadtui.nomad", "nomadtui.probe")
 CONTRACTS = {
     # module prefix -> what it must not import
-    "nomadtui.ui": ("nomadtui.demo", "nomadtui.harness", "nomadtui.cli"),
-    "nomadtui.demo": ("nomadtui.ui", "nomadtui.harness", "nomadtui.cli", *CLIENT, "textual", "httpx", "requests"),
-    "nomadtui.nomad": ("nomadtui.ui", "nomadtui.demo", "nomadtui.harness", "nomadtui.cli", "textual"),
-    "nomadtui.probe": ("nomadtui.ui", "nomadtui.demo", "nomadtui.harness", "nomadtui.cli", "textual"),
+    "nomadtui.ui": ("nomadtui.demo", *ROOTS),
+    "nomadtui.demo": ("nomadtui.ui", *ROOTS, *CLIENT, "textual", "httpx", "requests"),
+    "nomadtui.nomad": ("nomadtui.ui", "nomadtui.demo", *ROOTS, "textual"),
+    "nomadtui.probe": ("nomadtui.ui", "nomadtui.demo", *ROOTS, "textual"),
     **{
         f"nomadtui.{name}": (
             "nomadtui.ui",
             "nomadtui.demo",
-            "nomadtui.harness",
-            "nomadtui.cli",
+            *ROOTS,
             *CLIENT,
             "textual",
             "httpx",
@@ -93,7 +94,7 @@ def test_import_contracts(name, path):
 
 
 def test_every_module_is_under_a_contract_or_is_a_composition_root():
-    roots = {"nomadtui", "nomadtui.__main__", "nomadtui.cli", "nomadtui.harness"}
+    roots = {"nomadtui", "nomadtui.__main__", *ROOTS}
     loose = [n for n in modules() if not forbidden(n) and n not in roots and not n.startswith("nomadtui.harness.")]
     assert loose == []
 

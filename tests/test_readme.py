@@ -13,6 +13,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 def test_the_two_commands():
     assert "pip install . && nomadtui --demo" in README
     assert 'pip install ".[test]" && pytest' in README
+    assert "pip install . && nomadtui serve --demo" in README  # and open the printed address
 
 
 def test_every_key_is_documented():

@@ -1,8 +1,11 @@
 """`nomadtui screenshots`: drive the app headless against the demo cluster through the article's
-walkthrough and write `screenshots/*.svg`.
+walkthrough and write `screenshots/*.svg`; with --browser, `screenshots/browser.png` instead: a
+viewer's browser tab of `nomadtui serve --demo` while a canary waits for promotion, taken with
+headless Chromium (Debian's chromium and chromium-driver, and selenium from the test extra).
 
 The demo cluster runs on a manual clock with a fixed seed, and the app reads the same clock, so
-the pictures come out the same every time: regenerate them, never edit them.
+the pictures come out the same every time: regenerate them, never edit them. (The browser's
+picture is of a live cluster: its ids and ages differ from run to run.)
 """
 
 from __future__ import annotations
@@ -146,6 +149,40 @@ async def take_tour(out: Path) -> list[Path]:
             return [path]
 
 
+def take_browser(out: Path, size: tuple[int, int] = (1280, 800)) -> list[Path]:
+    """A viewer's tab of `nomadtui serve --demo`, the canary of canary-1 healthy and waiting."""
+    import tempfile
+
+    import httpx
+
+    from .browser import Screen, Served, chromium, chromium_missing
+
+    missing = chromium_missing()
+    if missing:
+        raise SystemExit(f"nomadtui screenshots --browser: {missing}")
+    with (
+        tempfile.TemporaryDirectory() as config,  # no one's own keys or clusters in the picture
+        Served("--demo", "--port", "0", env={"TZ": "UTC", "XDG_CONFIG_HOME": config}) as served,
+        chromium(*size) as browser,
+    ):
+        nomad = served.value("nomad")
+        browser.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False},
+        )
+        browser.get(served.url)
+        screen = Screen(browser)
+        screen.until(lambda text: "httpsbackend-sni-1" in text)
+        hcl = (JOBS_DIR / "httpsbackend-tcp-sni-1-canary-1.nomad").read_text()  # as the presenter runs it
+        job = httpx.post(f"{nomad}/v1/jobs/parse", json={"JobHCL": hcl}).raise_for_status().json()
+        httpx.post(f"{nomad}/v1/jobs", json={"Job": job}).raise_for_status()
+        screen.until(lambda text: "⚑" in text, timeout=60)  # the canary healthy, waiting for promotion
+        time.sleep(2)  # the probe's first answers from the canary, and the last frames drawn
+        path = out / "browser.png"
+        browser.save_screenshot(str(path))
+        return [path]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="nomadtui screenshots", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -153,8 +190,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=Path("screenshots"), help="folder for the SVGs (default: screenshots)"
     )
+    parser.add_argument(
+        "--browser", action="store_true", help="only screenshots/browser.png: `nomadtui serve` in headless Chromium"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.browser:
+        for path in take_browser(args.out):
+            print(path)
+        return 0
     os.environ["TZ"] = "UTC"  # the same pictures wherever they are made
     time.tzset()
 
