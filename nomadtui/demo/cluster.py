@@ -378,7 +378,9 @@ class Cluster:
             "Warnings": "",
             "Index": ev["CreateIndex"],
             "LastContact": 0,
-            "KnownLeader": True,
+            # Writes never set their QueryMeta's KnownLeader (only reads' setQueryMeta does): the
+            # wire sample of `POST /v1/jobs` says false.
+            "KnownLeader": False,
             "NextToken": "",
         }
 
@@ -478,7 +480,7 @@ class Cluster:
             "VolumeEvalIndex": 0,
             "Index": txn.index,
             "LastContact": 0,
-            "KnownLeader": True,
+            "KnownLeader": False,  # a write: see _register_response
             "NextToken": "",
         }
 

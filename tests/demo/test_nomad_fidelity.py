@@ -322,3 +322,15 @@ def test_struct_fields_are_nomads(demo, api):
     assert failed and all(m["NodePool"] == "default" for e in failed for m in e["FailedTGAllocs"].values())
     (blocked,) = [e for e in evals if e["Status"] == "blocked"]
     assert blocked["PlanAnnotations"] is None  # no scheduler has processed it
+
+
+def test_write_answers_do_not_claim_a_known_leader(demo):
+    """Job.Register and Job.Deregister (nomad/job_endpoint.go) fill only the reply's Index of its
+    QueryMeta; KnownLeader is set by setQueryMeta for reads (the wire sample of POST /v1/jobs)."""
+    hcl = (JOBS_DIR / "httpsbackend-tcp-sni-1.nomad").read_text()
+    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
+    job["Meta"] = {"changed": "yes"}
+    registered = httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).json()
+    assert registered["KnownLeader"] is False and registered["EvalID"]
+    stopped = httpx.delete(f"{demo.nomad_url}/v1/job/{job['ID']}").json()
+    assert stopped["KnownLeader"] is False and stopped["EvalID"]
