@@ -5,7 +5,8 @@ The namespace's event stream (`events.py`) is the first source: its records upda
 and what an event lacks is read with one targeted request per object, coalesced: a job's list
 row (`/v1/jobs?prefix=`, with its summary counts), and for the job in focus its full record,
 versions and summary. The lists themselves are read once at every (re)subscription, to
-resynchronise; records absent from those answers are dropped. While the stream is live an idle
+resynchronise, and every RESYNC_EVERY (Nomad's garbage collector deletes records without an
+event); records absent from those answers are dropped. While the stream is live an idle
 cluster costs its heartbeats and the nodes list's one blocking query per 5 minutes.
 
 Where the stream is refused or failing, every list is a blocking query (Nomad's 5-minute wait,
@@ -102,6 +103,10 @@ ON_JOB_EVENT: tuple[Change, ...] = ("job", "versions", "summary")
 ON_ALLOCATION_EVENT: tuple[Change, ...] = ("summary",)
 STUB_READS = 4  # targeted reads of job list rows in flight at once
 FIRST_PAGE = 100  # jobs read first, to paint a screenful before the whole list arrives
+# While the stream is live the lists are read again this often: Nomad's garbage collector
+# publishes no event for the allocations, evaluations and deployments it deletes (core_sched.go),
+# so only a fresh list tells that they are gone. Nomad collects them an hour after they end.
+RESYNC_EVERY = 600.0
 # The views of the job in focus, empty: what a new focus (or none) starts from.
 NO_FOCUS: dict[str, Any] = {
     "job": None,
@@ -123,8 +128,10 @@ class LiveCluster:
         fabio: FabioClient | None = None,
         wait: float = BLOCKING_WAIT,
         clock: Callable[[], float] = time.time,
+        resync_every: float = RESYNC_EVERY,
     ) -> None:
         self.settings = settings
+        self.resync_every = resync_every
         self.http = http or async_client(settings)
         if fabio is None and settings.fabio_address:
             fabio = FabioClient(settings.fabio_address, max_answer=settings.max_answer_bytes)
@@ -197,6 +204,7 @@ class LiveCluster:
         loop = asyncio.get_running_loop()
         self._global["heal"] = loop.create_task(self._heal(), name="heal")
         self._global["stubs"] = loop.create_task(self._read_stubs(), name="job-rows")
+        self._global["resync"] = loop.create_task(self._resync_now_and_then(), name="resync")
         if self.fabio is not None:
             fabio = self._fabio_watch = FabioWatch(
                 self.fabio,
@@ -370,6 +378,17 @@ class LiveCluster:
                 poked_at = loop_now
                 if self._fabio_watch is not None:
                     self._fabio_watch.poke()
+
+    async def _resync_now_and_then(self) -> None:
+        """Every `resync_every` seconds while the stream carries the changes, each list it keeps
+        current is read once more: records the cluster deleted without an event leave the screen."""
+        while True:
+            await asyncio.sleep(self.resync_every)
+            if not self._following:
+                continue  # blocking queries: each answer is already a whole list
+            for name, watch in list(self.watches.items()):
+                if isinstance(watch, Watch) and watch.follows and watch.following and watch.as_of is not None:
+                    self._resync(name, watch)
 
     async def _nomad_answers(self) -> bool:
         try:

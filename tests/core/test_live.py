@@ -18,7 +18,7 @@ from nomadtui.nomad import errors
 from nomadtui.nomad.fabio import FabioClient, FabioWatch
 from nomadtui.nomad.live import LiveCluster
 from nomadtui.settings import Settings
-from tests.helpers import NoStreamProxy, register, until
+from tests.helpers import NoStreamProxy, register, roll_out, until
 
 JOB = "httpsbackend-sni-1"
 
@@ -412,3 +412,25 @@ async def test_a_dropped_stream_is_subscribed_again_and_the_lists_resynchronise(
         await until(lambda: cluster.state.events.live and jobs.requests > asked and jobs.following, timeout=10)
         assert cluster.state.live
         await cluster.close()
+
+
+async def test_records_the_cluster_collects_leave_at_the_next_resync(demo):
+    """Nomad's garbage collector deletes terminal allocations, evaluations and deployments with no
+    event (nomad/core_sched.go; nomad/state/events.go maps no such deletion): while the stream is
+    live, only the periodic re-read of the lists tells that they are gone."""
+    roll_out(demo, "httpsbackend-tcp-sni-1-rolling-update.nomad")
+    cluster = LiveCluster(Settings(address=demo.nomad_url), wait=30, resync_every=0.5)
+    cluster.start()
+    cluster.focus("default", JOB)
+    await until(lambda: cluster.state.events.live and any(a.terminal for a in cluster.state.allocations), 10)
+    await until(lambda: all(w.following for n, w in cluster.watches.items() if n != "nodes"))
+    await asyncio.sleep(0.3)  # the stream's resync of the lists is over: from now on, events only
+    demo.advance(2 * 3600)  # past every threshold: a forced GC collects what ended
+    httpx.put(f"{demo.nomad_url}/v1/system/gc").raise_for_status()
+    demo.advance(0)
+    kept = {a["ID"] for a in httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()}
+    assert kept and all(not a.terminal for a in cluster.state.allocations if a.id in kept)
+    await until(lambda: {a.id for a in cluster.state.allocations} == kept, 10)
+    dep_ids = {d["ID"] for d in httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployments").json()}
+    await until(lambda: {d.id for d in cluster.state.job_deployments} == dep_ids, 10)
+    await cluster.close()
