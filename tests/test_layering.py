@@ -99,6 +99,17 @@ def test_every_module_is_under_a_contract_or_is_a_composition_root():
     assert loose == []
 
 
+def test_only_the_ui_imports_textual_or_textual_serve():
+    """The Textual shell is `ui/` (the app in a terminal, and in browsers through textual-serve);
+    composition roots (cli, serve, harness) reach Textual only through it."""
+    outside = {
+        name: sorted(i for i in imports_of(name, path) if i.split(".")[0] in ("textual", "textual_serve"))
+        for name, path in modules().items()
+        if not name.startswith("nomadtui.ui")
+    }
+    assert {name: found for name, found in outside.items() if found} == {}
+
+
 BLOCK_TEXTUAL = """
 import importlib, importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):

@@ -28,6 +28,7 @@ import pytest
 
 from nomadtui import serve
 from nomadtui.harness.browser import Served, alive, command_line, plain
+from nomadtui.ui import web
 
 pytestmark = pytest.mark.xdist_group("serve")
 
@@ -229,25 +230,25 @@ async def test_sessions_end_with_their_server_even_one_killed_outright(tmp_path)
 
 
 def test_a_full_server_names_how_many_sessions():
-    server = serve.SessionServer({serve.VIEWER: ["x"], serve.PRESENTER: ["x"]}, {"viewer": "t"}, max_sessions=3)
-    server.sessions = {object(): serve.VIEWER for _ in range(3)}
-    assert server.full(serve.VIEWER) == "All 3 sessions are in use. Reload this page when someone closes theirs."
-    with_presenter = serve.SessionServer(
-        {serve.VIEWER: ["x"], serve.PRESENTER: ["x"]}, {"viewer": "t", "presenter": "p"}, max_sessions=3
+    server = web.SessionServer({web.VIEWER: ["x"], web.PRESENTER: ["x"]}, {"viewer": "t"}, max_sessions=3)
+    server.sessions = {object(): web.VIEWER for _ in range(3)}
+    assert server.full(web.VIEWER) == "All 3 sessions are in use. Reload this page when someone closes theirs."
+    with_presenter = web.SessionServer(
+        {web.VIEWER: ["x"], web.PRESENTER: ["x"]}, {"viewer": "t", "presenter": "p"}, max_sessions=3
     )
-    with_presenter.sessions = {object(): serve.VIEWER for _ in range(2)}
-    assert with_presenter.full(serve.VIEWER).startswith("All 2 sessions are in use")  # one is the presenter's
-    assert with_presenter.full(serve.PRESENTER) is None
+    with_presenter.sessions = {object(): web.VIEWER for _ in range(2)}
+    assert with_presenter.full(web.VIEWER).startswith("All 2 sessions are in use")  # one is the presenter's
+    assert with_presenter.full(web.PRESENTER) is None
 
 
 def test_tickets_are_spent_once_and_expire():
     now = [0.0]
-    tickets = serve.Tickets(clock=lambda: now[0])
+    tickets = web.Tickets(clock=lambda: now[0])
     viewer, presenter, late = tickets.issue("viewer"), tickets.issue("presenter"), tickets.issue("viewer")
     assert tickets.take(presenter) == "presenter" and tickets.take(presenter) is None
     assert tickets.take(viewer) == "viewer" and tickets.take(viewer) is None
     assert tickets.take("") is None and tickets.take("é") is None
-    now[0] = serve.TICKET_SECONDS + 1
+    now[0] = web.TICKET_SECONDS + 1
     assert tickets.take(late) is None
 
 
@@ -262,8 +263,8 @@ def test_sessions_get_the_connection_flags_and_the_role_decides_read_only(tmp_pa
         "--addr", "http://nomad:4646", "-n", "web", "--jobs-dir", "jobs", "--tls-skip-verify", "--probe-rate", "7",
         "--host", "0.0.0.0", "--port", "9000", "--max-sessions", "5", "--presenter",
     )  # fmt: skip
-    viewer = serve.session_argv(args, serve.VIEWER, None)
-    presenter = serve.session_argv(args, serve.PRESENTER, None)
+    viewer = serve.session_argv(args, web.VIEWER, None)
+    presenter = serve.session_argv(args, web.PRESENTER, None)
     flags = ["--addr", "http://nomad:4646", "--namespace", "web", "--jobs-dir", str(tmp_path / "jobs")]
     assert viewer[1:3] == ["-m", "nomadtui"] and all(flag in viewer for flag in flags)
     assert "--tls-skip-verify" in viewer and viewer[viewer.index("--probe-rate") + 1] == "7.0"
@@ -272,8 +273,8 @@ def test_sessions_get_the_connection_flags_and_the_role_decides_read_only(tmp_pa
         assert own not in viewer
     demo = parsed("--demo", "--tour", "--speed", "5", "--presenter")
     attach = json.dumps({"nomad_url": "http://127.0.0.1:1"})
-    assert serve.session_argv(demo, serve.VIEWER, attach)[3:] == ["--demo", "--demo-attach", attach, "--read-only"]
-    assert serve.session_argv(demo, serve.PRESENTER, attach)[3:] == ["--demo", "--demo-attach", attach, "--tour"]
+    assert serve.session_argv(demo, web.VIEWER, attach)[3:] == ["--demo", "--demo-attach", attach, "--read-only"]
+    assert serve.session_argv(demo, web.PRESENTER, attach)[3:] == ["--demo", "--demo-attach", attach, "--tour"]
 
 
 @pytest.mark.parametrize(
