@@ -88,10 +88,7 @@ def _ever_started(alloc: dict, task: str) -> bool:
 def nomad_check_id(alloc_id: str, group: str, task: str, check: dict) -> str:
     """NomadCheckID (nomad/structs/checks.go): a SHA-256 over the check's identity."""
     digest = hashlib.sha256()
-    for part in (alloc_id, group, task, check.get("Name"), check.get("Type"), check.get("PortLabel")):
-        digest.update(str(part or "").encode())
-    for part in (check.get("OnUpdate"), check.get("AddressMode"), check.get("Interval"), check.get("Timeout")):
-        digest.update(str(part or "").encode())
-    for part in (check.get("Protocol"), check.get("Path"), check.get("Method"), check.get("TLSSkipVerify")):
+    keys = ("Name", "Type", "PortLabel", "OnUpdate", "AddressMode", "Interval", "Timeout", "Protocol", "Path")
+    for part in (alloc_id, group, task, *(check.get(k) for k in (*keys, "Method", "TLSSkipVerify"))):
         digest.update(str(part or "").encode())
     return digest.hexdigest()

@@ -109,7 +109,14 @@ class Actions:
             namespace=namespace,
         )
 
-    async def _request(
+    async def _request(self, method: str, resource: str, *segments: str, action: str, **options: Any) -> Mapping:
+        """`_request_json` whose answer must be a JSON object."""
+        out = await self._request_json(method, resource, *segments, action=action, **options)
+        if not isinstance(out, Mapping):
+            raise ClusterError(BAD_RESPONSE, f"Nomad's answer when trying to {action} was not a JSON object.")
+        return out
+
+    async def _request_json(
         self,
         method: str,
         resource: str,
@@ -121,11 +128,9 @@ class Actions:
         body: Mapping | None = None,
         params: Mapping | None = None,
         timeout: float | None = None,
-        any_json: bool = False,
     ) -> Any:
         """`method /v1/<resource>/<segments>` through python-nomad, in the given namespace (ids in
-        the path are escaped: Nomad allows `/`, `?` and `#` in a job id); the answer must be an
-        object, unless `any_json`."""
+        the path are escaped: Nomad allows `/`, `?` and `#` in a job id): the JSON it answers."""
         api = {
             "jobs": self.client.jobs,
             "job": self.client.job,
@@ -139,12 +144,9 @@ class Actions:
         def call() -> Any:
             return api.request(*path, method=method, json=body, params=query, timeout=timeout or self.timeout).json()
 
-        out = await self._call(
+        return await self._call(
             call, action=action, capability=capability, subject=subject, namespace=namespace, timeout=timeout
         )
-        if not any_json and not isinstance(out, Mapping):
-            raise ClusterError(BAD_RESPONSE, f"Nomad's answer when trying to {action} was not a JSON object.")
-        return out
 
     # --- job files -------------------------------------------------------------------------
 
@@ -349,7 +351,7 @@ class Actions:
     async def checks(self, alloc: Allocation) -> tuple[CheckResult, ...]:
         """The latest results of the allocation's Nomad-provider service checks (read only)."""
         action = f"read the checks of allocation {short_id(alloc.id)}"
-        body = await self._request(
+        body = await self._request_json(
             "get",
             "client/allocation",
             alloc.id,
@@ -358,7 +360,6 @@ class Actions:
             capability="read-job",
             action=action,
             subject=f"allocation {short_id(alloc.id)}",
-            any_json=True,
         )
         try:
             return checks_from_api(body)

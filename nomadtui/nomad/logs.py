@@ -88,10 +88,9 @@ async def follow(
                 if chunk.text:
                     yield chunk
         except ClusterError as error:
-            if error.status is not None and 400 <= error.status < 500 and error.status != 429:
-                on_error(error)
-                return
             on_error(error)
+            if error.status is not None and 400 <= error.status < 500 and error.status != 429:
+                return  # retrying cannot mend it
         await asyncio.sleep(RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)])
         failures += 1
 
