@@ -1,11 +1,12 @@
 """How live the screen is, and what it costs Nomad: the TUI in a real pseudo-terminal, against the
 demo cluster behind a counting proxy.
 
-    python bench/live.py [--changes 30] [--idle-seconds 60] [--outage-seconds 20]
+    python bench/live.py [--changes 30] [--idle-seconds 60] [--outage-seconds 20] [--extra-jobs N]
 
 Prints:
 - change -> screen: a job registered while changes are already flowing (one every 0.3-0.7 s, as
   in a rollout), from the register's answer to its name in the bytes written to the terminal;
+  and the bytes Nomad sent for each change (every answer's body, the event stream's included);
 - Nomad requests a minute while idle, counted at the proxy (every request: lists, targeted
   reads, stream subscriptions, probes), by path;
 - an outage of the Nomad address: after it returns, how long until the screen says live again.
@@ -35,16 +36,26 @@ LIVE = "● live".encode()
 
 
 class CountingProxy(StormProxy):
-    """Passes every request through to Nomad, counting them by path."""
+    """Passes every request through to Nomad, counting them, and the bytes of their answers'
+    bodies, by path."""
 
     def __init__(self, upstream: str) -> None:
         super().__init__(upstream)
         self.counts: collections.Counter[str] = collections.Counter()
+        self.bytes: collections.Counter[str] = collections.Counter()
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http":
-            self.counts[scope["path"]] += 1
-        await super().__call__(scope, receive, send)
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        self.counts[path] += 1
+
+        async def counted(message) -> None:
+            if message["type"] == "http.response.body":
+                self.bytes[path] += len(message.get("body", b""))
+            await send(message)
+
+        await super().__call__(scope, receive, counted)
 
 
 def small_job(job_id: str) -> dict:
@@ -63,8 +74,8 @@ def small_job(job_id: str) -> dict:
     }
 
 
-def main(changes: int, idle_seconds: float, outage_seconds: float) -> None:
-    demo = DemoServer(speed=10, seed=1).start()
+def main(changes: int, idle_seconds: float, outage_seconds: float, extra_jobs: int) -> None:
+    demo = DemoServer(speed=10, seed=1, extra_jobs=extra_jobs).start()
     counting = CountingProxy(demo.nomad_url)
     proxy = ScriptedServer(counting).__enter__()
     port = int(proxy.url.rsplit(":", 1)[1])
@@ -78,6 +89,7 @@ def main(changes: int, idle_seconds: float, outage_seconds: float) -> None:
 
     # 1. change -> screen while changes flow 0.3-0.7 s apart.
     rng = random.Random(1)
+    counting.bytes.clear()
     answered: dict[str, float] = {}
     for i in range(changes):
         time.sleep(rng.uniform(0.3, 0.7))
@@ -88,10 +100,13 @@ def main(changes: int, idle_seconds: float, outage_seconds: float) -> None:
     for name, at in answered.items():
         shown = term.wait_for(name.encode(), timeout=10)
         latencies.append((shown - at) * 1000)
+    term.quiet(1.0)
+    received = sum(counting.bytes.values())
+    biggest = ", ".join(f"{path} {n / 1024:.0f} KB" for path, n in counting.bytes.most_common(3))
     print(
-        f"change -> screen ({changes} jobs registered 0.3-0.7 s apart, 120x40): "
+        f"change -> screen ({changes} jobs registered 0.3-0.7 s apart, {extra_jobs} extra jobs, 120x40): "
         f"median {statistics.median(latencies):.0f} ms, p95 {percentile(latencies, 0.95):.0f} ms, "
-        f"max {max(latencies):.0f} ms"
+        f"max {max(latencies):.0f} ms; bytes from Nomad per change {received / changes / 1024:.1f} KB ({biggest})"
     )
 
     # 2. Idle: what the watches ask of Nomad.
@@ -125,5 +140,6 @@ if __name__ == "__main__":
     parser.add_argument("--changes", type=int, default=30)
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--outage-seconds", type=float, default=20.0)
+    parser.add_argument("--extra-jobs", type=int, default=0, help="small service jobs besides the article's")
     args = parser.parse_args()
-    main(args.changes, args.idle_seconds, args.outage_seconds)
+    main(args.changes, args.idle_seconds, args.outage_seconds, args.extra_jobs)

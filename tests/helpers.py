@@ -13,6 +13,11 @@ from bench.storm import StormProxy
 from nomadtui.demo.cluster import JOBS_DIR
 from nomadtui.demo.server import DemoServer
 
+# The tests' own requests share one client: httpx.get() builds a client, and with it an SSL
+# context that loads the CA bundle, on every call, which was a fifth of the suite's CPU time.
+# No keep-alive: each test has its own servers, on ports a later test may get again.
+http = httpx.Client(limits=httpx.Limits(max_keepalive_connections=0))
+
 
 async def until(predicate, timeout: float = 5.0) -> float:
     """Wait for predicate(); return how long it took."""
@@ -27,8 +32,8 @@ async def until(predicate, timeout: float = 5.0) -> float:
 def register(demo: DemoServer, filename: str) -> str:
     """`nomad job run` of a demo job file, then let the scheduler run; returns the job's ID."""
     hcl = (JOBS_DIR / filename).read_text()
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
-    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
+    job = http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
+    http.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
     demo.advance(0)
     return job["ID"]
 
@@ -40,14 +45,14 @@ def roll_out(demo: DemoServer, *filenames: str, limit: float = 900) -> None:
         job_id = register(demo, filename)
         waited = 0.0
         while True:
-            d = httpx.get(f"{demo.nomad_url}/v1/job/{job_id}/deployment").json()
+            d = http.get(f"{demo.nomad_url}/v1/job/{job_id}/deployment").json()
             if d["Status"] == "successful":
                 break
             groups = d["TaskGroups"].values()
             if any(g["DesiredCanaries"] and not g["Promoted"] for g in groups) and all(
                 g["HealthyAllocs"] >= g["DesiredCanaries"] for g in groups
             ):
-                httpx.post(
+                http.post(
                     f"{demo.nomad_url}/v1/deployment/promote/{d['ID']}", json={"DeploymentID": d["ID"], "All": True}
                 ).raise_for_status()
             assert waited < limit, f"{filename}: no successful deployment after {limit}s: {d['StatusDescription']}"

@@ -8,10 +8,10 @@ them. Without them this test skips and says which is missing."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from nomadtui.harness.browser import Screen, Served, chromium, chromium_missing
+from tests.helpers import http
 
 MISSING = chromium_missing()
 pytestmark = [
@@ -24,7 +24,7 @@ JOB = "httpsbackend-sni-1"
 
 def test_two_browser_sessions_see_the_same_demo_cluster(tmp_path):
     with Served("--demo", "--port", "0", env={"XDG_CONFIG_HOME": str(tmp_path)}) as served:
-        allocations = httpx.get(f"{served.value('nomad')}/v1/job/{JOB}/allocations").json()
+        allocations = http.get(f"{served.value('nomad')}/v1/job/{JOB}/allocations").json()
         shown = [a["ID"][:8] for a in allocations]  # random per cluster: the same ids, the same cluster
         assert len(shown) == 3
         with chromium() as browser:

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from nomadtui import cli
+from nomadtui.ui.app import NomadApp
+
 
 def nomadtui(*args: str, env: dict[str, str] | None = None, config: Path | None = None) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("NOMAD_", "FABIO_"))}
@@ -23,6 +26,41 @@ def nomadtui(*args: str, env: dict[str, str] | None = None, config: Path | None 
         env=environment,
         stdin=subprocess.DEVNULL,
         timeout=60,
+    )
+
+
+@pytest.fixture
+def refused(monkeypatch, capsys, tmp_path):
+    """`nomadtui ARGS` run in this process (the same `cli.main`, a subprocess's start-up
+    spared): for the many refusals. Opening the screen instead fails the test at once."""
+
+    def opened(self, *args, **kwargs):
+        raise AssertionError("the screen opened")
+
+    monkeypatch.setattr(NomadApp, "run", opened)
+
+    def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+        for name in [k for k in os.environ if k.startswith(("NOMAD_", "FABIO_"))]:
+            monkeypatch.delenv(name)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+        try:
+            code = cli.main(list(args))
+        except SystemExit as e:  # argparse's refusals
+            code = e.code
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+    return run
+
+
+def test_a_refusal_comes_from_the_command_itself():
+    """What the in-process refusals below stand for, once through the real `python -m nomadtui`."""
+    result = nomadtui(env={"NOMAD_ADDR": "ftp://host:21", "NOMAD_TOKEN": "s3cr3t-token-value"})
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        "nomadtui: NOMAD_ADDR is 'ftp://host:21', not an http:// or https:// address (its scheme is ftp)\n"
     )
 
 
@@ -40,8 +78,8 @@ def nomadtui(*args: str, env: dict[str, str] | None = None, config: Path | None 
     ],
     ids=["tour-without-demo", "tour-read-only", "probe-rate", "speed", "unknown-flag", "addr", "env-addr", "cluster"],
 )
-def test_bad_arguments_are_refused_with_a_sentence(tmp_path, args, env, says):
-    result = nomadtui(*args, env=env, config=tmp_path)
+def test_bad_arguments_are_refused_with_a_sentence(refused, args, env, says):
+    result = refused(*args, env=env)
     assert result.returncode == 2, result
     assert says in result.stderr
     assert result.stdout == ""
@@ -97,20 +135,20 @@ def test_bad_arguments_are_refused_with_a_sentence(tmp_path, args, env, says):
         "password-hidden",
     ],
 )
-def test_addresses_and_folders_are_checked_before_the_screen(tmp_path, args, env, says):
+def test_addresses_and_folders_are_checked_before_the_screen(refused, args, env, says):
     """One sentence naming the value and where it came from, exit status 2, nothing on stdout
     (no screen was drawn)."""
-    result = nomadtui(*args, env=env, config=tmp_path)
+    result = refused(*args, env=env)
     assert result.returncode == 2, result
     assert result.stderr.startswith("nomadtui: ") and result.stderr.count("\n") == 1
     assert says in result.stderr
     assert result.stdout == "" and "s3cr3t" not in result.stderr
 
 
-def test_a_jobs_dir_that_is_a_file_is_refused(tmp_path):
+def test_a_jobs_dir_that_is_a_file_is_refused(refused, tmp_path):
     job = tmp_path / "web.nomad"
     job.write_text('job "web" {}\n')
-    result = nomadtui("--jobs-dir", str(job), config=tmp_path)
+    result = refused("--jobs-dir", str(job), env={})
     assert result.returncode == 2
     assert result.stderr == f"nomadtui: --jobs-dir is {str(job)!r}, which is not a folder\n"
 
@@ -127,10 +165,10 @@ def test_a_config_file_address_is_named_with_its_cluster(tmp_path):
     )
 
 
-def test_a_broken_config_file_is_named(tmp_path):
+def test_a_broken_config_file_is_named(refused, tmp_path):
     (tmp_path / "nomadtui").mkdir()
     (tmp_path / "nomadtui" / "config.toml").write_text("[clusters.prod\naddress = 1\n")
-    result = nomadtui(config=tmp_path)
+    result = refused(env={})
     assert result.returncode == 2
     assert "config.toml" in result.stderr
 

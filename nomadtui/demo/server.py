@@ -55,6 +55,26 @@ def _gzip_but_the_event_stream(app: ASGIApp) -> ASGIApp:
     return serve
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopped at once: uvicorn's own loop notices `should_exit` at its next
+    0.1 s tick, which every stop of the demo (quitting `nomadtui --demo`, each test) would wait."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self.should_exit = self.force_exit = True
+        self._stopping.set()
+
+    async def main_loop(self) -> None:
+        # uvicorn.Server.main_loop, waking early on stop(): on_tick keeps the Date header current.
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            await wait_event(self._stopping, 0.1)
+
+
 class DemoServer:
     """The demo cluster and its four listeners, on one event loop in a background thread."""
 
@@ -156,7 +176,7 @@ class DemoServer:
             config = uvicorn.Config(
                 app, lifespan="off", log_level="warning", access_log=False, log_config=None, timeout_graceful_shutdown=1
             )
-            server = uvicorn.Server(config)
+            server = _Server(config)
             self._servers.append(server)
             self._tasks.append(loop.create_task(server.serve(sockets=[sock])))
         self._tasks.append(loop.create_task(self._drive(cluster, wake)))
@@ -183,6 +203,7 @@ class DemoServer:
             await wait_event(wake, timeout)
 
     def stop(self) -> None:
+        """Close the ports and end the thread (about 0.1 s: uvicorn's shutdown waits that long)."""
         if self.ca is not None:
             self.ca.remove()
         if self._loop is None:
@@ -190,8 +211,7 @@ class DemoServer:
 
         def shutdown() -> None:
             for s in self._servers:
-                s.should_exit = True
-                s.force_exit = True
+                s.stop()
             for t in self._tasks[-1:]:
                 t.cancel()
 

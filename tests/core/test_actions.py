@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import httpx
 import pytest
 from starlette.responses import Response
 
@@ -18,7 +17,7 @@ from nomadtui.nomad import errors
 from nomadtui.nomad.actions import Actions, command_fail, command_pause, command_promote, command_revert, command_run
 from nomadtui.nomad.errors import ClusterError
 from nomadtui.settings import Secret, Settings
-from tests.helpers import fingerprint
+from tests.helpers import fingerprint, http
 
 JOB = "httpsbackend-sni-1"
 
@@ -29,7 +28,7 @@ def actions(demo) -> Actions:
 
 
 def latest(demo) -> Deployment:
-    return Deployment.from_api(httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json())
+    return Deployment.from_api(http.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json())
 
 
 async def run_file(actions: Actions, name: str):
@@ -52,7 +51,7 @@ async def test_parse_plan_register(actions, demo):
 
 
 async def test_json_job_files(actions, demo, tmp_path):
-    api_job = httpx.post(
+    api_job = http.post(
         f"{demo.nomad_url}/v1/jobs/parse",
         json={"JobHCL": (JOBS_DIR / "httpsbackend-tcp-sni-1-rolling-update.nomad").read_text()},
     ).json()

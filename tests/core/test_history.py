@@ -32,7 +32,7 @@ from nomadtui.timeline import Timeline, TimelineEvent
 from nomadtui.wire import parse_rfc3339
 from tests.core.test_timeline import Watched
 from tests.core.test_timeline import watched as watched  # the fixture
-from tests.helpers import register, roll_out, until
+from tests.helpers import http, register, roll_out, until
 
 JOB = "httpsbackend-sni-1"
 CANARY_FAIL = "httpsbackend-tcp-sni-1-canary-fail.nomad"
@@ -44,7 +44,7 @@ def read_state(demo: DemoServer, job: str = JOB) -> ClusterState:
     base = f"{demo.nomad_url}/v1/job/{job}"
 
     def get(path: str, **params: str):
-        return httpx.get(base + path, params=params).json()
+        return http.get(base + path, params=params).json()
 
     return ClusterState(
         focus=("default", job),
@@ -180,8 +180,8 @@ def test_the_canary_of_a_failed_deployment_is_told_stopped(demo):
     roll_out(demo, "httpsbackend-tcp-sni-1-rolling-update.nomad")
     register(demo, "httpsbackend-tcp-sni-1-canary-1.nomad")
     demo.advance(40)
-    d = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json()
-    httpx.post(f"{demo.nomad_url}/v1/deployment/fail/{d['ID']}", json={"DeploymentID": d["ID"]}).raise_for_status()
+    d = http.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json()
+    http.post(f"{demo.nomad_url}/v1/deployment/fail/{d['ID']}", json={"DeploymentID": d["ID"]}).raise_for_status()
     demo.advance(10)
     state = read_state(demo)
     events = Timeline(clock=lambda: NEVER).latest_deployment_events(state)

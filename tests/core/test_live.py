@@ -6,7 +6,6 @@ import asyncio
 import re
 import time
 
-import httpx
 import pytest
 from starlette.responses import PlainTextResponse, Response
 
@@ -18,7 +17,7 @@ from nomadtui.nomad import errors
 from nomadtui.nomad.fabio import FabioClient, FabioWatch
 from nomadtui.nomad.live import LiveCluster
 from nomadtui.settings import Settings
-from tests.helpers import NoStreamProxy, register, roll_out, until
+from tests.helpers import NoStreamProxy, http, register, roll_out, until
 
 JOB = "httpsbackend-sni-1"
 
@@ -132,8 +131,8 @@ async def test_a_server_that_goes_away_and_comes_back(demo):
         await until(lambda: any(d.job_version == 1 for d in cluster.state.deployments), timeout=10)
         # The stream subscribed again and the lists were read again: what the old server had
         # and the new one does not (its allocations, its deployments) is gone.
-        new_allocs = {a["ID"] for a in httpx.get(f"{again.nomad_url}/v1/job/{JOB}/allocations").json()}
-        new_deployments = {d["ID"] for d in httpx.get(f"{again.nomad_url}/v1/deployments").json()}
+        new_allocs = {a["ID"] for a in http.get(f"{again.nomad_url}/v1/job/{JOB}/allocations").json()}
+        new_deployments = {d["ID"] for d in http.get(f"{again.nomad_url}/v1/deployments").json()}
         await until(lambda: {a.id for a in cluster.state.allocations} == new_allocs, timeout=10)
         assert not old_allocs & new_allocs
         assert {d.id for d in cluster.state.deployments} == new_deployments
@@ -320,13 +319,12 @@ async def test_answers_over_the_limit_are_refused_with_their_size(demo, scripted
 
 
 def register_as(demo, filename: str, job_id: str) -> None:
-    import httpx
 
     from nomadtui.demo.cluster import JOBS_DIR
 
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": (JOBS_DIR / filename).read_text()}).json()
+    job = http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": (JOBS_DIR / filename).read_text()}).json()
     job["ID"] = job["Name"] = job_id
-    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
+    http.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
     demo.advance(0)
 
 
@@ -426,11 +424,11 @@ async def test_records_the_cluster_collects_leave_at_the_next_resync(demo):
     await until(lambda: all(w.following for n, w in cluster.watches.items() if n != "nodes"))
     await asyncio.sleep(0.3)  # the stream's resync of the lists is over: from now on, events only
     demo.advance(2 * 3600)  # past every threshold: a forced GC collects what ended
-    httpx.put(f"{demo.nomad_url}/v1/system/gc").raise_for_status()
+    http.put(f"{demo.nomad_url}/v1/system/gc").raise_for_status()
     demo.advance(0)
-    kept = {a["ID"] for a in httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()}
+    kept = {a["ID"] for a in http.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()}
     assert kept and all(not a.terminal for a in cluster.state.allocations if a.id in kept)
     await until(lambda: {a.id for a in cluster.state.allocations} == kept, 10)
-    dep_ids = {d["ID"] for d in httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployments").json()}
+    dep_ids = {d["ID"] for d in http.get(f"{demo.nomad_url}/v1/job/{JOB}/deployments").json()}
     await until(lambda: {d.id for d in cluster.state.job_deployments} == dep_ids, 10)
     await cluster.close()

@@ -8,7 +8,6 @@ import math
 import re
 import time
 
-import httpx
 import pytest
 from starlette.responses import PlainTextResponse, Response
 
@@ -31,7 +30,7 @@ from nomadtui.probe import (
     version_key,
     wilson,
 )
-from tests.helpers import register, until
+from tests.helpers import http, register, until
 
 JOB = "httpsbackend-sni-1"
 HOST = "mysite-sni-1.com"
@@ -42,7 +41,7 @@ CANARY_HOST = "canary.mysite-sni-1.com"
 
 
 def latest(demo) -> dict:
-    return httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json()
+    return http.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json()
 
 
 def roll_out(demo, filename: str) -> None:
@@ -174,7 +173,7 @@ async def test_isolated_canary_is_seen_only_on_its_host(demo, live):
 
     # After promotion the canary host has no route: Fabio answers 404, and nothing is promised.
     dep = latest(demo)["ID"]
-    httpx.put(
+    http.put(
         f"{demo.nomad_url}/v1/deployment/promote/{dep}", json={"DeploymentID": dep, "All": True}
     ).raise_for_status()
     await asyncio.to_thread(demo.advance, 1)
@@ -246,13 +245,14 @@ async def test_weight_on_a_canary_not_yet_healthy_end_to_end(demo, live):
     await asyncio.to_thread(canary_1, demo)
     # Running, and routed once its check passed (10 s), min_healthy_time (30 s) not reached.
     await asyncio.to_thread(demo.advance, 11)
-    await until(lambda: routes_settled(live, 4))
+    # Fabio's table and the allocations list are read apart: wait for both to show the canary.
+    await until(lambda: routes_settled(live, 4) and any(a.canary and a.running for a in live.state.allocations))
     expectation = expectation_from(live.state, HOST)
     assert expectation.healthy == {"v1.0.1": 3} and expectation.canaries == {"v1.0.2"}
     assert expectation.settling == {"v1.0.2"}
     assert findings(snapshot_of({"v1.0.1": 75, "v1.0.2": 25}), expectation) == []
 
-    body = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/versions").json()
+    body = http.get(f"{demo.nomad_url}/v1/job/{JOB}/versions").json()
     settle = {v["Version"]: settle_time(v) for v in body["Versions"]}
     assert settle[2] == 40.0
     now = demo.cluster.clock.now()

@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field, replace
 
-import httpx
-
 from nomadtui.model import Allocation, Job, JobVersion, Route, RouteTarget, TaskGroupSpec, TaskState
 from nomadtui.probe import (
     Expectation,
@@ -20,7 +18,7 @@ from nomadtui.probe import (
     settle_time,
 )
 from nomadtui.state import ClusterState, StreamStatus, WatchStatus
-from tests.helpers import register, roll_out, until
+from tests.helpers import http, register, roll_out, until
 
 JOB = "web"
 HOST = "mysite-sni-1.com"
@@ -268,7 +266,7 @@ def auto_revert_in_place(demo) -> None:
     roll_out(demo, "httpsbackend-tcp-sni-1-rolling-update.nomad")
     register(demo, "httpsbackend-tcp-sni-1-canary-fail.nomad")
     waited = 0
-    while httpx.get(f"{demo.nomad_url}/v1/job/{DEMO_JOB}").json()["Version"] != 3:
+    while http.get(f"{demo.nomad_url}/v1/job/{DEMO_JOB}").json()["Version"] != 3:
         assert waited < 900, "no auto-revert"
         demo.advance(5)
         waited += 5
@@ -290,7 +288,7 @@ def judged_again(state: ClusterState) -> bool:
 async def test_an_auto_reverts_in_place_update_end_to_end(demo, live):
     await asyncio.to_thread(auto_revert_in_place, demo)
     await until(lambda: judged_again(live.state), timeout=10)
-    body = httpx.get(f"{demo.nomad_url}/v1/job/{DEMO_JOB}/versions").json()
+    body = http.get(f"{demo.nomad_url}/v1/job/{DEMO_JOB}/versions").json()
     settle = {v["Version"]: settle_time(v) for v in body["Versions"]}
     for expectation in (
         expectation_from(live.state, HOST),

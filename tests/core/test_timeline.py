@@ -8,7 +8,6 @@ import asyncio
 import re
 from dataclasses import dataclass, replace
 
-import httpx
 import pytest
 
 from nomadtui.demo.server import DemoServer
@@ -18,7 +17,7 @@ from nomadtui.settings import Settings
 from nomadtui.state import JOB_WATCHES, ClusterState, WatchStatus
 from nomadtui.timeline import MAX_EVENTS, Timeline, TimelineEvent, with_durations
 from nomadtui.wire import format_time
-from tests.helpers import register, until
+from tests.helpers import http, register, until
 
 JOB = "httpsbackend-sni-1"
 ROUTE = "mysite-sni-1.com/"
@@ -28,7 +27,7 @@ ROUTE = "mysite-sni-1.com/"
 
 
 def promote(demo: DemoServer, deployment_id: str) -> None:
-    httpx.post(
+    http.post(
         f"{demo.nomad_url}/v1/deployment/promote/{deployment_id}", json={"DeploymentID": deployment_id, "All": True}
     ).raise_for_status()
     demo.advance(0)
@@ -65,7 +64,7 @@ class Watched:
         index, version = self.written()
         await until(lambda: self.live.stream_index >= index)
         await until(lambda: bool(self.live.state.versions) and self.live.state.versions[0].version == version)
-        table = tuple(routes_from_api(httpx.get(f"{self.demo.fabio_url}/api/routes").json()))
+        table = tuple(routes_from_api(http.get(f"{self.demo.fabio_url}/api/routes").json()))
         await until(
             lambda: (
                 self.live.state.routes == table

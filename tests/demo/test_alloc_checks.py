@@ -3,9 +3,8 @@ of `provider = "nomad"` services, `null` for Consul's (client/serviceregistratio
 
 from __future__ import annotations
 
-import httpx
-
 from nomadtui.demo.cluster import JOBS_DIR
+from tests.helpers import http
 
 JOB = "httpsbackend-sni-1"
 
@@ -19,13 +18,13 @@ def nomad_provider_job() -> str:
 
 
 def run(demo, hcl: str) -> None:
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
-    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
+    job = http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
+    http.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
     demo.advance(0)
 
 
 def running_alloc(demo) -> dict:
-    allocs = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()
+    allocs = http.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()
     return next(a for a in allocs if a["DesiredStatus"] == "run" and a["ClientStatus"] == "running")
 
 
@@ -33,13 +32,13 @@ def test_consul_checks_are_not_nomads_to_report(demo):
     """checkstore/shim.go List: no Nomad checks for the allocation, a nil map: `null`."""
     alloc = running_alloc(demo)
     for prefix in ("/v1/client/allocation", "/v1/allocation"):  # alloc_endpoint.go routes both
-        resp = httpx.get(f"{demo.nomad_url}{prefix}/{alloc['ID']}/checks")
+        resp = http.get(f"{demo.nomad_url}{prefix}/{alloc['ID']}/checks")
         assert resp.status_code == 200 and resp.text == "null"
 
 
 def test_an_unknown_allocation_is_a_404(demo):
     """allocChecks: IsErrUnknownAllocation becomes a 404."""
-    resp = httpx.get(f"{demo.nomad_url}/v1/client/allocation/no-such-alloc/checks")
+    resp = http.get(f"{demo.nomad_url}/v1/client/allocation/no-such-alloc/checks")
     assert resp.status_code == 404 and resp.text == 'Unknown allocation "no-such-alloc"'
 
 
@@ -48,14 +47,14 @@ def test_a_nomad_check_is_pending_until_its_interval_then_passes(demo):
     CheckQueryResult and GetCheckMode (healthiness unless on_update = "ignore")."""
     run(demo, nomad_provider_job())
     demo.advance(5)  # the new allocations start; their check has not run a whole interval yet
-    allocs = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()
+    allocs = http.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()
     newest = max((a for a in allocs if a["JobVersion"] == 1), key=lambda a: a["CreateIndex"])
     url = f"{demo.nomad_url}/v1/client/allocation/{newest['ID']}/checks"
-    [pending] = httpx.get(url).json().values()
+    [pending] = http.get(url).json().values()
     assert pending["Status"] == "pending" and pending["Mode"] == "healthiness"
     assert (pending["Group"], pending["Service"], pending["Check"]) == (JOB, JOB, "alive")
     demo.advance(15)
-    [result] = httpx.get(url).json().values()
+    [result] = http.get(url).json().values()
     assert len(result["ID"]) == 64 and result["ID"] == pending["ID"]  # NomadCheckID: a SHA-256
     assert (result["Status"], result["Output"], result["StatusCode"]) == ("success", "nomad: http ok", 200)
     assert isinstance(result["Timestamp"], int)

@@ -17,6 +17,7 @@ from nomadtui.demo.cluster import JOBS_DIR
 from nomadtui.demo.logstream import StreamFramer, find_closest
 from nomadtui.demo.server import DemoServer
 from nomadtui.demo.tasklogs import RotatedLog
+from tests.helpers import http
 
 JOB = "httpsbackend-sni-1"
 TASK = JOB
@@ -24,12 +25,12 @@ START = "2026/01/01 00:00:00 httpsbackendservice v1.0.0 listening on :7777\n"
 
 
 def allocs(demo: DemoServer) -> list[dict]:
-    return httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()
+    return http.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()
 
 
 def logs(demo: DemoServer, alloc_id: str, **params) -> httpx.Response:
     params = {"task": TASK, "type": "stdout", **params}
-    return httpx.get(f"{demo.nomad_url}/v1/client/fs/logs/{alloc_id}", params=params, timeout=10)
+    return http.get(f"{demo.nomad_url}/v1/client/fs/logs/{alloc_id}", params=params, timeout=10)
 
 
 def frames(text: str) -> list[dict]:
@@ -46,7 +47,7 @@ def data(frame: dict) -> bytes:
 
 
 def request(demo: DemoServer, path: str = "/") -> str:
-    return httpx.get(f"{demo.lb_url}{path}", headers={"Host": "mysite-sni-1.com"}).text
+    return http.get(f"{demo.lb_url}{path}", headers={"Host": "mysite-sni-1.com"}).text
 
 
 def plain(demo: DemoServer, alloc_id: str, log_type: str = "stdout") -> str:
@@ -155,7 +156,7 @@ def test_follow_streams_new_lines_and_heartbeats(demo):
     url = f"{demo.nomad_url}/v1/client/fs/logs/{alloc_id}"
     params = {"task": TASK, "type": "stdout", "follow": "true", "origin": "end", "offset": str(len(START))}
     requested = time.monotonic()
-    with httpx.stream("GET", url, params=params, timeout=10) as r:
+    with http.stream("GET", url, params=params, timeout=10) as r:
         assert r.status_code == 200
         reader = iter(FrameReader(r.iter_bytes()))
         assert data(next(reader)) == START.encode()  # flushed by the 200 ms batch window
@@ -172,9 +173,9 @@ def test_follow_streams_new_lines_and_heartbeats(demo):
                 break
         assert seen.startswith(b"2026/01/01 01:00:00 access ") and frame["Offset"] > len(START)
         # The task's end does not end the stream: the allocation stops, heartbeats go on.
-        assert httpx.post(f"{demo.nomad_url}/v1/allocation/{alloc_id}/stop").status_code == 200
+        assert http.post(f"{demo.nomad_url}/v1/allocation/{alloc_id}/stop").status_code == 200
         demo.advance(2)
-        assert httpx.get(f"{demo.nomad_url}/v1/allocation/{alloc_id}").json()["ClientStatus"] == "complete"
+        assert http.get(f"{demo.nomad_url}/v1/allocation/{alloc_id}").json()["ClientStatus"] == "complete"
         assert next(reader) == {}
 
 
@@ -185,20 +186,20 @@ def test_a_crash_writes_stderr(demo):
     text = text.replace(
         'type        = "service"\n', 'type        = "service"\n\n  meta {\n    nomadtui_demo_fail = "crash"\n  }\n', 1
     )
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": text}).json()
-    assert httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).status_code == 200
+    job = http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": text}).json()
+    assert http.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).status_code == 200
     demo.advance(1)
     new = next(a for a in allocs(demo) if a["JobVersion"] == 1)
     assert plain(demo, new["ID"]) == "2026/01/01 01:00:00 httpsbackendservice v1.0.1 listening on :7777\n"
     assert plain(demo, new["ID"], "stderr") == ""
     demo.advance(6)
     # Restarting: the task waits its restart delay, the allocation pending.
-    assert httpx.get(f"{demo.nomad_url}/v1/allocation/{new['ID']}").json()["ClientStatus"] == "pending"
+    assert http.get(f"{demo.nomad_url}/v1/allocation/{new['ID']}").json()["ClientStatus"] == "pending"
     assert plain(demo, new["ID"], "stderr") == (
         '2026/01/01 01:00:05 httpsbackendservice v1.0.1: fatal: nomadtui_demo_fail = "crash": exiting with status 1\n'
     )
     demo.advance(18)  # the restart delay: 15s and up to 25% jitter, then the start
-    assert httpx.get(f"{demo.nomad_url}/v1/allocation/{new['ID']}").json()["ClientStatus"] == "running"
+    assert http.get(f"{demo.nomad_url}/v1/allocation/{new['ID']}").json()["ClientStatus"] == "running"
     assert plain(demo, new["ID"]).count("listening on :7777\n") == 2
 
 
@@ -227,13 +228,13 @@ def test_error_answers(demo, params, status, text):
 def test_unknown_allocations_and_tasks_not_started(demo):
     r = logs(demo, "5e1c0000-0000-4000-8000-000000000000")
     assert (r.status_code, r.text) == (404, 'Unknown allocation "5e1c0000-0000-4000-8000-000000000000"')
-    r = httpx.get(f"{demo.nomad_url}/v1/client/fs/logs/", params={"task": TASK, "type": "stdout"})
+    r = http.get(f"{demo.nomad_url}/v1/client/fs/logs/", params={"task": TASK, "type": "stdout"})
     assert (r.status_code, r.text) == (400, "must provide a valid alloc id")
     # The agent checks its parameters before it looks for the allocation.
     assert logs(demo, "nope", type="").text == "must provide log type (stdout/stderr)"
     text = (JOBS_DIR / "httpsbackend-tcp-sni-1-rolling-update.nomad").read_text()
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": text}).json()
-    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job})
+    job = http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": text}).json()
+    http.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job})
     demo.advance(0)  # placed, not started
     pending = next(a for a in allocs(demo) if a["ClientStatus"] == "pending")
     r = logs(demo, pending["ID"])

@@ -12,37 +12,38 @@ import pytest
 
 from nomadtui.demo.cluster import JOBS_DIR
 from nomadtui.demo.server import DemoServer
+from tests.helpers import http
 
 JOB = "httpsbackend-sni-1"
 TASK = JOB
 
 
 def allocs(demo: DemoServer) -> list[dict]:
-    return httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()
+    return http.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()
 
 
 def alloc(demo: DemoServer, alloc_id: str) -> dict:
-    return httpx.get(f"{demo.nomad_url}/v1/allocation/{alloc_id}").json()
+    return http.get(f"{demo.nomad_url}/v1/allocation/{alloc_id}").json()
 
 
 def restart(demo: DemoServer, alloc_id: str, body: bytes = b"", method: str = "POST") -> httpx.Response:
-    return httpx.request(method, f"{demo.nomad_url}/v1/client/allocation/{alloc_id}/restart", content=body)
+    return http.request(method, f"{demo.nomad_url}/v1/client/allocation/{alloc_id}/restart", content=body)
 
 
 def stop(demo: DemoServer, alloc_id: str, **params) -> httpx.Response:
-    return httpx.post(f"{demo.nomad_url}/v1/allocation/{alloc_id}/stop", params=params)
+    return http.post(f"{demo.nomad_url}/v1/allocation/{alloc_id}/stop", params=params)
 
 
 def stdout(demo: DemoServer, alloc_id: str) -> str:
     params = {"task": TASK, "type": "stdout", "plain": "true"}
-    return httpx.get(f"{demo.nomad_url}/v1/client/fs/logs/{alloc_id}", params=params).text
+    return http.get(f"{demo.nomad_url}/v1/client/fs/logs/{alloc_id}", params=params).text
 
 
 def stream_after(demo: DemoServer, index: int) -> list[dict]:
     """Every event after `index`, up to the cluster's index now, from the event stream."""
     last = demo.call(lambda: demo.cluster.store.index)
     out: list[dict] = []
-    with httpx.stream("GET", f"{demo.nomad_url}/v1/event/stream", params={"index": index + 1}, timeout=10) as r:
+    with http.stream("GET", f"{demo.nomad_url}/v1/event/stream", params={"index": index + 1}, timeout=10) as r:
         for line in r.iter_lines():
             frame = json.loads(line)
             out += frame.get("Events", [])
@@ -130,8 +131,8 @@ def test_a_task_restart_and_the_refusals(demo):
 
 def test_a_restart_starts_the_health_clock_again(demo):
     source = (JOBS_DIR / "httpsbackend-tcp-sni-1-rolling-update.nomad").read_text()
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": source}).json()
-    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job})
+    job = http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": source}).json()
+    http.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job})
     demo.advance(1)
     new = next(a for a in allocs(demo) if a["JobVersion"] == 1)
     demo.advance(20)  # min_healthy_time is 30s
@@ -177,7 +178,7 @@ def test_stop_migrates_the_allocation_to_a_replacement(demo):
     assert alloc(demo, new["ID"])["ClientStatus"] == "running"
     running = [a for a in allocs(demo) if a["DesiredStatus"] == "run" and a["ClientStatus"] == "running"]
     assert len(running) == 3 and new["ID"] in {a["ID"] for a in running}
-    assert httpx.get(f"{demo.nomad_url}/v1/evaluation/{body['EvalID']}").json()["Status"] == "complete"
+    assert http.get(f"{demo.nomad_url}/v1/evaluation/{body['EvalID']}").json()["Status"] == "complete"
     assert [(i - index, topic, kind) for i, topic, kind, _ in events_after(demo, index)] == [
         (1, "Allocation", "AllocationUpdateDesiredStatus"),
         (1, "Evaluation", "AllocationUpdateDesiredStatus"),
@@ -197,8 +198,8 @@ def test_stop_migrates_the_allocation_to_a_replacement(demo):
 
 def test_stop_during_a_canary_keeps_the_old_version(demo):
     source = (JOBS_DIR / "httpsbackend-tcp-sni-1-canary-2.nomad").read_text()
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": source}).json()
-    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job})
+    job = http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": source}).json()
+    http.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job})
     demo.advance(40)
     old = next(a for a in allocs(demo) if a["JobVersion"] == 0)
     canary = next(a for a in allocs(demo) if a["JobVersion"] == 1)
@@ -217,16 +218,16 @@ def test_stop_during_a_canary_keeps_the_old_version(demo):
 
 def test_stop_after_a_promotion_migrates_the_former_canary(demo):
     source = (JOBS_DIR / "httpsbackend-tcp-sni-1-canary-2.nomad").read_text()
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": source}).json()
-    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job})
+    job = http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": source}).json()
+    http.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job})
     demo.advance(40)
-    d = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json()
+    d = http.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json()
     canary = d["TaskGroups"][JOB]["PlacedCanaries"][0]
     body = {"DeploymentID": d["ID"], "All": True}
-    assert httpx.post(f"{demo.nomad_url}/v1/deployment/promote/{d['ID']}", json=body).status_code == 200
+    assert http.post(f"{demo.nomad_url}/v1/deployment/promote/{d['ID']}", json=body).status_code == 200
     for _ in range(200):
         demo.advance(5)
-        if httpx.get(f"{demo.nomad_url}/v1/deployment/{d['ID']}").json()["Status"] == "successful":
+        if http.get(f"{demo.nomad_url}/v1/deployment/{d['ID']}").json()["Status"] == "successful":
             break
     assert stop(demo, canary).status_code == 200
     demo.advance(1)
@@ -236,7 +237,7 @@ def test_stop_after_a_promotion_migrates_the_former_canary(demo):
         1,
         "",
     )
-    assert httpx.get(f"{demo.nomad_url}/v1/deployment/{d['ID']}").json()["Status"] == "successful"
+    assert http.get(f"{demo.nomad_url}/v1/deployment/{d['ID']}").json()["Status"] == "successful"
 
 
 @pytest.mark.parametrize(
@@ -256,5 +257,5 @@ def test_stop_after_a_promotion_migrates_the_former_canary(demo):
 )
 def test_stop_refusals(demo, method, alloc_id, params, status, text):
     alloc_id = alloc_id or allocs(demo)[0]["ID"]
-    r = httpx.request(method, f"{demo.nomad_url}/v1/allocation/{alloc_id}/stop", params=params)
+    r = http.request(method, f"{demo.nomad_url}/v1/allocation/{alloc_id}/stop", params=params)
     assert (r.status_code, r.text) == (status, text)

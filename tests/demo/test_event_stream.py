@@ -25,6 +25,7 @@ from nomadtui.demo.stream import (
     filter_events,
     subscribe,
 )
+from tests.helpers import http
 
 JOB = "httpsbackend-sni-1"
 
@@ -40,7 +41,7 @@ def demo() -> Iterator[DemoServer]:
 
 def first_batch(url: str, **params) -> dict:
     """The first line with events of a stream from `params`."""
-    with httpx.stream("GET", f"{url}/v1/event/stream", params=params, timeout=10) as r:
+    with http.stream("GET", f"{url}/v1/event/stream", params=params, timeout=10) as r:
         assert r.status_code == 200
         for line in r.iter_lines():
             frame = json.loads(line)
@@ -70,7 +71,7 @@ def test_a_reader_that_falls_behind_the_buffer_is_closed(demo):
     seen: dict = {}
 
     def read() -> None:
-        with httpx.stream(
+        with http.stream(
             "GET",
             f"{demo.nomad_url}/v1/event/stream",
             params={"topic": "Evaluation"},
@@ -115,7 +116,7 @@ def test_a_stream_resumes_from_an_index(demo):
     evaluate(demo, 1)
     demo.advance(0)
     frame = first_batch(demo.nomad_url, index=middle, topic=f"Evaluation:{JOB}")
-    evals = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/evaluations").json()  # by ID, as Nomad lists them
+    evals = http.get(f"{demo.nomad_url}/v1/job/{JOB}/evaluations").json()  # by ID, as Nomad lists them
     newest = max(evals, key=lambda e: e["CreateIndex"])
     assert frame["Index"] > middle and {e["Key"] for e in frame["Events"]} == {newest["ID"]}
 
@@ -124,7 +125,7 @@ def test_a_stream_resumes_from_an_index(demo):
 def test_malformed_topics_get_nomads_400(demo, topic):
     """command/agent/event_endpoint.go parseEventTopics and parseTopic: more than one colon is
     "Invalid key value pair for topic", wrapped by EventStream as a 400 "Invalid topic query"."""
-    r = httpx.get(f"{demo.nomad_url}/v1/event/stream", params={"topic": ["Job", topic]})
+    r = http.get(f"{demo.nomad_url}/v1/event/stream", params={"topic": ["Job", topic]})
     assert r.status_code == 400
     assert r.text == f"Invalid topic query: error parsing topics: Invalid key value pair for topic, topic: {topic}"
     assert r.headers["Content-Type"] == "text/plain; charset=utf-8"
@@ -134,7 +135,7 @@ def test_a_topic_with_an_empty_key_is_a_topic():
     frame_params = {"topic": "Job:", "index": 1}
     demo = DemoServer(Cluster(ManualClock(), seed=1), seed=1).start()
     try:
-        with httpx.stream("GET", f"{demo.nomad_url}/v1/event/stream", params=frame_params, timeout=5) as r:
+        with http.stream("GET", f"{demo.nomad_url}/v1/event/stream", params=frame_params, timeout=5) as r:
             assert r.status_code == 200 and next(r.iter_lines()) == "{}"
     finally:
         demo.stop()

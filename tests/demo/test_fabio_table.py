@@ -12,17 +12,18 @@ import pytest
 from nomadtui.demo.clock import ManualClock
 from nomadtui.demo.cluster import SEED_JOB_FILE, Cluster
 from nomadtui.demo.server import DemoServer
+from tests.helpers import http
 
 JOB = "httpsbackend-sni-1"
 SRC = "mysite-sni-1.com/"
 
 
 def routes(demo) -> list[dict]:
-    return httpx.get(f"{demo.fabio_url}/api/routes").json() or []
+    return http.get(f"{demo.fabio_url}/api/routes").json() or []
 
 
 def seed_job(demo) -> dict:
-    return httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": SEED_JOB_FILE.read_text()}).json()
+    return http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": SEED_JOB_FILE.read_text()}).json()
 
 
 def other_job(demo, job_id: str = "other", service: str = "other-svc", **service_fields) -> dict:
@@ -36,7 +37,7 @@ def other_job(demo, job_id: str = "other", service: str = "other-svc", **service
 
 
 def register(demo, job: dict) -> None:
-    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
+    http.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).raise_for_status()
     demo.advance(0)  # the scheduler places it; its task starts START_SECONDS later
 
 
@@ -50,13 +51,13 @@ def test_an_instance_joins_once_its_check_passed_and_leaves_when_it_stops(demo):
     starts, so the instance joins a check interval after the start, not at it."""
     register(demo, other_job(demo))
     demo.advance(0.5)  # the task runs
-    (alloc,) = httpx.get(f"{demo.nomad_url}/v1/job/other/allocations").json()
+    (alloc,) = http.get(f"{demo.nomad_url}/v1/job/other/allocations").json()
     assert alloc["ClientStatus"] == "running" and "other-svc" not in services(demo)
     demo.advance(9.9)
     assert "other-svc" not in services(demo)
     demo.advance(0.2)  # 10 s after the start: the check passed
     assert services(demo).count("other-svc") == 1
-    httpx.delete(f"{demo.nomad_url}/v1/job/other").raise_for_status()
+    http.delete(f"{demo.nomad_url}/v1/job/other").raise_for_status()
     demo.advance(0)  # DesiredStatus stop: Nomad deregisters the service before the kill
     assert "other-svc" not in services(demo)
 
@@ -85,7 +86,7 @@ def test_an_instance_without_a_consul_check_is_never_routed(demo, fields):
     one is never listed; a `provider = "nomad"` service is not in Consul at all."""
     register(demo, other_job(demo, **fields))
     demo.advance(60)
-    (alloc,) = httpx.get(f"{demo.nomad_url}/v1/job/other/allocations").json()
+    (alloc,) = http.get(f"{demo.nomad_url}/v1/job/other/allocations").json()
     assert alloc["ClientStatus"] == "running" and "other-svc" not in services(demo)
 
 
@@ -114,7 +115,7 @@ def test_a_new_instance_takes_its_commands_place_not_the_end(demo):
     during a rolling update old and new instances are listed by address, whatever their age."""
     before = [r["dst"] for r in routes(demo)]
     text = SEED_JOB_FILE.read_text().replace("v1.0.0", "v1.0.1")
-    register(demo, httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": text}).json())
+    register(demo, http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": text}).json())
     seen = set()
     for _ in range(90):
         demo.advance(1)
@@ -126,13 +127,13 @@ def test_a_new_instance_takes_its_commands_place_not_the_end(demo):
 
 def test_an_empty_table_prints_an_empty_line(demo):
     """fabio admin/api/routes.go: `fmt.Fprintln(w, t.String())`, a newline for an empty table."""
-    httpx.delete(f"{demo.nomad_url}/v1/job/{JOB}").raise_for_status()
+    http.delete(f"{demo.nomad_url}/v1/job/{JOB}").raise_for_status()
     demo.advance(2)
-    assert httpx.get(f"{demo.fabio_url}/api/routes", params={"raw": ""}).text == "\n"
+    assert http.get(f"{demo.fabio_url}/api/routes", params={"raw": ""}).text == "\n"
 
 
 @pytest.mark.parametrize("path", ["/", "/nope", "/api/nope"])
 def test_unknown_admin_paths_redirect_to_the_routes_page(demo, path):
     """fabio admin/server.go handler: the mux's "/" pattern is a 303 to /routes."""
-    r = httpx.get(f"{demo.fabio_url}{path}")
+    r = http.get(f"{demo.fabio_url}{path}")
     assert r.status_code == 303 and r.headers["location"] == "/routes"

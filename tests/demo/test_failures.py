@@ -3,13 +3,12 @@ fail / pause / resume, and every refused request answered as Nomad answers it.""
 
 from __future__ import annotations
 
-import httpx
 import nomad
 import pytest
 from nomad.api import exceptions
 
 from nomadtui.demo.cluster import JOBS_DIR
-from tests.helpers import fingerprint
+from tests.helpers import fingerprint, http
 
 JOB = "httpsbackend-sni-1"
 
@@ -61,7 +60,7 @@ def test_failing_canary_auto_reverts(demo, n):
     assert canary["DeploymentStatus"]["Healthy"] is False
     assert canary["ClientStatus"] == "running"
     # The unhealthy canary takes no traffic: its checks fail, so Fabio never routes to it.
-    rows = httpx.get(f"{demo.fabio_url}/api/routes").json()
+    rows = http.get(f"{demo.fabio_url}/api/routes").json()
     assert len(rows) == 3
 
     demo.advance(61)  # progress_deadline 2m from the canary's placement
@@ -188,7 +187,7 @@ def test_tag_change_is_an_in_place_update(demo, n):
     assert d["Status"] == "successful" and group(d)["PlacedAllocs"] == 3
     allocs = n.job.get_allocations(JOB)
     assert {a["ID"] for a in allocs} == ids and {a["JobVersion"] for a in allocs} == {1}
-    rows = httpx.get(f"{demo.fabio_url}/api/routes").json()
+    rows = http.get(f"{demo.fabio_url}/api/routes").json()
     assert all(r["tags"] == ["live"] for r in rows)
 
 
@@ -313,10 +312,10 @@ def test_revert_refusals(demo, n):
 
 
 def test_wrong_method_and_bad_query(demo):
-    r = httpx.delete(f"{demo.nomad_url}/v1/jobs")
+    r = http.delete(f"{demo.nomad_url}/v1/jobs")
     assert (r.status_code, r.text) == (405, "Invalid method")
-    r = httpx.get(f"{demo.nomad_url}/v1/jobs", params={"index": "x"})
+    r = http.get(f"{demo.nomad_url}/v1/jobs", params={"index": "x"})
     assert (r.status_code, r.text) == (400, "Invalid index")
-    r = httpx.get(f"{demo.nomad_url}/v1/jobs", params={"index": "1", "wait": "soon"})
+    r = http.get(f"{demo.nomad_url}/v1/jobs", params={"index": "1", "wait": "soon"})
     assert (r.status_code, r.text) == (400, "Invalid wait time")
     assert r.headers["content-type"] == "text/plain; charset=utf-8"

@@ -10,7 +10,6 @@ import json
 import threading
 from collections.abc import Iterator
 
-import httpx
 import nomad
 import pytest
 
@@ -18,6 +17,7 @@ from nomadtui.demo import gc
 from nomadtui.demo.clock import ManualClock
 from nomadtui.demo.cluster import JOBS_DIR, TRACKED_VERSIONS, Cluster
 from nomadtui.demo.server import DemoServer
+from tests.helpers import http
 
 JOB = "httpsbackend-sni-1"
 SPEED = 10.0
@@ -160,7 +160,7 @@ def test_job_versions_stay_at_most_the_tracked_number(fast):
     versions = n.job.get_versions(JOB)["Versions"]
     assert [v["Version"] for v in versions] == list(range(8, 8 - TRACKED_VERSIONS, -1))
     for version, status in ((1, 404), (2, 404), (3, 200), (8, 200)):
-        r = httpx.get(f"{fast.nomad_url}/v1/job/{JOB}/submission", params={"version": version})
+        r = http.get(f"{fast.nomad_url}/v1/job/{JOB}/submission", params={"version": version})
         assert r.status_code == status, version
 
 
@@ -182,7 +182,7 @@ def test_a_stopped_job_goes_after_the_job_threshold(fast):
     assert n.job.get_job(JOB)["ID"] == JOB  # not yet
 
     advance_to(fast, stopped_at + JOB_THRESHOLD + TICK + 1)
-    assert httpx.get(f"{fast.nomad_url}/v1/job/{JOB}").status_code == 404
+    assert http.get(f"{fast.nomad_url}/v1/job/{JOB}").status_code == 404
     assert n.jobs.get_jobs() == [] and n.deployments.get_deployments() == []
     frame = first_batch(fast.nomad_url, index=before + 1, topic="*")
     assert {(e["Type"], e["Topic"], e["Key"]) for e in frame["Events"]} == {("JobBatchDeregistered", "Job", JOB)}
@@ -191,7 +191,7 @@ def test_a_stopped_job_goes_after_the_job_threshold(fast):
 
 def first_batch(url: str, **params) -> dict:
     """The first line with events of a stream from `params`."""
-    with httpx.stream("GET", f"{url}/v1/event/stream", params=params, timeout=10) as r:
+    with http.stream("GET", f"{url}/v1/event/stream", params=params, timeout=10) as r:
         for line in r.iter_lines():
             if frame := json.loads(line):
                 return frame
@@ -209,18 +209,18 @@ def test_system_gc_collects_at_once(demo):
     running = live(allocs)
     assert len(allocs) == 6 and len(deployments) == 2
     url = f"{demo.nomad_url}/v1/job/{JOB}/allocations"
-    index = int(httpx.get(url).headers["X-Nomad-Index"])
+    index = int(http.get(url).headers["X-Nomad-Index"])
     newest_event = first_batch(demo.nomad_url, index=10**9, topic="*")["Index"]
     woke: dict = {}
 
     def block() -> None:
-        r = httpx.get(url, params={"index": index, "wait": "60s"}, timeout=90)
+        r = http.get(url, params={"index": index, "wait": "60s"}, timeout=90)
         woke.update(index=int(r.headers["X-Nomad-Index"]), ids={a["ID"] for a in r.json()})
 
     waiter = threading.Thread(target=block)
     waiter.start()
-    assert httpx.post(f"{demo.nomad_url}/v1/system/gc").status_code == 405
-    r = httpx.put(f"{demo.nomad_url}/v1/system/gc")
+    assert http.post(f"{demo.nomad_url}/v1/system/gc").status_code == 405
+    r = http.put(f"{demo.nomad_url}/v1/system/gc")
     assert (r.status_code, r.content) == (200, b"")
     demo.advance(0)
     waiter.join(30)

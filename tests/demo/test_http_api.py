@@ -15,6 +15,7 @@ import pytest
 from nomadtui.demo.clock import ManualClock
 from nomadtui.demo.cluster import JOBS_DIR, Cluster
 from nomadtui.demo.server import DemoServer
+from tests.helpers import http
 
 JOB = "httpsbackend-sni-1"
 
@@ -46,10 +47,10 @@ def test_blocking_query_returns_on_change(demo):
 
 
 def test_blocking_query_times_out_with_the_same_index(demo):
-    r = httpx.get(f"{demo.nomad_url}/v1/jobs")
+    r = http.get(f"{demo.nomad_url}/v1/jobs")
     index = int(r.headers["X-Nomad-Index"])
     started = time.monotonic()
-    again = httpx.get(f"{demo.nomad_url}/v1/jobs", params={"index": index, "wait": "300ms"})
+    again = http.get(f"{demo.nomad_url}/v1/jobs", params={"index": index, "wait": "300ms"})
     assert 0.25 < time.monotonic() - started < 3
     assert int(again.headers["X-Nomad-Index"]) == index
     assert again.json() == r.json()
@@ -78,9 +79,9 @@ def test_indexes_follow_nomads_rules(demo):
 def test_writes_accept_put_and_post(demo):
     hcl = (JOBS_DIR / "httpsbackend-tcp-sni-1.nomad").read_text()
     for method in ("PUT", "POST"):
-        r = httpx.request(method, f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl})
+        r = http.request(method, f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl})
         assert r.status_code == 200 and r.json()["ID"] == JOB
-    r = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": ""})
+    r = http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": ""})
     assert (r.status_code, r.text) == (400, "Job spec is empty")
 
 
@@ -110,10 +111,10 @@ def test_fabio_admin_api(demo):
 
 
 def test_empty_route_table_is_null(demo):
-    httpx.delete(f"{demo.nomad_url}/v1/job/{JOB}")
+    http.delete(f"{demo.nomad_url}/v1/job/{JOB}")
     demo.advance(2)
-    assert httpx.get(f"{demo.fabio_url}/api/routes").text == "null"
-    job = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()
+    assert http.get(f"{demo.fabio_url}/api/routes").text == "null"
+    job = http.get(f"{demo.nomad_url}/v1/job/{JOB}").json()
     assert job["Stop"] is True and job["Version"] == 1 and job["Status"] == "dead"
 
 
@@ -121,7 +122,7 @@ def test_event_stream(demo):
     events: list[dict] = []
 
     def read():
-        with httpx.stream(
+        with http.stream(
             "GET",
             f"{demo.nomad_url}/v1/event/stream",
             params={"topic": ["Deployment:httpsbackend-sni-1", "Job:*"]},
@@ -136,8 +137,8 @@ def test_event_stream(demo):
     t.start()
     time.sleep(0.3)
     hcl = (JOBS_DIR / "httpsbackend-tcp-sni-1-rolling-update.nomad").read_text()
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
-    httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job})
+    job = http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
+    http.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job})
     demo.advance(0)
     t.join(5)
     assert events[0] == {}
@@ -149,15 +150,15 @@ def test_acl_tokens():
     server = DemoServer(Cluster(ManualClock(), seed=3), acl_tokens={"reader": "read", "writer": "write"}).start()
     try:
         url = server.nomad_url
-        assert (httpx.get(f"{url}/v1/jobs").status_code, httpx.get(f"{url}/v1/jobs").text) == (403, "Permission denied")
-        r = httpx.get(f"{url}/v1/jobs", headers={"X-Nomad-Token": "wrong"})
+        assert (http.get(f"{url}/v1/jobs").status_code, http.get(f"{url}/v1/jobs").text) == (403, "Permission denied")
+        r = http.get(f"{url}/v1/jobs", headers={"X-Nomad-Token": "wrong"})
         assert (r.status_code, r.text) == (403, "ACL token not found")
-        assert httpx.get(f"{url}/v1/jobs", headers={"X-Nomad-Token": "reader"}).status_code == 200
+        assert http.get(f"{url}/v1/jobs", headers={"X-Nomad-Token": "reader"}).status_code == 200
         hcl = (JOBS_DIR / "httpsbackend-tcp-sni-1.nomad").read_text()
-        job = httpx.post(f"{url}/v1/jobs/parse", json={"JobHCL": hcl}, headers={"X-Nomad-Token": "reader"}).json()
-        r = httpx.post(f"{url}/v1/jobs", json={"Job": job}, headers={"X-Nomad-Token": "reader"})
+        job = http.post(f"{url}/v1/jobs/parse", json={"JobHCL": hcl}, headers={"X-Nomad-Token": "reader"}).json()
+        r = http.post(f"{url}/v1/jobs", json={"Job": job}, headers={"X-Nomad-Token": "reader"})
         assert (r.status_code, r.text) == (403, "Permission denied")
-        r = httpx.post(f"{url}/v1/jobs", json={"Job": job}, headers={"Authorization": "Bearer writer"})
+        r = http.post(f"{url}/v1/jobs", json={"Job": job}, headers={"Authorization": "Bearer writer"})
         assert r.status_code == 200
     finally:
         server.stop()
@@ -186,9 +187,9 @@ def test_demo_server_command_prints_its_addresses():
         lines = [proc.stdout.readline().split() for _ in range(3)]
         assert [name for name, _ in lines] == ["nomad", "fabio", "lb"]
         urls = dict(lines)
-        assert httpx.get(f"{urls['nomad']}/v1/job/{JOB}").json()["Status"] == "running"
-        assert httpx.get(f"{urls['fabio']}/health").text == "OK\n"
-        r = httpx.get(urls["lb"], headers={"Host": "mysite-sni-1.com"})
+        assert http.get(f"{urls['nomad']}/v1/job/{JOB}").json()["Status"] == "running"
+        assert http.get(f"{urls['fabio']}/health").text == "OK\n"
+        r = http.get(urls["lb"], headers={"Host": "mysite-sni-1.com"})
         assert r.text == "this is httpsbackendservice, version: v1.0.0\n"
     finally:
         proc.terminate()

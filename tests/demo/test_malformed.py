@@ -20,6 +20,7 @@ from nomadtui.demo.clock import ManualClock
 from nomadtui.demo.cluster import JOBS_DIR, Cluster
 from nomadtui.demo.nomad_api import NomadAPI
 from nomadtui.demo.server import DemoServer
+from tests.helpers import http
 
 JOB = "httpsbackend-sni-1"
 HCL = (JOBS_DIR / "httpsbackend-tcp-sni-1.nomad").read_text()
@@ -319,7 +320,7 @@ def test_a_request_is_answered_while_a_big_parse_runs(server, api, monkeypatch):
     worker.start()
     try:
         assert started.wait(30)
-        r = httpx.get(f"{server.nomad_url}/v1/jobs", timeout=10)
+        r = http.get(f"{server.nomad_url}/v1/jobs", timeout=10)
         order.append("jobs")
         assert r.status_code == 200
     finally:

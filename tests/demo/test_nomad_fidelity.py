@@ -10,6 +10,7 @@ import pytest
 from nomadtui.demo.cluster import JOBS_DIR, SEED_JOB_FILE
 from nomadtui.demo.store import EVENT_TYPES
 from nomadtui.wire import parse_rfc3339
+from tests.helpers import http
 
 JOB = "httpsbackend-sni-1"
 
@@ -328,9 +329,9 @@ def test_write_answers_do_not_claim_a_known_leader(demo):
     """Job.Register and Job.Deregister (nomad/job_endpoint.go) fill only the reply's Index of its
     QueryMeta; KnownLeader is set by setQueryMeta for reads (the wire sample of POST /v1/jobs)."""
     hcl = (JOBS_DIR / "httpsbackend-tcp-sni-1.nomad").read_text()
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
+    job = http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
     job["Meta"] = {"changed": "yes"}
-    registered = httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).json()
+    registered = http.post(f"{demo.nomad_url}/v1/jobs", json={"Job": job}).json()
     assert registered["KnownLeader"] is False and registered["EvalID"]
-    stopped = httpx.delete(f"{demo.nomad_url}/v1/job/{job['ID']}").json()
+    stopped = http.delete(f"{demo.nomad_url}/v1/job/{job['ID']}").json()
     assert stopped["KnownLeader"] is False and stopped["EvalID"]

@@ -15,6 +15,7 @@ import pytest
 from nomadtui.demo.clock import ManualClock
 from nomadtui.demo.cluster import JOBS_DIR, Cluster
 from nomadtui.demo.server import DemoServer
+from tests.helpers import http
 
 EXTRA = 25
 
@@ -24,10 +25,10 @@ def server() -> Iterator[DemoServer]:
     """The article's job and 25 extra jobs in `default`, two jobs in `staging`."""
     demo = DemoServer(Cluster(ManualClock(), seed=11, extra_jobs=EXTRA), seed=11).start()
     hcl = (JOBS_DIR / "httpsbackend-tcp-sni-1.nomad").read_text()
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
+    job = http.post(f"{demo.nomad_url}/v1/jobs/parse", json={"JobHCL": hcl}).json()
     for job_id in ("aaa-staging", "service-00003"):  # one sorts first, one shares an id with default
         body = {"Job": dict(job, ID=job_id, Name=job_id)}
-        httpx.post(f"{demo.nomad_url}/v1/jobs", params={"namespace": "staging"}, json=body).raise_for_status()
+        http.post(f"{demo.nomad_url}/v1/jobs", params={"namespace": "staging"}, json=body).raise_for_status()
     demo.advance(60)
     try:
         yield demo

@@ -15,6 +15,7 @@ from nomadtui.demo.clock import ManualClock
 from nomadtui.demo.cluster import EXTRA_JOB_HCL, Cluster, extra_job_id
 from nomadtui.demo.server import DemoServer
 from nomadtui.demo.store import EVENT_TYPES, Store
+from tests.helpers import http
 
 
 def test_extra_jobs_are_registered_evaluated_and_running():
@@ -185,7 +186,7 @@ def test_the_command_lines_take_extra_jobs(capsys):
     )
     try:
         urls = dict(proc.stdout.readline().split() for _ in range(3))  # type: ignore[union-attr]
-        jobs = httpx.get(f"{urls['nomad']}/v1/jobs").json()
+        jobs = http.get(f"{urls['nomad']}/v1/jobs").json()
         assert len(jobs) == 41 and jobs[-1]["ID"] == "service-00040"
         assert {j["Status"] for j in jobs} == {"running"}
         assert all(j["JobSummary"]["Summary"]["app"]["Running"] == 1 for j in jobs[1:])

@@ -10,6 +10,7 @@ import nomad
 import pytest
 
 from nomadtui.demo.cluster import JOBS_DIR
+from tests.helpers import http
 
 JOB = "httpsbackend-sni-1"
 
@@ -47,7 +48,7 @@ def image(n, alloc: dict) -> str:
 
 
 def routes(demo) -> dict[str, list[dict]]:
-    rows = httpx.get(f"{demo.fabio_url}/api/routes").json() or []
+    rows = http.get(f"{demo.fabio_url}/api/routes").json() or []
     table = collections.defaultdict(list)
     for row in rows:
         table[row["src"]].append(row)
@@ -257,7 +258,7 @@ def test_revert_creates_a_new_version(demo, n):
 
 def test_version_history_with_diffs(demo, n):
     roll(demo, n, "httpsbackend-tcp-sni-1-rolling-update.nomad")
-    body = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/versions", params={"diffs": "true"}).json()
+    body = http.get(f"{demo.nomad_url}/v1/job/{JOB}/versions", params={"diffs": "true"}).json()
     assert [v["Version"] for v in body["Versions"]] == [1, 0]
     assert len(body["Diffs"]) == 1
     task = body["Diffs"][0]["TaskGroups"][0]["Tasks"][0]

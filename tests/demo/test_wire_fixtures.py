@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from nomadtui.demo.cluster import JOBS_DIR
+from tests.helpers import http
 
 JOB = "httpsbackend-sni-1"
 
@@ -145,7 +146,7 @@ def test_every_fixture_has_an_answer_of_the_same_shape(shared, answers):
 
 def test_parse_request_fixture_is_accepted(shared, demo):
     request = json.loads((shared / "fixtures" / "nomad-api" / "post-v1-jobs-parse.request.json").read_text())
-    job = httpx.post(f"{demo.nomad_url}/v1/jobs/parse", json=request).json()
+    job = http.post(f"{demo.nomad_url}/v1/jobs/parse", json=request).json()
     expected = json.loads((shared / "fixtures" / "nomad-api" / "post-v1-jobs-parse.response.json").read_text())
     assert set(expected) <= set(job)
     assert job["ID"] == "example" and job["Type"] == "service" and job["Region"] == "global"

@@ -3,13 +3,11 @@ called what it is, and `enter` on an allocation saying why it is unwell."""
 
 from __future__ import annotations
 
-import httpx
-
 from nomadtui.harness.drive import driven, screen_text
 from nomadtui.ui.screens.alloc import AllocScreen
 from nomadtui.ui.screens.dialogs import ConfirmScreen
 from nomadtui.ui.screens.main import MainScreen
-from tests.helpers import roll_out
+from tests.helpers import http, roll_out
 
 JOB = "httpsbackend-sni-1"
 
@@ -98,7 +96,7 @@ async def test_restart_and_stop_are_confirmed_with_their_commands(demo, make_app
         await pilot.press("y")
         await w.until(lambda: isinstance(app.screen, AllocScreen))
         await w.advance(1)
-        stopped = httpx.get(f"{demo.nomad_url}/v1/allocation/{alloc.id}").json()
+        stopped = http.get(f"{demo.nomad_url}/v1/allocation/{alloc.id}").json()
         assert stopped["DesiredStatus"] == "stop"
 
 
@@ -128,7 +126,7 @@ async def test_l_shows_the_task_log_and_follows_it(demo, make_app):
         assert "stdout of task httpsbackend-sni-1" in screen_text(app) and "following" in screen_text(app)
         # A request served through Fabio's listener is an access line, followed as it is written.
         for _ in range(30):  # Fabio spreads them over three allocations: some reach this one
-            httpx.get(f"{demo.lb_url}/nomadtui-test", headers={"Host": "mysite-sni-1.com"})
+            http.get(f"{demo.lb_url}/nomadtui-test", headers={"Host": "mysite-sni-1.com"})
         await w.until(lambda: "path=/nomadtui-test" in screen_text(app))
         await pilot.press("s")  # stderr: nothing crashed, nothing written
         await w.until(lambda: "stderr of task" in screen_text(app))

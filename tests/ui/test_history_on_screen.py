@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import re
 
-import httpx
-
 from nomadtui.harness.drive import driven, screen_text
-from tests.helpers import roll_out
+from tests.helpers import http, roll_out
 
 JOB = "httpsbackend-sni-1"
 
@@ -20,7 +18,7 @@ async def test_a_canary_that_failed_before_the_app_started_is_on_screen_and_expo
     # The incident happens first: the canary never turns healthy, the deployment fails at its
     # progress deadline and auto_revert writes version 0 back as version 2, which rolls out.
     roll_out(demo, "httpsbackend-tcp-sni-1-canary-fail.nomad")
-    deployments = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployments").json()
+    deployments = http.get(f"{demo.nomad_url}/v1/job/{JOB}/deployments").json()
     deployments.sort(key=lambda d: d["CreateIndex"], reverse=True)  # Nomad lists them by ID
     revert, failed = (d["ID"][:8] for d in deployments[:2])
     canary = deployments[1]["TaskGroups"][JOB]["PlacedCanaries"][0][:8]

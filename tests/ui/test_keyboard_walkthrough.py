@@ -5,21 +5,19 @@ the demo's HTTP API), so that each stays short."""
 
 from __future__ import annotations
 
-import httpx
-
 from nomadtui.harness.drive import driven, screen_text
 from nomadtui.ui.screens.main import MainScreen
 from nomadtui.ui.screens.revert import RevertScreen
-from tests.helpers import roll_out
+from tests.helpers import http, roll_out
 
 JOB = "httpsbackend-sni-1"
 
 
 def running_images(demo) -> set[str]:
-    allocs = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()
+    allocs = http.get(f"{demo.nomad_url}/v1/job/{JOB}/allocations").json()
     live = [a for a in allocs if a["DesiredStatus"] == "run" and a["ClientStatus"] == "running"]
     return {
-        httpx.get(f"{demo.nomad_url}/v1/allocation/{a['ID']}")
+        http.get(f"{demo.nomad_url}/v1/allocation/{a['ID']}")
         .json()["Job"]["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
         .rpartition(":")[2]
         for a in live
@@ -27,7 +25,7 @@ def running_images(demo) -> set[str]:
 
 
 def latest(demo) -> dict:
-    return httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json()
+    return http.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json()
 
 
 async def test_rolling_update_and_a_weighted_canary(demo, make_app):
@@ -117,7 +115,7 @@ async def test_revert_to_the_latest_stable_version_that_differs(demo, make_app):
         await pilot.press("y")
         await w.until(lambda: isinstance(app.screen, MainScreen))
         await w.advance(0)
-        job = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()
+        job = http.get(f"{demo.nomad_url}/v1/job/{JOB}").json()
         assert job["Version"] == 5
         # Version 3 had a canary: the revert rolls out under its own rules, so it waits for promotion.
         await w.advance(31)

@@ -5,20 +5,19 @@ is "oldest kept"; only v0 is the "first version"."""
 
 from __future__ import annotations
 
-import httpx
 from textual.widgets import OptionList
 
 from nomadtui.harness.drive import driven, screen_text
 from nomadtui.model import JobVersion
 from nomadtui.ui.screens.main import MainScreen
 from nomadtui.ui.screens.revert import RevertScreen, changes_something, default_choice, history_note
-from tests.helpers import register, roll_out
+from tests.helpers import http, register, roll_out
 
 JOB = "httpsbackend-sni-1"
 
 
 def job_version(demo) -> int:
-    return httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"]
+    return http.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"]
 
 
 def auto_reverted(demo) -> None:
@@ -33,7 +32,7 @@ def auto_reverted(demo) -> None:
     )
     register(demo, "httpsbackend-tcp-sni-1-canary-fail.nomad")
     waited = 0
-    while job_version(demo) != 6 or httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json()["Status"] != (
+    while job_version(demo) != 6 or http.get(f"{demo.nomad_url}/v1/job/{JOB}/deployment").json()["Status"] != (
         "successful"
     ):
         assert waited < 900, "no auto-revert"

@@ -3,8 +3,6 @@ message while the app keeps running, and the help screen is generated from the k
 
 from __future__ import annotations
 
-import httpx
-
 from nomadtui.demo.clock import ManualClock
 from nomadtui.demo.cluster import JOBS_DIR, Cluster
 from nomadtui.demo.server import DemoServer
@@ -16,7 +14,7 @@ from nomadtui.ui.screens.help import HelpScreen
 from nomadtui.ui.screens.main import MainScreen
 from nomadtui.ui.screens.plan import PlanScreen
 from nomadtui.ui.screens.revert import RevertScreen
-from tests.helpers import fingerprint
+from tests.helpers import fingerprint, http
 
 JOB = "httpsbackend-sni-1"
 
@@ -143,11 +141,11 @@ async def test_pause_resume_and_fail_from_the_keyboard(demo, make_app):
             await pilot.press("y")
             await w.until(lambda: isinstance(app.screen, MainScreen))
             await w.advance(0)
-            deployments = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployments").json()
+            deployments = http.get(f"{demo.nomad_url}/v1/job/{JOB}/deployments").json()
             by_version = {d["JobVersion"]: d for d in deployments}
             assert by_version[1]["Status"] == status
         # auto_revert: failing wrote the stable version back as version 2, which rolls out.
-        assert httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == 2
+        assert http.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == 2
         await w.until_deployment("successful")
         assert "version 2 (stable)" in screen_text(app)
 
@@ -196,21 +194,21 @@ async def test_a_job_changed_since_the_plan_is_not_overwritten(demo, make_app):
     async with driven(app, demo) as (w, pilot):
         await w.open_plan("httpsbackend-tcp-sni-1-canary-1.nomad")
         # Meanwhile another operator rolls out v1.0.1.
-        other = httpx.post(
+        other = http.post(
             f"{demo.nomad_url}/v1/jobs/parse",
             json={"JobHCL": (JOBS_DIR / "httpsbackend-tcp-sni-1-rolling-update.nomad").read_text()},
         ).json()
-        httpx.post(f"{demo.nomad_url}/v1/jobs", json={"Job": other}).raise_for_status()
+        http.post(f"{demo.nomad_url}/v1/jobs", json={"Job": other}).raise_for_status()
         await pilot.press("y")
         await w.until(lambda: isinstance(app.screen, ConfirmScreen) and not isinstance(app.screen, PlanScreen))
         assert "The job changed since the plan" in screen_text(app)
-        assert httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == 1  # not overwritten
+        assert http.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == 1  # not overwritten
         await pilot.press("y")  # plan again
         await w.until(lambda: isinstance(app.screen, PlanScreen))
         assert "v1.0.1" in screen_text(app)  # the new plan diffs against what runs now
         await pilot.press("y")
         await w.until(lambda: isinstance(app.screen, MainScreen))
-        assert httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == 2
+        assert http.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == 2
 
 
 async def test_an_unreachable_cluster_is_a_status_line_not_a_crash():

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 from nomadtui.demo.cluster import JOBS_DIR
 from nomadtui.demo.server import DemoServer
 from nomadtui.harness.drive import Walkthrough, screen_text
@@ -11,6 +9,7 @@ from nomadtui.probe import ProbeConfig
 from nomadtui.settings import Settings
 from nomadtui.ui.app import NomadApp
 from nomadtui.ui.tour import STEPS
+from tests.helpers import http
 
 JOB = "httpsbackend-sni-1"
 
@@ -42,8 +41,8 @@ async def test_the_tour_from_start_to_finish_with_space_only():
                 if STEPS[index].title == "A canary on its own route":
                     assert "canary.mysite-sni-1.com/" in text
             assert seen_titles == [s.title for s in STEPS]
-            job = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()
-            deployments = httpx.get(f"{demo.nomad_url}/v1/job/{JOB}/deployments").json()
+            job = http.get(f"{demo.nomad_url}/v1/job/{JOB}").json()
+            deployments = http.get(f"{demo.nomad_url}/v1/job/{JOB}/deployments").json()
             statuses = sorted(d["Status"] for d in deployments)
             assert "failed" in statuses and job["Status"] == "running"
             image = job["TaskGroups"][0]["Tasks"][0]["Config"]["image"]
@@ -51,4 +50,4 @@ async def test_the_tour_from_start_to_finish_with_space_only():
             await pilot.press("escape")  # leave the tour; the cluster stays
             await pilot.pause(0.2)
             assert app.main_screen.tour is None and "Tour" not in screen_text(app)
-            assert httpx.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == job["Version"]
+            assert http.get(f"{demo.nomad_url}/v1/job/{JOB}").json()["Version"] == job["Version"]
