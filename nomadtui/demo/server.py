@@ -114,7 +114,7 @@ class DemoServer:
         self.ca: DemoCA | None = None  # its PEM file, ca.path, lives until stop()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._servers: list[uvicorn.Server] = []
+        self._servers: list[_Server] = []
         self._tasks: list[asyncio.Task] = []
 
     # --- lifecycle ------------------------------------------------------------------------------
