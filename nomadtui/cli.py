@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .probe import ProbeConfig, trusting
-from .settings import SettingsError, check_address, load
+from .settings import SettingsError, check_address, check_folder, load
 
 
 def parser() -> argparse.ArgumentParser:
@@ -149,6 +149,11 @@ def refusal(args: argparse.Namespace) -> str | None:
         return "--extra-jobs N adds N >= 0 jobs to the demo cluster: use it with --demo"
     if args.tour and args.read_only:
         return "the tour changes the demo cluster: it cannot run --read-only"
+    if args.demo and args.jobs_dir:
+        try:
+            check_folder(args.jobs_dir, "--jobs-dir")  # before the demo cluster is started for nothing
+        except SettingsError as e:
+            return str(e)
     for flag, options in (
         ("--probe-rate", {"rate": args.probe_rate}),
         ("--probe-regex", {"version_regex": args.probe_regex} if args.probe_regex else {}),

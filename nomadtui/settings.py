@@ -230,12 +230,17 @@ class _Sources:
             return None
         if not isinstance(value, (str, os.PathLike)):
             raise SettingsError(f"{self.origin(key)} is {value!r}, not a string")
-        path = Path(value).expanduser()
-        if not path.exists():
-            raise SettingsError(f"{self.origin(key)} is {str(path)!r}, which does not exist")
-        if not path.is_dir():
-            raise SettingsError(f"{self.origin(key)} is {str(path)!r}, which is not a folder")
-        return path
+        return check_folder(value, self.origin(key))
+
+
+def check_folder(value: str | os.PathLike, origin: str) -> Path:
+    """The folder `value` names, or a SettingsError naming `origin` when it is none."""
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise SettingsError(f"{origin} is {str(path)!r}, which does not exist")
+    if not path.is_dir():
+        raise SettingsError(f"{origin} is {str(path)!r}, which is not a folder")
+    return path
 
 
 def load(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from nomadtui import cli
+from nomadtui.demo.server import DemoServer
 from nomadtui.ui.app import NomadApp
 
 
@@ -32,12 +33,17 @@ def nomadtui(*args: str, env: dict[str, str] | None = None, config: Path | None 
 @pytest.fixture
 def refused(monkeypatch, capsys, tmp_path):
     """`nomadtui ARGS` run in this process (the same `cli.main`, a subprocess's start-up
-    spared): for the many refusals. Opening the screen instead fails the test at once."""
+    spared): for the many refusals. Opening the screen, or starting a demo cluster only to
+    refuse afterwards, fails the test at once."""
 
     def opened(self, *args, **kwargs):
         raise AssertionError("the screen opened")
 
+    def started(self, *args, **kwargs):
+        raise AssertionError("a demo cluster was started for a refusal")
+
     monkeypatch.setattr(NomadApp, "run", opened)
+    monkeypatch.setattr(DemoServer, "start", started)
 
     def run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
         for name in [k for k in os.environ if k.startswith(("NOMAD_", "FABIO_"))]:
