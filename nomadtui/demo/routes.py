@@ -13,6 +13,7 @@ A canary registers its canary_tags instead of its tags; equal shares unless fixe
 
 from __future__ import annotations
 
+import math
 import random
 import shlex
 from collections.abc import Callable
@@ -71,7 +72,7 @@ class RouteCommand:
     text: str
     host: str
     path: str
-    opts: dict[str, str]
+    opts: str  # as the command writes them: `proto=tcp+sni`
     target: Target
 
 
@@ -102,8 +103,9 @@ def _route_command(inst: dict, plain: list[str], host: str, path: str, opts: dic
         text += f" weight {weight}"
     if plain:
         text += f' tags "{",".join(plain)}"'
-    if opts:
-        text += f' opts "{" ".join(f"{k}={v}" for k, v in opts.items())}"'
+    opts_text = _opts_text(opts)
+    if opts_text:
+        text += f' opts "{opts_text}"'
     target = Target(
         inst["ServiceName"],
         dst,
@@ -113,14 +115,16 @@ def _route_command(inst: dict, plain: list[str], host: str, path: str, opts: dic
         image=inst["Image"],
         task=inst["Task"],
     )
-    return RouteCommand(text, host, path, opts, target)
+    return RouteCommand(text, host, path, opts_text, target)
 
 
 def _float(text: str) -> float:
     try:
-        return max(0.0, float(text or 0))  # Route.addTarget: a negative weight is 0
+        weight = float(text or 0)
     except ValueError:
         return 0.0
+    # Route.addTarget: a negative weight is 0; so is `inf` or `nan` here (shares would be NaN).
+    return weight if math.isfinite(weight) and weight > 0 else 0.0
 
 
 def build_table(instances: list[dict], manual: str = "") -> list[Route]:
@@ -128,7 +132,7 @@ def build_table(instances: list[dict], manual: str = "") -> list[Route]:
     order; each route's targets keep the order they were added in, weight 0 or not."""
     routes: dict[tuple[str, str], Route] = {}
     for cmd in route_commands(instances):
-        route = routes.setdefault((cmd.host, cmd.path), Route(cmd.host, cmd.path, _opts_text(cmd.opts)))
+        route = routes.setdefault((cmd.host, cmd.path), Route(cmd.host, cmd.path, cmd.opts))
         _add_target(route, cmd.target)
     _apply_manual(routes, manual)
     for route in routes.values():

@@ -137,3 +137,23 @@ def test_unknown_admin_paths_redirect_to_the_routes_page(demo, path):
     """fabio admin/server.go handler: the mux's "/" pattern is a 303 to /routes."""
     r = http.get(f"{demo.fabio_url}{path}")
     assert r.status_code == 303 and r.headers["location"] == "/routes"
+
+
+@pytest.mark.parametrize("weight", ["inf", "nan", "-1", "x"])
+def test_a_weight_tag_that_is_no_share_counts_as_none(weight):
+    """route.go addTarget: a weight below 0 is 0; `inf` and `nan` (which Go's ParseFloat accepts)
+    are no share either, so the other targets' shares stay numbers that add up."""
+    from nomadtui.demo.routes import build_table
+
+    def instance(alloc: str, port: int, tags: list[str]) -> dict:
+        return {"ServiceName": "svc", "Address": "10.0.0.1", "Port": port, "Tags": tags, "AllocID": alloc,
+                "Image": "img:1", "Task": "t"}  # fmt: skip
+
+    table = build_table(
+        [
+            instance("a", 1, ["urlprefix-x.com/"]),
+            instance("b", 2, [f"urlprefix-x.com/ weight={weight}"]),
+        ]
+    )
+    weights = [t.weight for t in table[0].targets]
+    assert all(0.0 <= w <= 1.0 for w in weights) and abs(sum(weights) - 1.0) < 1e-9, weights
