@@ -103,6 +103,9 @@ ON_JOB_EVENT: tuple[Change, ...] = ("job", "versions", "summary")
 ON_ALLOCATION_EVENT: tuple[Change, ...] = ("summary",)
 STUB_READS = 4  # targeted reads of job list rows in flight at once
 FIRST_PAGE = 100  # jobs read first, to paint a screenful before the whole list arrives
+# Lists whose records Nomad's garbage collector deletes without an event (nomad/core_sched.go
+# reaps allocations, evaluations and deployments; nomad/state/events.go maps no event to it).
+GC_WITHOUT_EVENT = ("allocations", "evaluations", "deployments", "job_deployments")
 # While the stream is live the lists are read again this often: Nomad's garbage collector
 # publishes no event for the allocations, evaluations and deployments it deletes (core_sched.go),
 # so only a fresh list tells that they are gone. Nomad collects them an hour after they end.
@@ -380,13 +383,15 @@ class LiveCluster:
                     self._fabio_watch.poke()
 
     async def _resync_now_and_then(self) -> None:
-        """Every `resync_every` seconds while the stream carries the changes, each list it keeps
-        current is read once more: records the cluster deleted without an event leave the screen."""
+        """Every `resync_every` seconds while the stream carries the changes, each list of records
+        the garbage collector deletes without an event is read once more, so they leave the
+        screen. Jobs need none of it: their collection is a JobBatchDeregistered event."""
         while True:
             await asyncio.sleep(self.resync_every)
             if not self._following:
                 continue  # blocking queries: each answer is already a whole list
-            for name, watch in list(self.watches.items()):
+            for name in GC_WITHOUT_EVENT:
+                watch = self.watches.get(name)
                 if isinstance(watch, Watch) and watch.follows and watch.following and watch.as_of is not None:
                     self._resync(name, watch)
 

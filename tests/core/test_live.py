@@ -423,6 +423,7 @@ async def test_records_the_cluster_collects_leave_at_the_next_resync(demo):
     await until(lambda: cluster.state.events.live and any(a.terminal for a in cluster.state.allocations), 10)
     await until(lambda: all(w.following for n, w in cluster.watches.items() if n != "nodes"))
     await asyncio.sleep(0.3)  # the stream's resync of the lists is over: from now on, events only
+    jobs_read = cluster.watches["jobs"].requests
     demo.advance(2 * 3600)  # past every threshold: a forced GC collects what ended
     http.put(f"{demo.nomad_url}/v1/system/gc").raise_for_status()
     demo.advance(0)
@@ -431,4 +432,6 @@ async def test_records_the_cluster_collects_leave_at_the_next_resync(demo):
     await until(lambda: {a.id for a in cluster.state.allocations} == kept, 10)
     dep_ids = {d["ID"] for d in http.get(f"{demo.nomad_url}/v1/job/{JOB}/deployments").json()}
     await until(lambda: {d.id for d in cluster.state.job_deployments} == dep_ids, 10)
+    # Jobs the collector reaps are an event: the (possibly huge) jobs list is never read again.
+    assert cluster.watches["jobs"].requests == jobs_read
     await cluster.close()
