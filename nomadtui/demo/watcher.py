@@ -12,8 +12,9 @@ import copy
 from typing import Protocol, cast
 
 from ..wire import format_rfc3339, multierror, parse_rfc3339
+from .reconciler import reschedule_eligible
 from .store import ACTIVE_DEPLOYMENT, NomadError, Store
-from .structs import RUNNING, lookup_task_group, running_description, spec_changed
+from .structs import RUNNING, running_description, spec_changed
 from .timers import Timers
 
 EVAL_BATCH_SECONDS = 1.0
@@ -104,7 +105,7 @@ class DeploymentWatcher:
         healthy = (alloc.get("DeploymentStatus") or {}).get("Healthy")
         if healthy is False:
             # shouldFailEarly: no progress deadline, or no reschedule attempt left.
-            if state["ProgressDeadline"] == 0 or not _reschedule_left(alloc, self.store):
+            if state["ProgressDeadline"] == 0 or not reschedule_eligible(self.store, alloc, self.store.now()):
                 self.fail_deployment(d, "Failed due to unhealthy allocations", rollback=state["AutoRevert"])
                 return
             # handleAllocUpdate: every unhealthy allocation, failed or still running, is let be
@@ -364,21 +365,3 @@ class DeploymentWatcher:
                 )
             ev = self.watcher_eval(d, self._job_of(d))
         return _response(txn.index, ev["ID"])
-
-
-def _reschedule_left(alloc: dict, store: Store) -> bool:
-    """Allocation.RescheduleEligible (RescheduleTracker.RescheduleEligible and rescheduleInfo,
-    nomad/structs/structs.go): unlimited, or fewer reschedules within the policy's interval (a
-    rollout duration, scaled by the clock) than its attempts; no policy or no attempts: none."""
-    group = lookup_task_group(alloc["_job"], alloc["TaskGroup"])
-    policy = group.get("ReschedulePolicy") or {}
-    attempts = policy.get("Attempts") or 0
-    if policy.get("Unlimited"):
-        return True
-    if attempts <= 0:
-        return False
-    events = (alloc.get("RescheduleTracker") or {}).get("Events") or []
-    window = store.scaled((policy.get("Interval") or 0) / 1e9)
-    now = store.now()
-    attempted = sum(1 for e in events if now - (e.get("RescheduleTime") or 0) / 1e9 < window)
-    return attempted < attempts
