@@ -322,4 +322,3 @@ class GarbageCollector:
                     store.delete_alloc(alloc)
                 txn.touch("allocs")
                 store.delete_job(job)
-                prune_job_submissions(store, ns, job_id, 0)

@@ -347,11 +347,14 @@ class Store:
         txn.change("jobs", f"{key}", job)
 
     def delete_job(self, job: dict) -> None:
-        """A purge: the job, its versions and its summary go (DeleteJobTxn)."""
+        """A purge: the job, its versions, its summary and its submissions go (DeleteJobTxn,
+        deleteJobSubmission in nomad/state/state_store.go)."""
         key = (job["Namespace"], job["ID"])
         self.jobs.pop(key)
         self.versions.pop(key)
         self.summaries.pop(key, None)
+        for sub in [k for k in self.submissions if k[:2] == key]:
+            del self.submissions[sub]
         ids = self.job_ids[job["Namespace"]]
         del ids[bisect.bisect_left(ids, job["ID"])]
         self.txn.touch("job_version")

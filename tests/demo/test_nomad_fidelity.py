@@ -99,6 +99,15 @@ def test_deregistering_a_missing_job_answers_200_without_an_evaluation(api):
     }
 
 
+def test_purging_a_job_deletes_its_submissions(api):
+    """DeleteJobTxn calls deleteJobSubmission (nomad/state/state_store.go): a purged job's sources
+    are gone, and a job registered again under its ID does not serve them."""
+    assert api.get(f"/v1/job/{JOB}/submission", params={"version": 0}).status_code == 200
+    api.delete(f"/v1/job/{JOB}", params={"purge": "true"}).raise_for_status()
+    r = api.get(f"/v1/job/{JOB}/submission", params={"version": 0})
+    assert (r.status_code, r.text) == (404, "job source not found")
+
+
 def test_evaluating_a_missing_job_is_a_500(api):
     """nomad/job_endpoint.go Job.Evaluate: `fmt.Errorf("job not found")`, a plain error (500)."""
     r = api.post("/v1/job/nope/evaluate")
