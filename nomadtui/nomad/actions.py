@@ -20,12 +20,10 @@ from .. import jobfile
 from ..jobfile import JobFile
 from ..model import (
     Allocation,
-    CheckResult,
     Deployment,
     JobVersion,
     Plan,
     as_int,
-    checks_from_api,
     short_id,
     versions_from_api,
 )
@@ -109,14 +107,7 @@ class Actions:
             namespace=namespace,
         )
 
-    async def _request(self, method: str, resource: str, *segments: str, action: str, **options: Any) -> Mapping:
-        """`_request_json` whose answer must be a JSON object."""
-        out = await self._request_json(method, resource, *segments, action=action, **options)
-        if not isinstance(out, Mapping):
-            raise ClusterError(BAD_RESPONSE, f"Nomad's answer when trying to {action} was not a JSON object.")
-        return out
-
-    async def _request_json(
+    async def _request(
         self,
         method: str,
         resource: str,
@@ -128,15 +119,15 @@ class Actions:
         body: Mapping | None = None,
         params: Mapping | None = None,
         timeout: float | None = None,
-    ) -> Any:
+    ) -> Mapping:
         """`method /v1/<resource>/<segments>` through python-nomad, in the given namespace (ids in
-        the path are escaped: Nomad allows `/`, `?` and `#` in a job id): the JSON it answers."""
+        the path are escaped: Nomad allows `/`, `?` and `#` in a job id): the JSON object it
+        answers."""
         api = {
             "jobs": self.client.jobs,
             "job": self.client.job,
             "deployment": self.client.deployment,
             "allocation": self.client.allocation,
-            "client/allocation": self.client.client.allocation,
         }[resource]
         path = [quote(segment, safe="") for segment in segments]
         query = {"namespace": namespace, **(params or {})}
@@ -144,9 +135,12 @@ class Actions:
         def call() -> Any:
             return api.request(*path, method=method, json=body, params=query, timeout=timeout or self.timeout).json()
 
-        return await self._call(
+        out = await self._call(
             call, action=action, capability=capability, subject=subject, namespace=namespace, timeout=timeout
         )
+        if not isinstance(out, Mapping):
+            raise ClusterError(BAD_RESPONSE, f"Nomad's answer when trying to {action} was not a JSON object.")
+        return out
 
     # --- job files -------------------------------------------------------------------------
 
@@ -347,24 +341,6 @@ class Actions:
         )
         what = f"Task {task} of allocation" if task else "Allocation"
         return ActionResult(f"{what} {short_id(alloc.id)} restarting.", job_id=alloc.job_id)
-
-    async def checks(self, alloc: Allocation) -> tuple[CheckResult, ...]:
-        """The latest results of the allocation's Nomad-provider service checks (read only)."""
-        action = f"read the checks of allocation {short_id(alloc.id)}"
-        body = await self._request_json(
-            "get",
-            "client/allocation",
-            alloc.id,
-            "checks",
-            namespace=alloc.namespace,
-            capability="read-job",
-            action=action,
-            subject=f"allocation {short_id(alloc.id)}",
-        )
-        try:
-            return checks_from_api(body)
-        except ValueError:
-            raise ClusterError(BAD_RESPONSE, f"Nomad's answer when trying to {action} was not a JSON object.") from None
 
     async def stop_allocation(self, alloc: Allocation) -> ActionResult:
         """Stop the allocation: Nomad places a replacement (an evaluation follows)."""

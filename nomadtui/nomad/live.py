@@ -31,16 +31,20 @@ import httpx
 
 from ..model import (
     Allocation,
+    CheckResult,
     Deployment,
     Evaluation,
     Job,
     JobSummary,
     Node,
+    checks_from_api,
+    short_id,
     sort_allocations,
     versions_from_api,
 )
 from ..settings import Settings
 from ..state import (
+    BAD_RESPONSE,
     BLOCKING_WAIT,
     JOB_WATCHES,
     PROXY,
@@ -743,6 +747,29 @@ class LiveCluster:
                 break  # the next allocations answer asks for the rest
             if alloc_id not in self._detail_tasks:
                 self._detail_tasks[alloc_id] = asyncio.get_running_loop().create_task(self._read_alloc(alloc))
+
+    async def read_checks(self, alloc: Allocation) -> tuple[CheckResult, ...]:
+        """The latest results of the allocation's Nomad-provider service checks. They have no
+        blocking query: the allocation screen asks again while it is open."""
+        path = f"/v1/client/allocation/{quote(alloc.id, safe='')}/checks"
+        content, _ = await get_answer(
+            self.http,
+            path,
+            params=query(self.settings, alloc.namespace),
+            timeout=15,
+            extensions=request_extensions(self.settings),
+            limit=self.settings.max_answer_bytes,
+            describe={
+                "action": f"read the checks of allocation {short_id(alloc.id)}",
+                "capability": "read-job",
+                "namespace": alloc.namespace,
+                "subject": f"allocation {short_id(alloc.id)}",
+            },
+        )
+        try:
+            return await parse_body(content, checks_from_api)
+        except ValueError:
+            raise ClusterError(BAD_RESPONSE, f"Nomad's answer to {path} was not a JSON object.") from None
 
     async def _read_alloc(self, alloc: Allocation) -> None:
         try:

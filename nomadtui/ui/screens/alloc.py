@@ -69,7 +69,7 @@ class AllocScreen(NomadScreen):
 
     async def _fetch_checks(self, alloc: Allocation) -> None:
         try:
-            self.checks = await self.nomad.actions.checks(alloc)
+            self.checks = await self.nomad.live.read_checks(alloc)
         except ClusterError as e:
             self.checks = e.short if self.checks is None or isinstance(self.checks, str) else self.checks
         self._refresh()
