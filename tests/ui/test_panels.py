@@ -81,6 +81,21 @@ async def test_a_step_appended_is_one_line_drawn_and_no_layout():
         assert "step 8" in shown(tail)
 
 
+async def test_lines_made_again_at_a_new_width_still_show_the_newest():
+    """A narrower pane wraps the steps into more lines at the same height: the view goes to the
+    tail, not where it was for the wider lines."""
+    app = PanelApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        tail = app.query_one("#tail", TailPanel)
+        long_steps = Text("\n".join(["Timeline", "Time  Event"] + [f"step {i} " + "x" * 30 for i in range(1, 6)]))
+        tail.update(long_steps)
+        await pilot.pause()
+        assert any(line.startswith("step 5") for line in shown(tail))
+        await pilot.resize_terminal(30, 12)  # each step now takes two lines
+        await pilot.pause()
+        assert any(line.startswith("step 5") for line in shown(tail)), shown(tail)
+
+
 async def test_a_live_panel_redraws_only_the_cells_that_changed():
     app = PanelApp()
     async with app.run_test(size=(40, 12)) as pilot:

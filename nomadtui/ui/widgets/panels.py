@@ -103,7 +103,7 @@ class TailPanel(LivePanel):
         super().__init__(**kwargs)
         self._head = head
         self._top = 0  # the first line of the body in view
-        self._top_height = -1  # the height `_top` was chosen for
+        self._top_for_size = (-1, -1)  # the height and number of lines `_top` was chosen for
 
     def _redraw(self, old: list[Strip], new: list[Strip]) -> None:
         before = self._visible(old)
@@ -115,7 +115,8 @@ class TailPanel(LivePanel):
     def _top_for(self, lines: list[Strip], *, appended: bool = False) -> int:
         """Lines appended keep the view until the newest would fall off (then it jumps by half);
         other content (another rollout, steps inserted from the records) shows its tail."""
-        self._top_height = height = self.content_size.height
+        height = self.content_size.height
+        self._top_for_size = (height, len(lines))
         body, room = len(lines) - self._head, max(1, height - self._head)
         if body <= room:
             return 0
@@ -126,7 +127,8 @@ class TailPanel(LivePanel):
         return body - max(1, room // 2)
 
     def _visible(self, lines: list[Strip]) -> list[Strip]:
-        if self.content_size.height != self._top_height:
+        # A new height, or lines made again at a new width (more or fewer of them): show the tail.
+        if (self.content_size.height, len(lines)) != self._top_for_size:
             self._top = self._top_for(lines)
         room = max(1, self.content_size.height - self._head)
         return lines[: self._head] + lines[self._head + self._top : self._head + self._top + room]
