@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from . import __version__
-from .probe import ProbeConfig, trusting
-from .settings import SettingsError, check_address, check_folder, load
+from .probe import ProbeConfig
+from .settings import TLS, SettingsError, check_address, check_folder, load
 
 
 def parser() -> argparse.ArgumentParser:
@@ -136,7 +136,8 @@ def probe_config(args: argparse.Namespace, demo) -> ProbeConfig | None:
         )
         if v
     }
-    verify = trusting(ca) if ca else True  # always verified: a CA file replaces the system CAs
+    # Always verified: a CA file (the demo's, behind its tcp+sni listener) replaces the system CAs.
+    verify = TLS(ca_cert=Path(ca)).ssl_context() if ca else True
     return ProbeConfig(url=url, host=host, rate=args.probe_rate, verify=verify, **options)
 
 
@@ -164,7 +165,7 @@ def refusal(args: argparse.Namespace) -> str | None:
             return f"{flag}: {e}"
     if args.probe_ca is not None:
         try:
-            trusting(args.probe_ca)
+            TLS(ca_cert=Path(args.probe_ca)).ssl_context()
         except OSError as e:
             return f"--probe-ca is {args.probe_ca!r}, which holds no CA certificate that can be read: {e}"
     if args.probe_url is not None:

@@ -83,14 +83,6 @@ class ProbeConfig:
         return self.max_in_flight or math.ceil(self.rate * self.timeout) + 1
 
 
-def trusting(ca_file: str) -> ssl.SSLContext:
-    """A verifying TLS context that trusts the CA certificates in `ca_file` (e.g. the demo's CA
-    behind its tcp+sni listener); OSError (ssl.SSLError included) when the file has none."""
-    context = ssl.create_default_context(cafile=ca_file)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
-
-
 # --- results -----------------------------------------------------------------------------------
 
 
