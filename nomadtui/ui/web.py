@@ -111,11 +111,14 @@ class Session(AppService):
         self.argv = argv
         self.cwd = cwd
         self.env = env  # on top of textual-serve's environment for the app
-        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def process(self) -> asyncio.subprocess.Process | None:
+        return self._process
 
     async def _open_app_process(self, width: int = 80, height: int = 24) -> asyncio.subprocess.Process:
         environment = {**self._build_environment(width=width, height=height), **self.env}
-        self._process = self.process = await asyncio.create_subprocess_exec(
+        self._process = await asyncio.create_subprocess_exec(
             *self.argv,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -167,7 +170,6 @@ class SessionServer(Server):
         *,
         max_sessions: int,
         title: str = "nomadtui",
-        scratch: bool = True,
         env: Mapping[str, str] | None = None,
     ) -> None:
         """`argv`: each role's app command; `env`: added to each session's environment."""
@@ -176,7 +178,6 @@ class SessionServer(Server):
         self.env = dict(env or {})
         self.tokens = tokens
         self.max_sessions = max_sessions
-        self.scratch = scratch
         self.tickets = Tickets()
         # textual-serve's page, rendered as its server renders it (autoescaped)
         environment = jinja2.Environment(loader=jinja2.FileSystemLoader(self.templates_path), autoescape=True)
@@ -272,7 +273,7 @@ class SessionServer(Server):
     async def run_session(self, request: web.Request, websocket: web.WebSocketResponse, role: str) -> None:
         width = min(max(to_int(request.query.get("width", "80"), 80), 10), 1000)
         height = min(max(to_int(request.query.get("height", "24"), 24), 5), 1000)
-        scratch = tempfile.mkdtemp(prefix="nomadtui-session-") if self.scratch and role == VIEWER else None
+        scratch = tempfile.mkdtemp(prefix="nomadtui-session-") if role == VIEWER else None
         session = Session(
             self.argv[role],
             scratch,
